@@ -1,0 +1,109 @@
+package annotations
+
+import "go/token"
+
+// Prefix starts every shardgen directive. There is no space after "//", so
+// go/ast treats the line as a directive and keeps it out of doc text.
+const Prefix = "//shardgen:"
+
+// Error is one positioned problem found while parsing an annotation.
+type Error struct {
+	Pos token.Position
+	Msg string
+}
+
+func (e Error) Error() string { return e.Pos.String() + ": " + e.Msg }
+
+// Ident is a name written in an annotation, with where it was written.
+type Ident struct {
+	Name string
+	Pos  token.Position
+}
+
+// Directive is one parsed "//shardgen:" line. It is one of *Database,
+// *Group, *Default, *Partition or *Shard.
+type Directive interface {
+	// At reports where the directive starts (the first '/').
+	At() token.Position
+	directive()
+}
+
+// Database declares a named database besides "default" (package level):
+//
+//	//shardgen:database analytics
+type Database struct {
+	Pos  token.Position
+	Name Ident
+}
+
+// Group declares a shard group and its fixed number of logical shards
+// (package level):
+//
+//	//shardgen:group blog shards=16
+type Group struct {
+	Pos       token.Position
+	Name      Ident
+	Shards    int
+	ShardsPos token.Position
+}
+
+// Default places a model on the default database:
+//
+//	//shardgen:default [table=name]
+type Default struct {
+	Pos   token.Position
+	Table *Ident
+}
+
+// Partition places a whole table on one named database:
+//
+//	//shardgen:partition analytics [table=name]
+type Partition struct {
+	Pos      token.Position
+	Database Ident
+	Table    *Ident
+}
+
+// Shard places a model in a shard group, sharded by one of its fields:
+//
+//	//shardgen:shard blog key=AuthorID [table=name]
+type Shard struct {
+	Pos   token.Position
+	Group Ident
+	Key   Ident
+	Table *Ident
+}
+
+func (d *Database) At() token.Position  { return d.Pos }
+func (d *Group) At() token.Position     { return d.Pos }
+func (d *Default) At() token.Position   { return d.Pos }
+func (d *Partition) At() token.Position { return d.Pos }
+func (d *Shard) At() token.Position     { return d.Pos }
+
+func (*Database) directive()  {}
+func (*Group) directive()     {}
+func (*Default) directive()   {}
+func (*Partition) directive() {}
+func (*Shard) directive()     {}
+
+// FieldTag is what the struct tag of one field says to shardgen: the column
+// name from `db:"..."` and the options from `shardgen:"..."`.
+type FieldTag struct {
+	// Column is the name from the db tag; nil when not given.
+	Column *Ident
+	// Skip is set by `db:"-"`: the field is not stored.
+	Skip bool
+	// PK marks the primary key (option "pk").
+	PK bool
+	// Unique and Index ask for a unique constraint or an index on the column.
+	Unique bool
+	Index  bool
+	// JSON stores a struct or map field as jsonb (option "json").
+	JSON bool
+	// Ref names the model this field refers to (option "ref=Model").
+	Ref *Ident
+	// Via names the field of this model that holds the referenced model's
+	// shard key (option "via=Field"); it makes a relation inside a shard
+	// group co-located.
+	Via *Ident
+}

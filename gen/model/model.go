@@ -1,0 +1,149 @@
+// Package model is the typed intermediate representation shardgen builds
+// from annotated Go structs: databases, shard groups, models (tables),
+// fields (columns) and relations. The loader fills it, the validator checks
+// it, and the emitter reads it; nothing here touches go/ast or SQL text.
+package model
+
+import "go/token"
+
+// DefaultDatabase is the name of the database every app has.
+const DefaultDatabase = "default"
+
+// Package is everything shardgen knows about one Go package.
+type Package struct {
+	// Path is the import path and Name the package name of the annotated package.
+	Path string
+	Name string
+	// Dir is the directory generated files are written to.
+	Dir string
+	// Databases lists the declared databases, "default" first; each holds
+	// the models placed on it.
+	Databases []*Database
+	// Groups lists the declared shard groups in declaration order.
+	Groups []*Group
+	// Models lists every annotated struct in source order.
+	Models []*Model
+}
+
+// Database is a named database (default or a feature partition).
+type Database struct {
+	Name   string
+	Pos    token.Position // where it was declared; zero for default
+	Models []*Model
+}
+
+// Group is a shard group: a fixed number of logical shards (PostgreSQL
+// schemas) spread over physical servers at run time.
+type Group struct {
+	Name   string
+	Shards int
+	Pos    token.Position
+	// Key is the Go type every model of the group is sharded by; set by the
+	// loader from the first model's shard-key field.
+	Key    *Type
+	Models []*Model
+}
+
+// PlacementKind says where a model's table lives.
+type PlacementKind int
+
+const (
+	// OnDefault puts the table on the default database.
+	OnDefault PlacementKind = iota + 1
+	// OnPartition puts the whole table on one named database.
+	OnPartition
+	// InGroup shards the table over the logical shards of a group.
+	InGroup
+)
+
+// Model is one annotated struct: one table.
+type Model struct {
+	// GoName is the struct's name.
+	GoName string
+	// Pos is where the struct's name is declared.
+	Pos token.Position
+	// Table is the table name (annotation or derived from GoName).
+	Table    string
+	TablePos token.Position
+
+	Placement PlacementKind
+	// Database is set for OnDefault and OnPartition; Group for InGroup.
+	Database *Database
+	Group    *Group
+	// ShardKey is the field the model is sharded by (InGroup only).
+	ShardKey *Field
+	// PK is the primary-key field.
+	PK *Field
+
+	// Fields are the stored fields in declaration order.
+	Fields []*Field
+	// Relations are the fields that refer to other models.
+	Relations []*Relation
+}
+
+// Field is one stored struct field: one column.
+type Field struct {
+	GoName string
+	Pos    token.Position
+	Column string
+	// ColumnPos is where the column name was written (the db tag), or Pos.
+	ColumnPos token.Position
+	Type      *Type
+	PK        bool
+	Unique    bool
+	Index     bool
+}
+
+// Relation is a field that holds the primary key of another model.
+type Relation struct {
+	From  *Model
+	Field *Field
+	To    *Model
+	// Via is the field of From that holds To's shard key, when declared.
+	Via *Field
+	Pos token.Position
+}
+
+// Kind is the storage kind of a Go field type.
+type Kind int
+
+// The supported kinds. Each maps to one PostgreSQL type.
+const (
+	Int16 Kind = iota + 1
+	Int32
+	Int64
+	Uint32 // stored as bigint: every uint32 fits
+	Float32
+	Float64
+	Bool
+	String
+	Bytes
+	Time
+	UUID        // [16]byte or a named [16]byte type such as uuid.UUID
+	StringArray // []string
+	Int64Array  // []int64
+	JSONRaw     // json.RawMessage
+	JSON        // a struct or map marshalled to jsonb
+)
+
+// GoIdent is a Go identifier qualified by its import path, as protogen has
+// it; an empty ImportPath means a predeclared type.
+type GoIdent struct {
+	ImportPath string
+	Name       string
+}
+
+// Type is the Go type of a field and how it is stored.
+type Type struct {
+	Kind Kind
+	// Nullable is true for pointers, sql.Null* and pgtype types: the column
+	// allows NULL.
+	Nullable bool
+	// Pointer is true when the Go type is *T (T described by Kind/Ident).
+	Pointer bool
+	// Ident is the named Go type of the field (after the pointer, if any),
+	// e.g. {"time", "Time"}, {"database/sql", "NullString"}, or {"", "int64"}.
+	Ident GoIdent
+	// Slice is true for []T kinds; Ident is then the element type.
+	Slice bool
+}

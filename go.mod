@@ -1,0 +1,3 @@
+module github.com/shardgen/shardgen
+
+go 1.26.0
