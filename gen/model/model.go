@@ -4,7 +4,10 @@
 // it, and the emitter reads it; nothing here touches go/ast or SQL text.
 package model
 
-import "go/token"
+import (
+	"go/token"
+	"strconv"
+)
 
 // DefaultDatabase is the name of the database every app has.
 const DefaultDatabase = "default"
@@ -75,6 +78,16 @@ type Model struct {
 	// PK is the primary-key field.
 	PK *Field
 
+	// Directive is where the placement directive starts (its first '/').
+	Directive token.Position
+	// Where is the database (OnPartition) or group (InGroup) as written in
+	// the directive. The loader resolves it into Database or Group; when it
+	// names nothing declared, those stay nil and the validator reports it.
+	Where Name
+	// Key is the shard-key field name as written (InGroup only); ShardKey
+	// stays nil when no stored field has that name.
+	Key Name
+
 	// Fields are the stored fields in declaration order.
 	Fields []*Field
 	// Relations are the fields that refer to other models.
@@ -101,7 +114,19 @@ type Relation struct {
 	To    *Model
 	// Via is the field of From that holds To's shard key, when declared.
 	Via *Field
+	// Pos is where the relation was written (the ref= option).
 	Pos token.Position
+	// ToName and ViaName are the names written in ref= and via= (ViaName
+	// is zero without via=); To and Via stay nil when they name nothing.
+	ToName  Name
+	ViaName Name
+}
+
+// Name is a name written in an annotation, kept with its position so that
+// an unresolved reference can be reported where it was written.
+type Name struct {
+	Text string
+	Pos  token.Position
 }
 
 // Kind is the storage kind of a Go field type.
@@ -124,7 +149,50 @@ const (
 	Int64Array  // []int64
 	JSONRaw     // json.RawMessage
 	JSON        // a struct or map marshalled to jsonb
+	Date        // pgtype.Date: a calendar date (date)
+	Numeric     // pgtype.Numeric: an arbitrary-precision number (numeric)
 )
+
+// String names the kind as the Go types it covers, for messages.
+func (k Kind) String() string {
+	switch k {
+	case Int16:
+		return "int16"
+	case Int32:
+		return "int32"
+	case Int64:
+		return "int64"
+	case Uint32:
+		return "uint32"
+	case Float32:
+		return "float32"
+	case Float64:
+		return "float64"
+	case Bool:
+		return "bool"
+	case String:
+		return "string"
+	case Bytes:
+		return "[]byte"
+	case Time:
+		return "time.Time"
+	case UUID:
+		return "[16]byte"
+	case StringArray:
+		return "[]string"
+	case Int64Array:
+		return "[]int64"
+	case JSONRaw:
+		return "json.RawMessage"
+	case JSON:
+		return "json"
+	case Date:
+		return "date"
+	case Numeric:
+		return "numeric"
+	}
+	return "Kind(" + strconv.Itoa(int(k)) + ")"
+}
 
 // GoIdent is a Go identifier qualified by its import path, as protogen has
 // it; an empty ImportPath means a predeclared type.
@@ -146,4 +214,20 @@ type Type struct {
 	Ident GoIdent
 	// Slice is true for []T kinds; Ident is then the element type.
 	Slice bool
+	// Go is the field's Go type as written in the package (e.g. "*int64",
+	// "sql.NullString", "map[string]any"), for messages.
+	Go string
+}
+
+// CanShard reports whether values of t can be shard keys: a non-null
+// integer (int16/32/64) or string whose value hashes to one logical shard.
+func (t *Type) CanShard() bool {
+	if t == nil || t.Nullable || t.Slice {
+		return false
+	}
+	switch t.Kind {
+	case Int16, Int32, Int64, String:
+		return true
+	}
+	return false
 }
