@@ -106,4 +106,8 @@ type FieldTag struct {
 	// shard key (option "via=Field"); it makes a relation inside a shard
 	// group co-located.
 	Via *Ident
+	// Options lists every shardgen option as written (Name is the option
+	// name, "pk" or "ref"), in source order, with its position, so that later
+	// stages can point at the option they reject.
+	Options []Ident
 }
