@@ -41,6 +41,8 @@ type Group struct {
 	Name   string
 	Shards int
 	Pos    token.Position
+	// ShardsPos is where the shard count was written.
+	ShardsPos token.Position
 	// Key is the Go type every model of the group is sharded by; set by the
 	// loader from the first model's shard-key field.
 	Key    *Type
@@ -101,10 +103,12 @@ type Field struct {
 	Column string
 	// ColumnPos is where the column name was written (the db tag), or Pos.
 	ColumnPos token.Position
-	Type      *Type
-	PK        bool
-	Unique    bool
-	Index     bool
+	// Type is nil when the loader reported the Go type as unsupported, which
+	// never happens in a package without errors.
+	Type   *Type
+	PK     bool
+	Unique bool
+	Index  bool
 }
 
 // Relation is a field that holds the primary key of another model.
