@@ -85,8 +85,8 @@ func closeEnough(candidate string) int {
 
 // suggest returns the candidate closest to word (case-insensitively), or ""
 // when none is close enough to be a plausible misspelling. A candidate that
-// is a prefix of word followed by a non-letter ("default,table=x") is also
-// suggested: the user forgot a space.
+// is a prefix of word ("default,table=x", "groupblog") is also suggested:
+// the user forgot a space.
 func suggest(word string, candidates []string) string {
 	lw := strings.ToLower(word)
 	best, bestD := "", -1
@@ -100,7 +100,7 @@ func suggest(word string, candidates []string) string {
 		return best
 	}
 	for _, c := range candidates {
-		if len(lw) > len(c) && strings.HasPrefix(lw, c) && !isLetter(lw[len(c)]) {
+		if len(lw) > len(c) && strings.HasPrefix(lw, c) {
 			return c
 		}
 	}

@@ -217,7 +217,9 @@ func parseFieldOption(p tagPair, start, end int, t *FieldTag, e *errs) {
 	name, val, hasVal := strings.Cut(raw, "=")
 	valStart := start + len(name) + 1
 	if !contains(fieldOptions, name) {
-		if s := suggest(name, fieldOptions); s != "" {
+		if s := fieldOptionAlias(name); s != "" {
+			e.add(off(start), fmt.Sprintf("unknown shardgen option %q; did you mean %s?", name, s))
+		} else if s := suggest(name, fieldOptions); s != "" {
 			e.add(off(start), fmt.Sprintf("unknown shardgen option %q; did you mean %s?", name, s))
 		} else {
 			e.add(off(start), fmt.Sprintf("unknown shardgen option %q (want pk, unique, index, json, ref=<Model> or via=<Field>)", name))
@@ -265,6 +267,25 @@ func parseFieldOption(p tagPair, start, end int, t *FieldTag, e *errs) {
 			}
 		}
 	}
+}
+
+// fieldOptionAlias maps words other tools use for a shardgen option (GORM,
+// SQL) to what shardgen spells, for suggestions that edit distance cannot
+// make.
+func fieldOptionAlias(name string) string {
+	switch strings.ToLower(name) {
+	case "primary", "primary_key", "primarykey", "primarykeys", "id":
+		return "pk"
+	case "idx", "indexed":
+		return "index"
+	case "jsonb":
+		return "json"
+	case "references", "reference", "fk", "foreign", "foreign_key", "foreignkey":
+		return "ref=<Model>"
+	case "-", "skip", "ignore", "omit":
+		return `db:"-"`
+	}
+	return ""
 }
 
 func placeholder(opt string) string {
