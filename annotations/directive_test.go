@@ -33,35 +33,37 @@ func render(t *testing.T, start token.Position, errs []Error) []string {
 	return out
 }
 
+var directiveOKTests = []struct {
+	line string
+	want Directive
+}{
+	{"//shardgen:database analytics",
+		&Database{Pos: base, Name: Ident{"analytics", p(20)}}},
+	{"//shardgen:group blog shards=16",
+		&Group{Pos: base, Name: Ident{"blog", p(17)}, Shards: 16, ShardsPos: p(29)}},
+	{"//shardgen:group blog_v2 shards=8192",
+		&Group{Pos: base, Name: Ident{"blog_v2", p(17)}, Shards: 8192, ShardsPos: p(32)}},
+	// Not a power of two: that is the validator's call, the value parses.
+	{"//shardgen:group g shards=3",
+		&Group{Pos: base, Name: Ident{"g", p(17)}, Shards: 3, ShardsPos: p(26)}},
+	{"//shardgen:default",
+		&Default{Pos: base}},
+	{"//shardgen:default table=people",
+		&Default{Pos: base, Table: &Ident{"people", p(25)}}},
+	{"//shardgen:partition analytics",
+		&Partition{Pos: base, Database: Ident{"analytics", p(21)}}},
+	{"//shardgen:partition analytics table=page_views",
+		&Partition{Pos: base, Database: Ident{"analytics", p(21)}, Table: &Ident{"page_views", p(37)}}},
+	{"//shardgen:shard blog key=AuthorID",
+		&Shard{Pos: base, Group: Ident{"blog", p(17)}, Key: Ident{"AuthorID", p(26)}}},
+	// Options in any order; runs of spaces and tabs separate words;
+	// trailing white space is ignored.
+	{"//shardgen:shard\tblog  table=posts key=authorID \t",
+		&Shard{Pos: base, Group: Ident{"blog", p(17)}, Key: Ident{"authorID", p(39)}, Table: &Ident{"posts", p(29)}}},
+}
+
 func TestParseDirectiveOK(t *testing.T) {
-	tests := []struct {
-		line string
-		want Directive
-	}{
-		{"//shardgen:database analytics",
-			&Database{Pos: base, Name: Ident{"analytics", p(20)}}},
-		{"//shardgen:group blog shards=16",
-			&Group{Pos: base, Name: Ident{"blog", p(17)}, Shards: 16, ShardsPos: p(29)}},
-		{"//shardgen:group blog_v2 shards=8192",
-			&Group{Pos: base, Name: Ident{"blog_v2", p(17)}, Shards: 8192, ShardsPos: p(32)}},
-		// Not a power of two: that is the validator's call, the value parses.
-		{"//shardgen:group g shards=3",
-			&Group{Pos: base, Name: Ident{"g", p(17)}, Shards: 3, ShardsPos: p(26)}},
-		{"//shardgen:default",
-			&Default{Pos: base}},
-		{"//shardgen:default table=people",
-			&Default{Pos: base, Table: &Ident{"people", p(25)}}},
-		{"//shardgen:partition analytics",
-			&Partition{Pos: base, Database: Ident{"analytics", p(21)}}},
-		{"//shardgen:partition analytics table=page_views",
-			&Partition{Pos: base, Database: Ident{"analytics", p(21)}, Table: &Ident{"page_views", p(37)}}},
-		{"//shardgen:shard blog key=AuthorID",
-			&Shard{Pos: base, Group: Ident{"blog", p(17)}, Key: Ident{"AuthorID", p(26)}}},
-		// Options in any order; runs of spaces and tabs separate words;
-		// trailing white space is ignored.
-		{"//shardgen:shard\tblog  table=posts key=authorID \t",
-			&Shard{Pos: base, Group: Ident{"blog", p(17)}, Key: Ident{"authorID", p(39)}, Table: &Ident{"posts", p(29)}}},
-	}
+	tests := directiveOKTests
 	for _, tt := range tests {
 		t.Run(tt.line, func(t *testing.T) {
 			got, errs := ParseDirective(tt.line, base)
@@ -78,105 +80,107 @@ func TestParseDirectiveOK(t *testing.T) {
 	}
 }
 
+var directiveErrorTests = []struct {
+	line string
+	want []string // "column: message"
+}{
+	// Unknown directives, with and without a suggestion.
+	{"//shardgen:defualt", []string{`12: unknown directive "defualt"; did you mean //shardgen:default?`}},
+	{"//shardgen:Default", []string{`12: unknown directive "Default"; did you mean //shardgen:default?`}},
+	{"//shardgen:partiton analytics", []string{`12: unknown directive "partiton"; did you mean //shardgen:partition?`}},
+	{"//shardgen:sharded blog key=A", []string{`12: unknown directive "sharded"; did you mean //shardgen:shard?`}},
+	{"//shardgen:groupblog shards=4", []string{`12: unknown directive "groupblog"; did you mean //shardgen:group?`}},
+	{"//shardgen:default,table=x", []string{`12: unknown directive "default,table=x"; did you mean //shardgen:default?`}},
+	{"//shardgen:model", []string{`12: unknown directive "model" (want database, group, default, partition or shard)`}},
+	{"//shardgen:", []string{`12: missing directive after //shardgen: (want database, group, default, partition or shard)`}},
+	{"//shardgen:   ", []string{`12: missing directive after //shardgen: (want database, group, default, partition or shard)`}},
+	{"//shardgen: default", []string{`12: space after "//shardgen:": write //shardgen:default`}},
+
+	// Missing positional arguments and required options: at the end of
+	// the line.
+	{"//shardgen:database", []string{`20: missing database name: want //shardgen:database <name>`}},
+	{"//shardgen:group", []string{
+		`17: missing group name: want //shardgen:group <name> shards=<n>`,
+		`17: missing shards=<n>: want //shardgen:group <name> shards=<n>`}},
+	{"//shardgen:group blog  ", []string{`22: missing shards=<n>: want //shardgen:group <name> shards=<n>`}},
+	{"//shardgen:partition", []string{`21: missing database name: want //shardgen:partition <database> [table=<name>]`}},
+	{"//shardgen:partition table=x", []string{`29: missing database name: want //shardgen:partition <database> [table=<name>]`}},
+	{"//shardgen:shard blog", []string{`22: missing key=<Field>: want //shardgen:shard <group> key=<Field> [table=<name>]`}},
+	{"//shardgen:shard key=AuthorID", []string{`30: missing group name: want //shardgen:shard <group> key=<Field> [table=<name>]`}},
+
+	// Extra positional arguments, with the option they probably lack.
+	{"//shardgen:default posts", []string{`20: unexpected argument "posts" to //shardgen:default (want //shardgen:default [table=<name>])`}},
+	{"//shardgen:database a b", []string{`23: unexpected argument "b" to //shardgen:database (want //shardgen:database <name>)`}},
+	{"//shardgen:group blog 16", []string{
+		`23: unexpected argument "16" to //shardgen:group; did you mean shards=16?`,
+		`25: missing shards=<n>: want //shardgen:group <name> shards=<n>`}},
+	{"//shardgen:shard blog AuthorID", []string{
+		`23: unexpected argument "AuthorID" to //shardgen:shard; did you mean key=AuthorID?`,
+		`31: missing key=<Field>: want //shardgen:shard <group> key=<Field> [table=<name>]`}},
+	{"//shardgen:partition analytics extra table=x", []string{
+		`32: unexpected argument "extra" to //shardgen:partition (want //shardgen:partition <database> [table=<name>])`}},
+	{"//shardgen:group shards=16 blog", []string{
+		`28: group name "blog" must come before the options: want //shardgen:group <name> shards=<n>`}},
+
+	// Unknown, misplaced and duplicated options.
+	{"//shardgen:group blog shard=16", []string{
+		`23: unknown option "shard" for //shardgen:group; did you mean shards=16?`,
+		`31: missing shards=<n>: want //shardgen:group <name> shards=<n>`}},
+	{"//shardgen:shard blog Key=AuthorID", []string{
+		`23: unknown option "Key" for //shardgen:shard; did you mean key=AuthorID?`,
+		`35: missing key=<Field>: want //shardgen:shard <group> key=<Field> [table=<name>]`}},
+	{"//shardgen:default tabel=people", []string{`20: unknown option "tabel" for //shardgen:default; did you mean table=people?`}},
+	{"//shardgen:default key=AuthorID", []string{`20: //shardgen:default takes no option "key" (want //shardgen:default [table=<name>])`}},
+	{"//shardgen:database analytics table=x", []string{`31: //shardgen:database takes no option "table" (want //shardgen:database <name>)`}},
+	{"//shardgen:partition analytics shards=4", []string{`32: //shardgen:partition takes no option "shards" (want //shardgen:partition <database> [table=<name>])`}},
+	{"//shardgen:shard blog key=A color=red", []string{`29: unknown option "color" for //shardgen:shard (want //shardgen:shard <group> key=<Field> [table=<name>])`}},
+	{"//shardgen:default table=a table=b", []string{`28: duplicate option table=`}},
+	{"//shardgen:group blog shards=4 shards=8", []string{`32: duplicate option shards=`}},
+
+	// Malformed values.
+	{"//shardgen:group blog shards=abc", []string{`30: invalid shards=abc: want a whole number of logical shards, at least 1`}},
+	{"//shardgen:group blog shards=-1", []string{`30: invalid shards=-1: want a whole number of logical shards, at least 1`}},
+	{"//shardgen:group blog shards=0", []string{`30: invalid shards=0: want a whole number of logical shards, at least 1`}},
+	{"//shardgen:group blog shards=+4", []string{`30: invalid shards=+4: want a whole number of logical shards, at least 1`}},
+	{"//shardgen:group blog shards=0x10", []string{`30: invalid shards=0x10: want a whole number of logical shards, at least 1`}},
+	{"//shardgen:group blog shards=99999999999999999999", []string{`30: invalid shards=99999999999999999999: want a whole number of logical shards, at least 1`}},
+	{"//shardgen:default table=", []string{`26: missing value after table=: want table=<name>`}},
+	{"//shardgen:group blog shards=", []string{`30: missing value after shards=: want shards=<n>`}},
+	{"//shardgen:default table=Posts", []string{`26: invalid table name "Posts": names use lowercase letters, digits and underscores and do not start with a digit`}},
+	{`//shardgen:default table=users";drop`, []string{`26: invalid table name "users\";drop": names use lowercase letters, digits and underscores and do not start with a digit`}},
+	{"//shardgen:default table=a=b", []string{`26: invalid table name "a=b": names use lowercase letters, digits and underscores and do not start with a digit`}},
+	{"//shardgen:database 1db", []string{`21: invalid database name "1db": names use lowercase letters, digits and underscores and do not start with a digit`}},
+	{"//shardgen:group Blog shards=2", []string{`18: invalid group name "Blog": names use lowercase letters, digits and underscores and do not start with a digit`}},
+	{"//shardgen:shard blog key=author.ID", []string{`27: invalid key=author.ID: want the name of a field of the struct`}},
+	{"//shardgen:shard blog key=func", []string{`27: invalid key=func: want the name of a field of the struct`}},
+
+	// Bad syntax around '='.
+	{"//shardgen:shard blog key = AuthorID", []string{`27: space around "=": write key=AuthorID`}},
+	{"//shardgen:shard blog key =AuthorID", []string{`27: space around "=": write key=AuthorID`}},
+	{"//shardgen:shard blog key= AuthorID", []string{`26: space after "=": write key=AuthorID`}},
+	{"//shardgen:shard blog =AuthorID", []string{
+		`23: stray "=": want option=value with no spaces; did you mean key=AuthorID?`,
+		`32: missing key=<Field>: want //shardgen:shard <group> key=<Field> [table=<name>]`}},
+	{"//shardgen:default =", []string{`20: stray "=": want option=value with no spaces`}},
+	{"//shardgen:default table = ", []string{
+		`26: space around "=": write table=`,
+		`27: missing value after table=: want table=<name>`}},
+	{"//shardgen:default // placed on default", []string{`20: comment after a directive: put it on its own line`}},
+
+	// Every error of a line is reported, in line order.
+	{"//shardgen:shard Blog tabel=x key=1 key=A extra", []string{
+		`18: invalid group name "Blog": names use lowercase letters, digits and underscores and do not start with a digit`,
+		`23: unknown option "tabel" for //shardgen:shard; did you mean table=x?`,
+		`35: invalid key=1: want the name of a field of the struct`,
+		`37: duplicate option key=`,
+		`43: unexpected argument "extra" to //shardgen:shard (want //shardgen:shard <group> key=<Field> [table=<name>])`}},
+
+	// Not a directive at all.
+	{"// shardgen:default", []string{`1: not a shardgen directive: want a line starting with //shardgen:`}},
+}
+
 func TestParseDirectiveErrors(t *testing.T) {
-	tests := []struct {
-		line string
-		want []string // "column: message"
-	}{
-		// Unknown directives, with and without a suggestion.
-		{"//shardgen:defualt", []string{`12: unknown directive "defualt"; did you mean //shardgen:default?`}},
-		{"//shardgen:Default", []string{`12: unknown directive "Default"; did you mean //shardgen:default?`}},
-		{"//shardgen:partiton analytics", []string{`12: unknown directive "partiton"; did you mean //shardgen:partition?`}},
-		{"//shardgen:sharded blog key=A", []string{`12: unknown directive "sharded"; did you mean //shardgen:shard?`}},
-		{"//shardgen:groupblog shards=4", []string{`12: unknown directive "groupblog"; did you mean //shardgen:group?`}},
-		{"//shardgen:default,table=x", []string{`12: unknown directive "default,table=x"; did you mean //shardgen:default?`}},
-		{"//shardgen:model", []string{`12: unknown directive "model" (want database, group, default, partition or shard)`}},
-		{"//shardgen:", []string{`12: missing directive after //shardgen: (want database, group, default, partition or shard)`}},
-		{"//shardgen:   ", []string{`12: missing directive after //shardgen: (want database, group, default, partition or shard)`}},
-		{"//shardgen: default", []string{`12: space after "//shardgen:": write //shardgen:default`}},
-
-		// Missing positional arguments and required options: at the end of
-		// the line.
-		{"//shardgen:database", []string{`20: missing database name: want //shardgen:database <name>`}},
-		{"//shardgen:group", []string{
-			`17: missing group name: want //shardgen:group <name> shards=<n>`,
-			`17: missing shards=<n>: want //shardgen:group <name> shards=<n>`}},
-		{"//shardgen:group blog  ", []string{`22: missing shards=<n>: want //shardgen:group <name> shards=<n>`}},
-		{"//shardgen:partition", []string{`21: missing database name: want //shardgen:partition <database> [table=<name>]`}},
-		{"//shardgen:partition table=x", []string{`29: missing database name: want //shardgen:partition <database> [table=<name>]`}},
-		{"//shardgen:shard blog", []string{`22: missing key=<Field>: want //shardgen:shard <group> key=<Field> [table=<name>]`}},
-		{"//shardgen:shard key=AuthorID", []string{`30: missing group name: want //shardgen:shard <group> key=<Field> [table=<name>]`}},
-
-		// Extra positional arguments, with the option they probably lack.
-		{"//shardgen:default posts", []string{`20: unexpected argument "posts" to //shardgen:default (want //shardgen:default [table=<name>])`}},
-		{"//shardgen:database a b", []string{`23: unexpected argument "b" to //shardgen:database (want //shardgen:database <name>)`}},
-		{"//shardgen:group blog 16", []string{
-			`23: unexpected argument "16" to //shardgen:group; did you mean shards=16?`,
-			`25: missing shards=<n>: want //shardgen:group <name> shards=<n>`}},
-		{"//shardgen:shard blog AuthorID", []string{
-			`23: unexpected argument "AuthorID" to //shardgen:shard; did you mean key=AuthorID?`,
-			`31: missing key=<Field>: want //shardgen:shard <group> key=<Field> [table=<name>]`}},
-		{"//shardgen:partition analytics extra table=x", []string{
-			`32: unexpected argument "extra" to //shardgen:partition (want //shardgen:partition <database> [table=<name>])`}},
-		{"//shardgen:group shards=16 blog", []string{
-			`28: group name "blog" must come before the options: want //shardgen:group <name> shards=<n>`}},
-
-		// Unknown, misplaced and duplicated options.
-		{"//shardgen:group blog shard=16", []string{
-			`23: unknown option "shard" for //shardgen:group; did you mean shards=16?`,
-			`31: missing shards=<n>: want //shardgen:group <name> shards=<n>`}},
-		{"//shardgen:shard blog Key=AuthorID", []string{
-			`23: unknown option "Key" for //shardgen:shard; did you mean key=AuthorID?`,
-			`35: missing key=<Field>: want //shardgen:shard <group> key=<Field> [table=<name>]`}},
-		{"//shardgen:default tabel=people", []string{`20: unknown option "tabel" for //shardgen:default; did you mean table=people?`}},
-		{"//shardgen:default key=AuthorID", []string{`20: //shardgen:default takes no option "key" (want //shardgen:default [table=<name>])`}},
-		{"//shardgen:database analytics table=x", []string{`31: //shardgen:database takes no option "table" (want //shardgen:database <name>)`}},
-		{"//shardgen:partition analytics shards=4", []string{`32: //shardgen:partition takes no option "shards" (want //shardgen:partition <database> [table=<name>])`}},
-		{"//shardgen:shard blog key=A color=red", []string{`29: unknown option "color" for //shardgen:shard (want //shardgen:shard <group> key=<Field> [table=<name>])`}},
-		{"//shardgen:default table=a table=b", []string{`28: duplicate option table=`}},
-		{"//shardgen:group blog shards=4 shards=8", []string{`32: duplicate option shards=`}},
-
-		// Malformed values.
-		{"//shardgen:group blog shards=abc", []string{`30: invalid shards=abc: want a whole number of logical shards, at least 1`}},
-		{"//shardgen:group blog shards=-1", []string{`30: invalid shards=-1: want a whole number of logical shards, at least 1`}},
-		{"//shardgen:group blog shards=0", []string{`30: invalid shards=0: want a whole number of logical shards, at least 1`}},
-		{"//shardgen:group blog shards=+4", []string{`30: invalid shards=+4: want a whole number of logical shards, at least 1`}},
-		{"//shardgen:group blog shards=0x10", []string{`30: invalid shards=0x10: want a whole number of logical shards, at least 1`}},
-		{"//shardgen:group blog shards=99999999999999999999", []string{`30: invalid shards=99999999999999999999: want a whole number of logical shards, at least 1`}},
-		{"//shardgen:default table=", []string{`26: missing value after table=: want table=<name>`}},
-		{"//shardgen:group blog shards=", []string{`30: missing value after shards=: want shards=<n>`}},
-		{"//shardgen:default table=Posts", []string{`26: invalid table name "Posts": names use lowercase letters, digits and underscores and do not start with a digit`}},
-		{`//shardgen:default table=users";drop`, []string{`26: invalid table name "users\";drop": names use lowercase letters, digits and underscores and do not start with a digit`}},
-		{"//shardgen:default table=a=b", []string{`26: invalid table name "a=b": names use lowercase letters, digits and underscores and do not start with a digit`}},
-		{"//shardgen:database 1db", []string{`21: invalid database name "1db": names use lowercase letters, digits and underscores and do not start with a digit`}},
-		{"//shardgen:group Blog shards=2", []string{`18: invalid group name "Blog": names use lowercase letters, digits and underscores and do not start with a digit`}},
-		{"//shardgen:shard blog key=author.ID", []string{`27: invalid key=author.ID: want the name of a field of the struct`}},
-		{"//shardgen:shard blog key=func", []string{`27: invalid key=func: want the name of a field of the struct`}},
-
-		// Bad syntax around '='.
-		{"//shardgen:shard blog key = AuthorID", []string{`27: space around "=": write key=AuthorID`}},
-		{"//shardgen:shard blog key =AuthorID", []string{`27: space around "=": write key=AuthorID`}},
-		{"//shardgen:shard blog key= AuthorID", []string{`26: space after "=": write key=AuthorID`}},
-		{"//shardgen:shard blog =AuthorID", []string{
-			`23: stray "=": want option=value with no spaces; did you mean key=AuthorID?`,
-			`32: missing key=<Field>: want //shardgen:shard <group> key=<Field> [table=<name>]`}},
-		{"//shardgen:default =", []string{`20: stray "=": want option=value with no spaces`}},
-		{"//shardgen:default table = ", []string{
-			`26: space around "=": write table=`,
-			`27: missing value after table=: want table=<name>`}},
-		{"//shardgen:default // placed on default", []string{`20: comment after a directive: put it on its own line`}},
-
-		// Every error of a line is reported, in line order.
-		{"//shardgen:shard Blog tabel=x key=1 key=A extra", []string{
-			`18: invalid group name "Blog": names use lowercase letters, digits and underscores and do not start with a digit`,
-			`23: unknown option "tabel" for //shardgen:shard; did you mean table=x?`,
-			`35: invalid key=1: want the name of a field of the struct`,
-			`37: duplicate option key=`,
-			`43: unexpected argument "extra" to //shardgen:shard (want //shardgen:shard <group> key=<Field> [table=<name>])`}},
-
-		// Not a directive at all.
-		{"// shardgen:default", []string{`1: not a shardgen directive: want a line starting with //shardgen:`}},
-	}
+	tests := directiveErrorTests
 	for _, tt := range tests {
 		t.Run(tt.line, func(t *testing.T) {
 			_, errs := ParseDirective(tt.line, base)

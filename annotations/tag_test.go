@@ -8,36 +8,38 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
+var tagOKTests = []struct {
+	tag  string
+	want FieldTag
+}{
+	{``, FieldTag{}},
+	{`json:"id"`, FieldTag{}},
+	{`db:"author_id"`, FieldTag{Column: &Ident{"author_id", p(4)}}},
+	{`db:"-"`, FieldTag{Skip: true}},
+	{`db:"-" json:"-"`, FieldTag{Skip: true}},
+	{`shardgen:"pk"`, FieldTag{PK: true, Options: []Ident{{"pk", p(10)}}}},
+	{`db:"author_id" shardgen:"pk,unique,index,json,ref=Post,via=PostAuthorID"`, FieldTag{
+		Column: &Ident{"author_id", p(4)},
+		PK:     true, Unique: true, Index: true, JSON: true,
+		Ref: &Ident{"Post", p(50)},
+		Via: &Ident{"PostAuthorID", p(59)},
+		Options: []Ident{{"pk", p(25)}, {"unique", p(28)}, {"index", p(35)}, {"json", p(41)},
+			{"ref", p(46)}, {"via", p(55)}},
+	}},
+	// Other keys around ours, several spaces between pairs (reflect
+	// accepts them).
+	{`json:"post_id,omitempty"  shardgen:"ref=Post"   db:"post_id" yaml:"p"`, FieldTag{
+		Column:  &Ident{"post_id", p(52)},
+		Ref:     &Ident{"Post", p(40)},
+		Options: []Ident{{"ref", p(36)}},
+	}},
+	// Escapes in the value: positions still point into the raw tag.
+	{`shardgen:"\u0070k,ref=Post"`, FieldTag{PK: true, Ref: &Ident{"Post", p(22)},
+		Options: []Ident{{"pk", p(10)}, {"ref", p(18)}}}},
+}
+
 func TestParseFieldTagOK(t *testing.T) {
-	tests := []struct {
-		tag  string
-		want FieldTag
-	}{
-		{``, FieldTag{}},
-		{`json:"id"`, FieldTag{}},
-		{`db:"author_id"`, FieldTag{Column: &Ident{"author_id", p(4)}}},
-		{`db:"-"`, FieldTag{Skip: true}},
-		{`db:"-" json:"-"`, FieldTag{Skip: true}},
-		{`shardgen:"pk"`, FieldTag{PK: true, Options: []Ident{{"pk", p(10)}}}},
-		{`db:"author_id" shardgen:"pk,unique,index,json,ref=Post,via=PostAuthorID"`, FieldTag{
-			Column: &Ident{"author_id", p(4)},
-			PK:     true, Unique: true, Index: true, JSON: true,
-			Ref: &Ident{"Post", p(50)},
-			Via: &Ident{"PostAuthorID", p(59)},
-			Options: []Ident{{"pk", p(25)}, {"unique", p(28)}, {"index", p(35)}, {"json", p(41)},
-				{"ref", p(46)}, {"via", p(55)}},
-		}},
-		// Other keys around ours, several spaces between pairs (reflect
-		// accepts them).
-		{`json:"post_id,omitempty"  shardgen:"ref=Post"   db:"post_id" yaml:"p"`, FieldTag{
-			Column:  &Ident{"post_id", p(52)},
-			Ref:     &Ident{"Post", p(40)},
-			Options: []Ident{{"ref", p(36)}},
-		}},
-		// Escapes in the value: positions still point into the raw tag.
-		{`shardgen:"\u0070k,ref=Post"`, FieldTag{PK: true, Ref: &Ident{"Post", p(22)},
-			Options: []Ident{{"pk", p(10)}, {"ref", p(18)}}}},
-	}
+	tests := tagOKTests
 	for _, tt := range tests {
 		t.Run(tt.tag, func(t *testing.T) {
 			got, errs := ParseFieldTag(tt.tag, base)
@@ -57,74 +59,76 @@ func TestParseFieldTagOK(t *testing.T) {
 	}
 }
 
+var tagErrorTests = []struct {
+	tag  string
+	want []string // "column: message"
+}{
+	// Malformed struct tags (not key:"value" pairs).
+	{`db:author_id`, []string{`1: malformed struct tag: want key:"value" pairs separated by spaces`}},
+	{`db`, []string{`1: malformed struct tag: want key:"value" pairs separated by spaces`}},
+	{`db:"x" shardgen`, []string{`8: malformed struct tag: want key:"value" pairs separated by spaces`}},
+	{`db: "x"`, []string{`1: malformed struct tag: want key:"value" pairs separated by spaces`}},
+	{`db:"x`, []string{`4: malformed struct tag: unterminated value of db`}},
+	{`db:"x"shardgen:"pk"`, []string{`7: malformed struct tag: key:"value" pairs must be separated by a space`}},
+	{`db:"x" shardgen:"\q"`, []string{`17: malformed struct tag: value of shardgen is not a valid Go string`}},
+	{"db:\"x\"\tshardgen:\"pk\"", []string{`7: malformed struct tag: key:"value" pairs must be separated by a space`}},
+
+	// Duplicate and misspelled keys.
+	{`db:"a" db:"b"`, []string{`8: duplicate db tag`}},
+	{`shardgen:"pk" shardgen:"index"`, []string{`15: duplicate shardgen tag`}},
+	{`sharding:"pk"`, []string{`1: unknown struct tag key "sharding"; did you mean shardgen?`}},
+	{`Shardgen:"pk"`, []string{`1: unknown struct tag key "Shardgen"; did you mean shardgen?`}},
+	{`DB:"author_id"`, []string{`1: unknown struct tag key "DB"; did you mean db?`}},
+
+	// Column names.
+	{`db:""`, []string{`5: empty db tag: name the column, or drop the tag to derive the name`}},
+	{`db:"AuthorID"`, []string{`5: invalid column name "AuthorID": names use lowercase letters, digits and underscores and do not start with a digit`}},
+	{`db:"users\";drop table x;--"`, []string{`5: invalid column name "users\";drop table x;--": names use lowercase letters, digits and underscores and do not start with a digit`}},
+	{`db:"author_id,omitempty"`, []string{`5: invalid column name "author_id,omitempty": names use lowercase letters, digits and underscores and do not start with a digit`}},
+	{`db:"-" shardgen:"index"`, []string{`8: a field skipped with db:"-" takes no shardgen options`}},
+
+	// Options.
+	{`shardgen:""`, []string{`11: empty shardgen tag: want options such as pk, unique, index, json, ref=Model, via=Field`}},
+	{`shardgen:"uniq"`, []string{`11: unknown shardgen option "uniq"; did you mean unique?`}},
+	{`shardgen:"PK"`, []string{`11: unknown shardgen option "PK"; did you mean pk?`}},
+	{`shardgen:"pk,indx"`, []string{`14: unknown shardgen option "indx"; did you mean index?`}},
+	{`shardgen:"primary_key"`, []string{`11: unknown shardgen option "primary_key"; did you mean pk?`}},
+	{`shardgen:"references=Post"`, []string{`11: unknown shardgen option "references"; did you mean ref=<Model>?`}},
+	{`shardgen:"-"`, []string{`11: unknown shardgen option "-"; did you mean db:"-"?`}},
+	{`shardgen:"jsonb"`, []string{`11: unknown shardgen option "jsonb"; did you mean json?`}},
+	{`shardgen:"sharded"`, []string{`11: unknown shardgen option "sharded" (want pk, unique, index, json, ref=<Model> or via=<Field>)`}},
+	{`shardgen:"pk,unique,pk"`, []string{`21: duplicate shardgen option pk`}},
+	{`shardgen:"ref=Post,ref=User"`, []string{`20: duplicate shardgen option ref`}},
+	{`shardgen:"pk=true"`, []string{`13: option pk takes no value`}},
+	{`shardgen:"index="`, []string{`16: option index takes no value`}},
+	{`shardgen:"ref="`, []string{`15: missing model name after ref=: want ref=<Model>`}},
+	{`shardgen:"ref"`, []string{`14: option ref needs a value: want ref=<Model>`}},
+	{`shardgen:"ref=Post,via="`, []string{`24: missing field name after via=: want via=<Field>`}},
+	{`shardgen:"ref=Post,via"`, []string{`23: option via needs a value: want via=<Field>`}},
+	{`shardgen:"ref=blog.Post"`, []string{`15: invalid model name "blog.Post" in ref=: want a Go identifier of this package`}},
+	{`shardgen:"ref=Post,via=1x"`, []string{`24: invalid field name "1x" in via=: want a Go identifier of this package`}},
+	{`shardgen:"via=AuthorID"`, []string{`11: via= needs ref= on the same field: via names where the referenced row's shard key is stored`}},
+	{`shardgen:"pk,,index"`, []string{`14: empty option in shardgen tag`}},
+	{`shardgen:"pk,"`, []string{`14: empty option in shardgen tag`}},
+	{`shardgen:",pk"`, []string{`11: empty option in shardgen tag`}},
+	{`shardgen:"pk, unique"`, []string{`14: space in shardgen tag: separate options with "," only`}},
+	{`shardgen:"pk ,unique"`, []string{`13: space in shardgen tag: separate options with "," only`}},
+	{`shardgen:"pk, "`, []string{
+		`14: space in shardgen tag: separate options with "," only`,
+		`14: empty option in shardgen tag`}},
+
+	// Every error of a tag, in order.
+	{`DB:"x" db:"Author" shardgen:"pk,uniq,pk,ref=,via=X"`, []string{
+		`1: unknown struct tag key "DB"; did you mean db?`,
+		`12: invalid column name "Author": names use lowercase letters, digits and underscores and do not start with a digit`,
+		`33: unknown shardgen option "uniq"; did you mean unique?`,
+		`38: duplicate shardgen option pk`,
+		`45: missing model name after ref=: want ref=<Model>`,
+		`46: via= needs ref= on the same field: via names where the referenced row's shard key is stored`}},
+}
+
 func TestParseFieldTagErrors(t *testing.T) {
-	tests := []struct {
-		tag  string
-		want []string // "column: message"
-	}{
-		// Malformed struct tags (not key:"value" pairs).
-		{`db:author_id`, []string{`1: malformed struct tag: want key:"value" pairs separated by spaces`}},
-		{`db`, []string{`1: malformed struct tag: want key:"value" pairs separated by spaces`}},
-		{`db:"x" shardgen`, []string{`8: malformed struct tag: want key:"value" pairs separated by spaces`}},
-		{`db: "x"`, []string{`1: malformed struct tag: want key:"value" pairs separated by spaces`}},
-		{`db:"x`, []string{`4: malformed struct tag: unterminated value of db`}},
-		{`db:"x"shardgen:"pk"`, []string{`7: malformed struct tag: key:"value" pairs must be separated by a space`}},
-		{`db:"x" shardgen:"\q"`, []string{`17: malformed struct tag: value of shardgen is not a valid Go string`}},
-		{"db:\"x\"\tshardgen:\"pk\"", []string{`7: malformed struct tag: key:"value" pairs must be separated by a space`}},
-
-		// Duplicate and misspelled keys.
-		{`db:"a" db:"b"`, []string{`8: duplicate db tag`}},
-		{`shardgen:"pk" shardgen:"index"`, []string{`15: duplicate shardgen tag`}},
-		{`sharding:"pk"`, []string{`1: unknown struct tag key "sharding"; did you mean shardgen?`}},
-		{`Shardgen:"pk"`, []string{`1: unknown struct tag key "Shardgen"; did you mean shardgen?`}},
-		{`DB:"author_id"`, []string{`1: unknown struct tag key "DB"; did you mean db?`}},
-
-		// Column names.
-		{`db:""`, []string{`5: empty db tag: name the column, or drop the tag to derive the name`}},
-		{`db:"AuthorID"`, []string{`5: invalid column name "AuthorID": names use lowercase letters, digits and underscores and do not start with a digit`}},
-		{`db:"users\";drop table x;--"`, []string{`5: invalid column name "users\";drop table x;--": names use lowercase letters, digits and underscores and do not start with a digit`}},
-		{`db:"author_id,omitempty"`, []string{`5: invalid column name "author_id,omitempty": names use lowercase letters, digits and underscores and do not start with a digit`}},
-		{`db:"-" shardgen:"index"`, []string{`8: a field skipped with db:"-" takes no shardgen options`}},
-
-		// Options.
-		{`shardgen:""`, []string{`11: empty shardgen tag: want options such as pk, unique, index, json, ref=Model, via=Field`}},
-		{`shardgen:"uniq"`, []string{`11: unknown shardgen option "uniq"; did you mean unique?`}},
-		{`shardgen:"PK"`, []string{`11: unknown shardgen option "PK"; did you mean pk?`}},
-		{`shardgen:"pk,indx"`, []string{`14: unknown shardgen option "indx"; did you mean index?`}},
-		{`shardgen:"primary_key"`, []string{`11: unknown shardgen option "primary_key"; did you mean pk?`}},
-		{`shardgen:"references=Post"`, []string{`11: unknown shardgen option "references"; did you mean ref=<Model>?`}},
-		{`shardgen:"-"`, []string{`11: unknown shardgen option "-"; did you mean db:"-"?`}},
-		{`shardgen:"jsonb"`, []string{`11: unknown shardgen option "jsonb"; did you mean json?`}},
-		{`shardgen:"sharded"`, []string{`11: unknown shardgen option "sharded" (want pk, unique, index, json, ref=<Model> or via=<Field>)`}},
-		{`shardgen:"pk,unique,pk"`, []string{`21: duplicate shardgen option pk`}},
-		{`shardgen:"ref=Post,ref=User"`, []string{`20: duplicate shardgen option ref`}},
-		{`shardgen:"pk=true"`, []string{`13: option pk takes no value`}},
-		{`shardgen:"index="`, []string{`16: option index takes no value`}},
-		{`shardgen:"ref="`, []string{`15: missing model name after ref=: want ref=<Model>`}},
-		{`shardgen:"ref"`, []string{`14: option ref needs a value: want ref=<Model>`}},
-		{`shardgen:"ref=Post,via="`, []string{`24: missing field name after via=: want via=<Field>`}},
-		{`shardgen:"ref=Post,via"`, []string{`23: option via needs a value: want via=<Field>`}},
-		{`shardgen:"ref=blog.Post"`, []string{`15: invalid model name "blog.Post" in ref=: want a Go identifier of this package`}},
-		{`shardgen:"ref=Post,via=1x"`, []string{`24: invalid field name "1x" in via=: want a Go identifier of this package`}},
-		{`shardgen:"via=AuthorID"`, []string{`11: via= needs ref= on the same field: via names where the referenced row's shard key is stored`}},
-		{`shardgen:"pk,,index"`, []string{`14: empty option in shardgen tag`}},
-		{`shardgen:"pk,"`, []string{`14: empty option in shardgen tag`}},
-		{`shardgen:",pk"`, []string{`11: empty option in shardgen tag`}},
-		{`shardgen:"pk, unique"`, []string{`14: space in shardgen tag: separate options with "," only`}},
-		{`shardgen:"pk ,unique"`, []string{`13: space in shardgen tag: separate options with "," only`}},
-		{`shardgen:"pk, "`, []string{
-			`14: space in shardgen tag: separate options with "," only`,
-			`14: empty option in shardgen tag`}},
-
-		// Every error of a tag, in order.
-		{`DB:"x" db:"Author" shardgen:"pk,uniq,pk,ref=,via=X"`, []string{
-			`1: unknown struct tag key "DB"; did you mean db?`,
-			`12: invalid column name "Author": names use lowercase letters, digits and underscores and do not start with a digit`,
-			`33: unknown shardgen option "uniq"; did you mean unique?`,
-			`38: duplicate shardgen option pk`,
-			`45: missing model name after ref=: want ref=<Model>`,
-			`46: via= needs ref= on the same field: via names where the referenced row's shard key is stored`}},
-	}
+	tests := tagErrorTests
 	for _, tt := range tests {
 		t.Run(tt.tag, func(t *testing.T) {
 			_, errs := ParseFieldTag(tt.tag, base)
