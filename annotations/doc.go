@@ -1,0 +1,229 @@
+// Package annotations reads what a shardgen user writes in Go source: the
+// "//shardgen:" directives that declare databases and shard groups and place
+// each model, and the struct tags that map fields to columns. It parses one
+// line or one tag at a time and reports every problem with an exact
+// position; putting the pieces together (which struct a directive belongs
+// to, whether a group was declared) is the loader's and the validator's job.
+//
+// This comment is the reference of the annotation grammar.
+//
+// # An example
+//
+//	// Package blog is the data layer of the blog.
+//	//
+//	//shardgen:database analytics
+//	//shardgen:group blog shards=16
+//	package blog
+//
+//	//go:generate go tool shardgen
+//
+//	// User is an account. It lives on the default database.
+//	//
+//	//shardgen:default
+//	type User struct {
+//		ID    int64
+//		Email string `db:"email" shardgen:"unique"`
+//	}
+//
+//	// Post is sharded by its author: all posts of one author share a shard.
+//	//
+//	//shardgen:shard blog key=AuthorID
+//	type Post struct {
+//		ID       int64
+//		AuthorID int64
+//		Title    string
+//		Draft    string `db:"-"`
+//	}
+//
+//	// Comment lives on the shard of the post it comments on.
+//	//
+//	//shardgen:shard blog key=PostAuthorID
+//	type Comment struct {
+//		ID           int64
+//		PostID       int64 `shardgen:"ref=Post,via=PostAuthorID,index"`
+//		PostAuthorID int64
+//		Body         string
+//	}
+//
+//	// PageView is one row per page view, kept off the main database.
+//	//
+//	//shardgen:partition analytics table=page_views
+//	type PageView struct {
+//		ID     int64
+//		PostID int64
+//		At     time.Time `db:"viewed_at" shardgen:"index"`
+//	}
+//
+// # Directives
+//
+// A directive is a line comment that starts with exactly "//shardgen:", with
+// no space after "//". Go tools treat such lines as directives (like
+// "//go:generate"), so they never show up in the documentation of the
+// package. A directive is one line; its words are separated by spaces or
+// tabs; options are written name=value with no space around "=". Positional
+// arguments come before options, options may come in any order, and each
+// option is written at most once. Nothing else may follow on the line, not
+// even a comment.
+//
+// Package directives go in any comment group above the package clause of any
+// file of the package (by convention doc.go):
+//
+//	//shardgen:database <name>
+//
+// declares a named database besides "default", the database every
+// application has. Models are put on it with the partition directive.
+//
+//	//shardgen:group <name> shards=<n>
+//
+// declares a shard group: a fixed number n of logical shards, each a
+// PostgreSQL schema named <name>_<nnnn> (blog_0000 ... blog_0015), spread
+// over physical servers by configuration. n is fixed for the life of the
+// data (IDs carry their logical shard), must be a power of two and at most
+// 2^13 = 8192 with the default ID layout. Choose it large: moving logical
+// shards to new servers is cheap, changing n is not.
+//
+// Model directives go in the doc comment of a struct type (the comment
+// directly above "type Post struct"), exactly one per model:
+//
+//	//shardgen:default [table=<name>]
+//
+// puts the model's table on the default database.
+//
+//	//shardgen:partition <database> [table=<name>]
+//
+// puts the whole table on one named database (a feature partition), which
+// must be declared with the database directive.
+//
+//	//shardgen:shard <group> key=<Field> [table=<name>]
+//
+// spreads the model's rows over the logical shards of a declared group by
+// the value of one of its fields, the shard key. All rows with the same key
+// value are on the same shard, so choose a key that the application always
+// knows when it reads (the author of a post, the tenant of an order). The
+// key field must be int64, int32, int16 or string (not a pointer, float,
+// bool or time), and every model of a group must use the same key type.
+//
+// Moving a model between databases is an edit of its one directive followed
+// by go generate.
+//
+// # Field tags
+//
+// Fields map to columns through their struct tag, which follows the
+// reflect.StructTag convention (space-separated key:"value" pairs). Two keys
+// are read; other keys such as json are left alone.
+//
+//	db:"<column>"   the column name (the convention of pgx and sqlx)
+//	db:"-"          the field is not stored
+//	shardgen:"<option>,<option>,..."
+//
+// The shardgen options, separated by commas with no spaces:
+//
+//	pk           the primary key (default: the field named ID)
+//	unique       a unique constraint on the column
+//	index        an index on the column
+//	json         store a struct or map field as jsonb
+//	ref=<Model>  the field holds the primary key of Model (see Relations)
+//	via=<Field>  with ref: Field of this model holds the referenced row's
+//	             shard key, which makes the relation co-located
+//
+// A field skipped with db:"-" takes no shardgen options, and via= needs ref=
+// on the same field.
+//
+// The primary key must be int64; the database mints it. For a sharded model
+// it is minted by a function of the shard schema and carries the logical
+// shard, so that an ID alone says where its row is (Get, Update and Delete
+// take only the ID). For default and partition models it is an identity
+// column (bigint GENERATED BY DEFAULT AS IDENTITY).
+//
+// # Names
+//
+// Table and column names are derived from Go names unless given with table=
+// or db:"...":
+//
+//   - a column is the snake_case of its field name: AuthorID -> author_id,
+//     URL -> url, HTTPStatus -> http_status, PageView -> page_view;
+//   - a table is the snake_case of its struct name with the last word made
+//     plural: Post -> posts, PageView -> page_views, Category -> categories,
+//     Address -> addresses, Box -> boxes, Person -> people.
+//
+// Every name written in an annotation (database, group, table, column) must
+// be a lowercase SQL name: lowercase ASCII letters, digits and underscores,
+// not starting with a digit. Names are always quoted in generated SQL, and
+// PostgreSQL's 63-byte limit on identifiers applies to every name once
+// prefixed (a group name becomes the prefix of its shard schemas). The
+// validator checks derived names the same way. Names written for Go (key=,
+// ref=, via=) are Go identifiers of the annotated package.
+//
+// # Relations
+//
+// A field tagged ref=Model holds the primary key of another model (so it is
+// an int64). shardgen generates a relation accessor (CommentRepo.ListByPost)
+// and a real foreign key only when the two rows are co-located: certain to
+// live in the same database, so one query and one transaction can see both.
+// That holds when
+//
+//   - both models are on the same database: both default, or both on the
+//     same partition; or
+//   - both models are in the same shard group and the referencing field says
+//     via=F, where F is the referencing model's own shard-key field: F holds
+//     the referenced row's shard-key value, so both rows hash to the same
+//     shard. In the example above a Comment is sharded by PostAuthorID, the
+//     author of its post, and so lands on the post's shard.
+//
+// Any other relation (across databases, between shard groups, or inside a
+// group without via) could join rows that live on different servers, and is
+// a positioned error. Fix it by storing the other model's ID as a plain
+// field without ref=, or by sharding both models by the same key and saying
+// so with via=.
+//
+// # Errors
+//
+// The grammar is strict: an unknown directive or option, a missing or extra
+// argument, a duplicated option, a malformed value or tag is an error at the
+// exact line and column, with a "did you mean" when a known word is close
+// (//shardgen:defualt, shard=16, uniq, sharding:"pk"). A comment line that
+// looks like a directive but is not one ("// shardgen:default" with a space,
+// "//shardgen default" without the colon, "//Shardgen:") gets a warning that
+// names the directive it was probably meant to be, since Go would otherwise
+// treat it as plain documentation and the model would silently lose its
+// placement.
+//
+// # Grammar
+//
+// In the notation of the Go specification. A directive is the text of one
+// line comment; a tag is the text of one struct tag without its quotes.
+//
+//	Directive     = "//shardgen:" ( DatabaseDir | GroupDir | DefaultDir |
+//	                                PartitionDir | ShardDir ) [ blank ] .
+//	DatabaseDir   = "database" blank SQLName .
+//	GroupDir      = "group" blank SQLName blank ShardsOpt .
+//	DefaultDir    = "default" [ blank TableOpt ] .
+//	PartitionDir  = "partition" blank SQLName [ blank TableOpt ] .
+//	ShardDir      = "shard" blank SQLName blank ( KeyOpt [ blank TableOpt ] |
+//	                                              TableOpt blank KeyOpt ) .
+//	ShardsOpt     = "shards=" decimal_digit { decimal_digit } .  // at least 1
+//	KeyOpt        = "key=" GoName .
+//	TableOpt      = "table=" SQLName .
+//	blank         = ( " " | "\t" ) { " " | "\t" } .
+//
+//	Tag           = { " " } [ Pair { " " { " " } Pair } { " " } ] .
+//	Pair          = DBPair | ShardgenPair | OtherPair .
+//	DBPair        = `db:"` ( "-" | SQLName ) `"` .
+//	ShardgenPair  = `shardgen:"` Option { "," Option } `"` .
+//	OtherPair     = Key ":" string_lit .  // any other key, not read
+//	Key           = keychar { keychar } .  // any byte above ' ' except ':', '"', DEL
+//	Option        = "pk" | "unique" | "index" | "json" |
+//	                "ref=" GoName | "via=" GoName .
+//
+//	SQLName       = ( lower | "_" ) { lower | decimal_digit | "_" } .
+//	lower         = "a" … "z" .
+//	GoName        = identifier .  // a Go identifier, not a keyword
+//
+// Besides the productions: each key (db, shardgen) appears at most once in a
+// tag and each option at most once in a directive or a shardgen value; a
+// value of a pair may use Go string escapes (reflect.StructTag unquotes it);
+// via needs ref; db:"-" excludes a shardgen pair. Whether the named
+// database, group, key field or model exists, whether shards is a power of
+// two within the ID layout, and whether a name fits in 63 bytes are checked
+// by the validator, which sees the whole package.
+package annotations
