@@ -1,0 +1,415 @@
+package runtime
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Config says where every database and every logical shard lives. Build it
+// in Go, with ConfigFromEnv, or with LoadConfigFile; Open validates it
+// against the generated Spec.
+type Config struct {
+	// Databases maps a database name ("default", "analytics") to its
+	// connection string: a postgres:// URL or a keyword=value DSN.
+	Databases map[string]string
+	// Groups maps a shard group name to its physical servers. Each server
+	// owns an inclusive range of the group's logical shards; together they
+	// must cover every shard exactly once.
+	Groups map[string][]ServerConfig
+	// Pool bounds the connection pool of every physical server.
+	Pool PoolConfig
+}
+
+// ServerConfig is one physical server of a shard group.
+type ServerConfig struct {
+	// Name identifies the server in errors and metrics ("a", "pg_eu_1");
+	// a lower-case identifier, unique within the group.
+	Name string
+	// URL is the connection string (postgres:// URL or keyword=value DSN).
+	// Servers, of any group or database, with identical URLs share one pool.
+	URL string
+	// Shards is the inclusive range of logical shards on this server,
+	// "0-2047", or a single shard "7".
+	Shards string
+}
+
+// PoolConfig bounds each physical server's pool. Zero fields take the
+// defaults documented on each field.
+type PoolConfig struct {
+	// MaxConns is the most connections open to one physical server, shared by
+	// all logical shards (and databases) on it. Default 8.
+	MaxConns int32
+	// MinConns connections are kept open to each server. Default 0: Open
+	// never waits for (or fails on) a server that is down.
+	MinConns int32
+	// AcquireTimeout bounds how long an operation waits for a connection
+	// (hypervault's "block timeout"): for a free pool slot, and for dialling a
+	// new connection. Exhaustion fails with ErrPoolTimeout and an unreachable
+	// server with ErrUnavailable, both within this time. Default 5s.
+	AcquireTimeout time.Duration
+	// ConnectTimeout bounds dialling and authenticating one connection.
+	// Default (and maximum): AcquireTimeout.
+	ConnectTimeout time.Duration
+	// MaxConnLifetime and MaxConnIdleTime recycle connections. Defaults 1h
+	// and 30m.
+	MaxConnLifetime time.Duration
+	MaxConnIdleTime time.Duration
+	// QueryExecMode is how statements are sent. The zero value selects the
+	// runtime's default, DefaultQueryExecMode; see its documentation for why.
+	QueryExecMode pgx.QueryExecMode
+}
+
+// Defaults of PoolConfig.
+const (
+	DefaultMaxConns        = 8
+	DefaultAcquireTimeout  = 5 * time.Second
+	DefaultMaxConnLifetime = time.Hour
+	DefaultMaxConnIdleTime = 30 * time.Minute
+)
+
+// DefaultQueryExecMode is the pgx exec mode the runtime uses unless
+// PoolConfig.QueryExecMode says otherwise.
+//
+// Every (statement, schema) pair is a distinct SQL text: 20 statements over
+// 2,048 schemas on one server are 40,960 texts. pgx's default,
+// QueryExecModeCacheStatement, keeps a per-connection LRU of 512 server-side
+// prepared statements; with that many texts it thrashes (each miss costs an
+// extra Parse/Describe round trip plus a Deallocate, and server memory per
+// connection). QueryExecModeCacheDescribe has the same per-connection 512
+// cache. QueryExecModeExec sends Parse/Bind/Execute of the unnamed statement
+// in one round trip, needs no cache and leaves no state on the connection,
+// so its cost does not depend on the number of shards; arguments are sent in
+// the text format. See exec_bench_test.go for the measurements.
+const DefaultQueryExecMode = pgx.QueryExecModeExec
+
+func (p PoolConfig) withDefaults() PoolConfig {
+	if p.MaxConns == 0 {
+		p.MaxConns = DefaultMaxConns
+	}
+	if p.AcquireTimeout == 0 {
+		p.AcquireTimeout = DefaultAcquireTimeout
+	}
+	if p.ConnectTimeout == 0 || p.ConnectTimeout > p.AcquireTimeout {
+		p.ConnectTimeout = p.AcquireTimeout
+	}
+	if p.MaxConnLifetime == 0 {
+		p.MaxConnLifetime = DefaultMaxConnLifetime
+	}
+	if p.MaxConnIdleTime == 0 {
+		p.MaxConnIdleTime = DefaultMaxConnIdleTime
+	}
+	if p.QueryExecMode == 0 {
+		p.QueryExecMode = DefaultQueryExecMode
+	}
+	return p
+}
+
+func (p PoolConfig) validate(ps *problems) {
+	if p.MaxConns < 0 {
+		ps.add("pool: MaxConns is %d; want at least 1 (or 0 for the default %d)", p.MaxConns, DefaultMaxConns)
+	}
+	if p.MinConns < 0 {
+		ps.add("pool: MinConns is %d; want 0 or more", p.MinConns)
+	}
+	max := p.MaxConns
+	if max == 0 {
+		max = DefaultMaxConns
+	}
+	if p.MinConns > max {
+		ps.add("pool: MinConns %d exceeds MaxConns %d", p.MinConns, max)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"AcquireTimeout", p.AcquireTimeout}, {"ConnectTimeout", p.ConnectTimeout}, {"MaxConnLifetime", p.MaxConnLifetime}, {"MaxConnIdleTime", p.MaxConnIdleTime}} {
+		if d.v < 0 {
+			ps.add("pool: %s is negative (%s)", d.name, d.v)
+		}
+	}
+	switch p.QueryExecMode {
+	case 0, pgx.QueryExecModeCacheStatement, pgx.QueryExecModeCacheDescribe, pgx.QueryExecModeDescribeExec,
+		pgx.QueryExecModeExec, pgx.QueryExecModeSimpleProtocol:
+	default:
+		ps.add("pool: unknown QueryExecMode %d", p.QueryExecMode)
+	}
+}
+
+// ParseQueryExecMode parses the names pgx uses in its
+// default_query_exec_mode connection parameter: cache_statement,
+// cache_describe, describe_exec, exec, simple_protocol.
+func ParseQueryExecMode(s string) (pgx.QueryExecMode, error) {
+	switch s {
+	case "cache_statement":
+		return pgx.QueryExecModeCacheStatement, nil
+	case "cache_describe":
+		return pgx.QueryExecModeCacheDescribe, nil
+	case "describe_exec":
+		return pgx.QueryExecModeDescribeExec, nil
+	case "exec":
+		return pgx.QueryExecModeExec, nil
+	case "simple_protocol":
+		return pgx.QueryExecModeSimpleProtocol, nil
+	}
+	return 0, fmt.Errorf("unknown query exec mode %q (want cache_statement, cache_describe, describe_exec, exec or simple_protocol)", s)
+}
+
+// ShardRange is an inclusive range of logical shards.
+type ShardRange struct{ First, Last Shard }
+
+// String formats the range as Config spells it ("0-2047", or "7").
+func (r ShardRange) String() string {
+	if r.First == r.Last {
+		return strconv.Itoa(int(r.First))
+	}
+	return strconv.Itoa(int(r.First)) + "-" + strconv.Itoa(int(r.Last))
+}
+
+// ParseShardRange parses "first-last" (inclusive) or a single "n".
+func ParseShardRange(s string) (ShardRange, error) {
+	t := strings.TrimSpace(s)
+	if t == "" {
+		return ShardRange{}, fmt.Errorf("empty shard range (want e.g. \"0-2047\")")
+	}
+	lo, hi, found := strings.Cut(t, "-")
+	a, err := parseShardNum(lo)
+	if err != nil {
+		return ShardRange{}, fmt.Errorf("shard range %q: %v", s, err)
+	}
+	b := a
+	if found {
+		if b, err = parseShardNum(hi); err != nil {
+			return ShardRange{}, fmt.Errorf("shard range %q: %v", s, err)
+		}
+	}
+	if b < a {
+		return ShardRange{}, fmt.Errorf("shard range %q ends before it starts", s)
+	}
+	return ShardRange{Shard(a), Shard(b)}, nil
+}
+
+func parseShardNum(s string) (int, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, fmt.Errorf("missing shard number")
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, fmt.Errorf("%q is not a shard number", s)
+		}
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n > 1<<30 {
+		return 0, fmt.Errorf("%q is out of range", s)
+	}
+	return n, nil
+}
+
+// parsedServer is a validated ServerConfig.
+type parsedServer struct {
+	name  string
+	url   string
+	rng   ShardRange
+	where string // host:port/database, never a password
+}
+
+// parseConn parses a connection string with pgxpool (URL or keyword=value
+// DSN). The error never contains the string: pgx's own messages quote it
+// (redacting passwords only on a best-effort basis), so they are dropped.
+func parseConn(conn string) (*pgxpool.Config, error) {
+	if strings.TrimSpace(conn) == "" {
+		return nil, fmt.Errorf("connection string is empty")
+	}
+	pc, err := pgxpool.ParseConfig(conn)
+	if err != nil {
+		return nil, fmt.Errorf("connection string is neither a valid postgres:// URL nor a valid keyword=value DSN")
+	}
+	return pc, nil
+}
+
+// describeConn is host:port/database of a parsed connection, for errors.
+func describeConn(pc *pgxpool.Config) string {
+	cc := pc.ConnConfig
+	return cc.Host + ":" + strconv.Itoa(int(cc.Port)) + "/" + cc.Database
+}
+
+// Validate checks the Config against spec (which it also validates) and
+// returns a *ConfigError listing every problem: missing or unparsable URLs,
+// unsafe names, databases or groups the Spec does not know, and shard ranges
+// that overlap, leave gaps or exceed the group's shard count.
+func (c Config) Validate(spec Spec) error {
+	var p problems
+	c.check(spec, &p)
+	return p.err()
+}
+
+// check validates and returns the parsed servers of each group.
+func (c Config) check(spec Spec, p *problems) map[string][]parsedServer {
+	spec.validate(p)
+	c.Pool.validate(p)
+
+	known := map[string]bool{}
+	for _, d := range spec.Databases {
+		known[d.Name] = true
+		url, ok := c.Databases[d.Name]
+		if !ok {
+			p.add("database %q has no connection string (set Config.Databases[%q], or %s)", d.Name, d.Name, envDatabaseVar(d.Name))
+			continue
+		}
+		if _, err := parseConn(url); err != nil {
+			p.add("database %q: %v", d.Name, err)
+		}
+	}
+	for _, name := range sortedKeys(c.Databases) {
+		if !known[name] {
+			p.add("database %q is configured but the Spec does not declare it%s", name, suggest(name, specDBNames(spec)))
+		}
+	}
+
+	out := map[string][]parsedServer{}
+	knownG := map[string]bool{}
+	for _, g := range spec.Groups {
+		knownG[g.Name] = true
+		servers, ok := c.Groups[g.Name]
+		if !ok || len(servers) == 0 {
+			p.add("group %q has no servers (set Config.Groups[%q], or %s)", g.Name, g.Name, envGroupServersVar(g.Name))
+			continue
+		}
+		out[g.Name] = checkGroup(g, servers, p)
+	}
+	for _, name := range sortedKeys(c.Groups) {
+		if !knownG[name] {
+			p.add("group %q is configured but the Spec does not declare it%s", name, suggest(name, specGroupNames(spec)))
+		}
+	}
+	return out
+}
+
+func checkGroup(g GroupSpec, servers []ServerConfig, p *problems) []parsedServer {
+	var ok []parsedServer
+	seen := map[string]bool{}
+	for i, s := range servers {
+		label := fmt.Sprintf("group %q server #%d", g.Name, i+1)
+		if s.Name != "" {
+			label = fmt.Sprintf("group %q server %q", g.Name, s.Name)
+		}
+		bad := false
+		if msg := checkIdent("server", s.Name, maxIdent); msg != "" {
+			p.add("group %q server #%d: %s", g.Name, i+1, msg)
+			bad = true
+		} else if seen[s.Name] {
+			p.add("%s is listed twice", label)
+			bad = true
+		}
+		seen[s.Name] = true
+		pc, err := parseConn(s.URL)
+		if err != nil {
+			p.add("%s: %v", label, err)
+			bad = true
+		}
+		rng, err := ParseShardRange(s.Shards)
+		if err != nil {
+			p.add("%s: %v", label, err)
+			bad = true
+		} else if g.Shards > 0 && int(rng.Last) >= g.Shards {
+			p.add("%s: shard range %s exceeds the group's %d shards (0-%d)", label, rng, g.Shards, g.Shards-1)
+			bad = true
+		}
+		if !bad {
+			ok = append(ok, parsedServer{name: s.Name, url: s.URL, rng: rng, where: describeConn(pc)})
+		}
+	}
+	if len(ok) != len(servers) || g.Shards <= 0 {
+		return nil // coverage is only meaningful once every range parsed
+	}
+	sorted := append([]parsedServer(nil), ok...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].rng.First < sorted[j].rng.First })
+	next := Shard(0) // first shard not yet covered
+	var prev *parsedServer
+	for i := range sorted {
+		s := &sorted[i]
+		if s.rng.First > next {
+			p.add("group %q: shards %s are not mapped to any server", g.Name, ShardRange{next, s.rng.First - 1})
+		}
+		if prev != nil && s.rng.First <= prev.rng.Last {
+			ov := ShardRange{s.rng.First, min(s.rng.Last, prev.rng.Last)}
+			p.add("group %q: servers %q and %q both claim shards %s", g.Name, prev.name, s.name, ov)
+		}
+		if s.rng.Last+1 > next {
+			next = s.rng.Last + 1
+			prev = s
+		}
+	}
+	if int(next) < g.Shards {
+		p.add("group %q: shards %s are not mapped to any server", g.Name, ShardRange{next, Shard(g.Shards - 1)})
+	}
+	return ok
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func specDBNames(s Spec) []string {
+	var n []string
+	for _, d := range s.Databases {
+		n = append(n, d.Name)
+	}
+	return n
+}
+
+func specGroupNames(s Spec) []string {
+	var n []string
+	for _, g := range s.Groups {
+		n = append(n, g.Name)
+	}
+	return n
+}
+
+// suggest returns "; did you mean \"x\"?" for the closest known name within
+// edit distance 2, or "; the Spec declares: a, b" otherwise.
+func suggest(name string, known []string) string {
+	best, bestD := "", 3
+	for _, k := range known {
+		if d := editDistance(name, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf("; did you mean %q?", best)
+	}
+	if len(known) == 0 {
+		return "; the Spec declares none"
+	}
+	return "; the Spec declares: " + strings.Join(known, ", ")
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

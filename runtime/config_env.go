@@ -1,0 +1,204 @@
+package runtime
+
+import (
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Environment variables read by ConfigFromEnv. Names in variable names are
+// upper-cased; values name them in lower case.
+//
+//	SHARDGEN_CONFIG=/etc/app/shards.json      optional: start from this JSON file (see LoadConfigFile)
+//	SHARDGEN_DATABASE_<NAME>_URL=postgres://...   one per database; DATABASE_URL is used for "default" when
+//	                                              SHARDGEN_DATABASE_DEFAULT_URL is unset
+//	SHARDGEN_GROUP_<GROUP>_SERVERS=a,b        the group's physical servers, by name
+//	SHARDGEN_GROUP_<GROUP>_SERVER_<NAME>_URL=postgres://...
+//	SHARDGEN_GROUP_<GROUP>_SERVER_<NAME>_SHARDS=0-2047
+//	SHARDGEN_POOL_MAX_CONNS=8   SHARDGEN_POOL_MIN_CONNS=0
+//	SHARDGEN_POOL_ACQUIRE_TIMEOUT=5s   SHARDGEN_POOL_CONNECT_TIMEOUT=5s   (Go durations)
+//	SHARDGEN_POOL_MAX_CONN_LIFETIME=1h SHARDGEN_POOL_MAX_CONN_IDLE_TIME=30m
+//	SHARDGEN_POOL_QUERY_EXEC_MODE=exec (cache_statement, cache_describe, describe_exec, simple_protocol)
+//
+// Values set in the environment override the file's. Any other variable
+// starting with SHARDGEN_DATABASE_, SHARDGEN_GROUP_ or SHARDGEN_POOL_ is an
+// error, so a typo is reported rather than silently ignored.
+const (
+	envPrefix         = "SHARDGEN_"
+	envConfigFile     = "SHARDGEN_CONFIG"
+	envDatabasePrefix = "SHARDGEN_DATABASE_"
+	envGroupPrefix    = "SHARDGEN_GROUP_"
+	envPoolPrefix     = "SHARDGEN_POOL_"
+	envDatabaseURL    = "DATABASE_URL"
+)
+
+func envDatabaseVar(db string) string { return envDatabasePrefix + strings.ToUpper(db) + "_URL" }
+func envGroupServersVar(g string) string {
+	return envGroupPrefix + strings.ToUpper(g) + "_SERVERS"
+}
+func envServerVar(g, s, what string) string {
+	return envGroupPrefix + strings.ToUpper(g) + "_SERVER_" + strings.ToUpper(s) + "_" + what
+}
+
+// ConfigFromEnv builds a Config from the process environment; see the
+// variables above. It does not check the Config against a Spec (Open does).
+func ConfigFromEnv() (Config, error) {
+	return ConfigFromEnviron(os.Environ())
+}
+
+// ConfigFromEnviron is ConfigFromEnv over an explicit environment, a list of
+// "KEY=value" strings as returned by os.Environ.
+func ConfigFromEnviron(environ []string) (Config, error) {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	var p problems
+	cfg := Config{Databases: map[string]string{}, Groups: map[string][]ServerConfig{}}
+	if path := env[envConfigFile]; path != "" {
+		fc, err := LoadConfigFile(path)
+		if err != nil {
+			return Config{}, err
+		}
+		cfg = fc
+		if cfg.Databases == nil {
+			cfg.Databases = map[string]string{}
+		}
+		if cfg.Groups == nil {
+			cfg.Groups = map[string][]ServerConfig{}
+		}
+	}
+
+	used := map[string]bool{envConfigFile: true}
+	keys := sortedKeys(env)
+
+	// Databases.
+	for _, k := range keys {
+		if !strings.HasPrefix(k, envDatabasePrefix) {
+			continue
+		}
+		mid, ok := strings.CutSuffix(strings.TrimPrefix(k, envDatabasePrefix), "_URL")
+		if !ok || mid == "" {
+			continue // reported as unknown below
+		}
+		name := strings.ToLower(mid)
+		if msg := checkIdent("database", name, maxIdent); msg != "" {
+			p.add("%s: %s", k, msg)
+		}
+		cfg.Databases[name] = env[k]
+		used[k] = true
+	}
+	if _, ok := env[envDatabaseVar("default")]; !ok {
+		if u, ok := env[envDatabaseURL]; ok && u != "" {
+			cfg.Databases["default"] = u
+		}
+	}
+
+	// Groups: the _SERVERS list names the servers, whose variables are then
+	// looked up by constructed name, so names containing "_" are unambiguous.
+	for _, k := range keys {
+		if !strings.HasPrefix(k, envGroupPrefix) {
+			continue
+		}
+		mid, ok := strings.CutSuffix(strings.TrimPrefix(k, envGroupPrefix), "_SERVERS")
+		if !ok || mid == "" {
+			continue
+		}
+		used[k] = true
+		group := strings.ToLower(mid)
+		if msg := checkIdent("group", group, maxIdent); msg != "" {
+			p.add("%s: %s", k, msg)
+			continue
+		}
+		var servers []ServerConfig
+		for _, raw := range strings.Split(env[k], ",") {
+			name := strings.TrimSpace(raw)
+			if name == "" {
+				continue
+			}
+			if msg := checkIdent("server", name, maxIdent); msg != "" {
+				p.add("%s: %s", k, msg)
+				continue
+			}
+			s := ServerConfig{Name: name}
+			uk, sk := envServerVar(group, name, "URL"), envServerVar(group, name, "SHARDS")
+			used[uk], used[sk] = true, true
+			var has bool
+			if s.URL, has = env[uk]; !has {
+				p.add("%s lists server %q but %s is not set", k, name, uk)
+			}
+			if s.Shards, has = env[sk]; !has {
+				p.add("%s lists server %q but %s is not set", k, name, sk)
+			}
+			servers = append(servers, s)
+		}
+		if len(servers) == 0 {
+			p.add("%s names no servers", k)
+		}
+		cfg.Groups[group] = servers
+	}
+
+	// Pool.
+	durations := map[string]*time.Duration{
+		"ACQUIRE_TIMEOUT":    &cfg.Pool.AcquireTimeout,
+		"CONNECT_TIMEOUT":    &cfg.Pool.ConnectTimeout,
+		"MAX_CONN_LIFETIME":  &cfg.Pool.MaxConnLifetime,
+		"MAX_CONN_IDLE_TIME": &cfg.Pool.MaxConnIdleTime,
+	}
+	ints := map[string]*int32{"MAX_CONNS": &cfg.Pool.MaxConns, "MIN_CONNS": &cfg.Pool.MinConns}
+	for _, k := range keys {
+		if !strings.HasPrefix(k, envPoolPrefix) {
+			continue
+		}
+		field := strings.TrimPrefix(k, envPoolPrefix)
+		v := strings.TrimSpace(env[k])
+		if d, ok := durations[field]; ok {
+			used[k] = true
+			if *d, ok = parseDuration(v); !ok {
+				p.add("%s=%q is not a duration (want e.g. 5s, 250ms)", k, v)
+			}
+		} else if n, ok := ints[field]; ok {
+			used[k] = true
+			i, err := strconv.ParseInt(v, 10, 32)
+			if err != nil {
+				p.add("%s=%q is not an integer", k, v)
+			}
+			*n = int32(i)
+		} else if field == "QUERY_EXEC_MODE" {
+			used[k] = true
+			m, err := ParseQueryExecMode(v)
+			if err != nil {
+				p.add("%s: %v", k, err)
+			}
+			cfg.Pool.QueryExecMode = m
+		}
+	}
+
+	var unknown []string
+	for _, k := range keys {
+		if used[k] {
+			continue
+		}
+		if strings.HasPrefix(k, envDatabasePrefix) || strings.HasPrefix(k, envGroupPrefix) || strings.HasPrefix(k, envPoolPrefix) {
+			unknown = append(unknown, k)
+		}
+	}
+	sort.Strings(unknown)
+	for _, k := range unknown {
+		p.add("unknown variable %s (see the runtime package documentation for the SHARDGEN_* scheme)", k)
+	}
+	if err := p.err(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// parseDuration accepts Go durations ("5s", "1m30s").
+func parseDuration(s string) (time.Duration, bool) {
+	d, err := time.ParseDuration(s)
+	return d, err == nil
+}

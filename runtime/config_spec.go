@@ -1,0 +1,154 @@
+package runtime
+
+import (
+	"regexp"
+	"strconv"
+)
+
+// SchemaToken is replaced, in every SQL text given to Prepare and in every
+// Migration, by the quoted schema of the target: `"blog_0007"` for logical
+// shard 7 of group blog, `"public"` for a named database. Write
+// `SELECT ... FROM @schema@.posts` and the SQL is always schema-qualified.
+const SchemaToken = "@schema@"
+
+// ShardToken is replaced by the logical shard number in decimal ("7"); the
+// per-shard ID function's DDL uses it.
+const ShardToken = "@shard@"
+
+// Shard is a logical shard number of a group, in [0, Shards). Each logical
+// shard is one PostgreSQL schema, SchemaName(group, shard).
+type Shard int
+
+// Spec is what the generated code needs from the deployment: the named
+// databases and shard groups and the DDL to create their tables. Generated
+// code declares it as a package variable; Open checks the Config against it.
+type Spec struct {
+	Databases []DatabaseSpec
+	Groups    []GroupSpec
+}
+
+// DatabaseSpec is a named database ("default" or a feature partition); its
+// tables live in schema "public".
+type DatabaseSpec struct {
+	Name       string
+	Migrations []Migration
+}
+
+// GroupSpec is a shard group with a fixed number of logical shards. Shards
+// must be a power of two no larger than DefaultLayout().MaxShards() (8,192),
+// so any ID names its shard and shards can later be split across servers
+// by ranges.
+type GroupSpec struct {
+	Name       string
+	Shards     int
+	Migrations []Migration
+}
+
+// Migration is one versioned DDL step. SQL may contain SchemaToken and
+// ShardToken; it is applied once per database or once per logical shard.
+type Migration struct {
+	Version int
+	Name    string
+	SQL     string
+}
+
+// identRE is what the runtime accepts as a database, group, server or schema
+// name: a lower-case unquoted PostgreSQL identifier. Names are also quoted
+// wherever they reach SQL; the check keeps them predictable and safe in
+// environment variable names and logs.
+var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+// maxIdent is PostgreSQL's NAMEDATALEN-1.
+const maxIdent = 63
+
+// schemaDigits is the fixed width of the shard number in a schema name.
+// DefaultLayout allows at most 8,192 shards, so four digits always suffice.
+const schemaDigits = 4
+
+// checkIdent returns a problem description, or "" when name is acceptable.
+// maxLen leaves room for suffixes (a group name gets "_nnnn").
+func checkIdent(kind, name string, maxLen int) string {
+	switch {
+	case name == "":
+		return kind + " name is empty"
+	case len(name) > maxLen:
+		return kind + " name " + strconv.Quote(name) + " is longer than " + strconv.Itoa(maxLen) + " bytes"
+	case !identRE.MatchString(name):
+		return kind + " name " + strconv.Quote(name) + " is not a lower-case identifier (must match ^[a-z_][a-z0-9_]*$)"
+	}
+	return ""
+}
+
+// SchemaName returns the schema of a logical shard: the group name, an
+// underscore and the shard number zero-padded to four digits ("blog_0007").
+func SchemaName(group string, shard Shard) string {
+	s := strconv.Itoa(int(shard))
+	for len(s) < schemaDigits {
+		s = "0" + s
+	}
+	return group + "_" + s
+}
+
+// QuoteIdent quotes a PostgreSQL identifier (doubling any embedded quote).
+// Runtime names are validated identifiers, so this never changes their
+// meaning; it exists so SQL is built the same way everywhere.
+func QuoteIdent(name string) string {
+	b := make([]byte, 0, len(name)+2)
+	b = append(b, '"')
+	for i := 0; i < len(name); i++ {
+		if name[i] == '"' {
+			b = append(b, '"')
+		}
+		b = append(b, name[i])
+	}
+	b = append(b, '"')
+	return string(b)
+}
+
+// Validate checks the Spec on its own: names are identifiers, no duplicates,
+// shard counts are powers of two within the ID layout. It returns a
+// *ConfigError listing every problem.
+func (s Spec) Validate() error {
+	var p problems
+	s.validate(&p)
+	return p.err()
+}
+
+func (s Spec) validate(p *problems) {
+	seenDB := map[string]bool{}
+	for _, d := range s.Databases {
+		if msg := checkIdent("spec: database", d.Name, maxIdent); msg != "" {
+			p.add("%s", msg)
+		}
+		if seenDB[d.Name] {
+			p.add("spec: database %q is declared twice", d.Name)
+		}
+		seenDB[d.Name] = true
+		checkMigrations(p, "database "+strconv.Quote(d.Name), d.Migrations)
+	}
+	seenG := map[string]bool{}
+	maxShards := 1 << DefaultShardBits
+	for _, g := range s.Groups {
+		if msg := checkIdent("spec: group", g.Name, maxIdent-1-schemaDigits); msg != "" {
+			p.add("%s", msg)
+		}
+		if seenG[g.Name] {
+			p.add("spec: group %q is declared twice", g.Name)
+		}
+		seenG[g.Name] = true
+		if g.Shards < 1 || g.Shards > maxShards || g.Shards&(g.Shards-1) != 0 {
+			p.add("spec: group %q has %d shards; want a power of two between 1 and %d", g.Name, g.Shards, maxShards)
+		}
+		checkMigrations(p, "group "+strconv.Quote(g.Name), g.Migrations)
+	}
+}
+
+func checkMigrations(p *problems, owner string, ms []Migration) {
+	last := 0
+	for _, m := range ms {
+		if m.Version <= last {
+			p.add("spec: %s: migration version %d (%q) is not greater than the previous version %d", owner, m.Version, m.Name, last)
+		}
+		last = m.Version
+	}
+}

@@ -1,0 +1,250 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Router maps databases and logical shards to physical servers and their
+// connection pools. It is safe for concurrent use; build one per process
+// with Open and Close it on shutdown.
+type Router struct {
+	spec      Spec
+	pool      PoolConfig // with defaults applied
+	pools     []*serverPool
+	databases map[string]*Database
+	dbList    []*Database // Spec order
+	groups    map[string]*Group
+	groupList []*Group // Spec order
+
+	closeOnce sync.Once
+}
+
+// Database is a named database ("default" or a partition) on one server.
+type Database struct {
+	router *Router
+	name   string
+	server *Server
+	target Target
+}
+
+// Group is a shard group: a fixed number of logical shards, each a schema
+// on one of the group's physical servers.
+type Group struct {
+	router  *Router
+	name    string
+	nShards int
+	schemas []string  // unquoted schema name per shard
+	quoted  []string  // quoted schema name per shard (what SchemaToken becomes)
+	byShard []*Server // owning server per shard
+	servers []*Server // distinct servers in config order
+	ranges  []ShardRange
+}
+
+// Server is one physical server as named in the config. Servers of any
+// group or database whose connection strings are identical share one pool.
+type Server struct {
+	name  string
+	where string // host:port/database — never a password
+	pool  *serverPool
+	rng   ShardRange // the shards it owns in its group (zero for databases)
+}
+
+// Open builds a Router from cfg after checking it against spec. It creates
+// one bounded pool per distinct connection string but does not connect: a
+// server that is down only fails operations on its own shards, when they
+// run. All configuration problems are returned at once as a *ConfigError.
+func Open(ctx context.Context, cfg Config, spec Spec) (*Router, error) {
+	var p problems
+	parsed := cfg.check(spec, &p)
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	r := &Router{
+		spec:      spec,
+		pool:      cfg.Pool.withDefaults(),
+		databases: map[string]*Database{},
+		groups:    map[string]*Group{},
+	}
+	byURL := map[string]*serverPool{}
+	poolFor := func(url string) (*serverPool, error) {
+		if sp, ok := byURL[url]; ok {
+			return sp, nil
+		}
+		sp, err := newServerPool(ctx, url, r.pool)
+		if err != nil {
+			return nil, err
+		}
+		byURL[url] = sp
+		r.pools = append(r.pools, sp)
+		return sp, nil
+	}
+	fail := func(err error) (*Router, error) {
+		r.Close()
+		return nil, err
+	}
+	for _, ds := range spec.Databases {
+		sp, err := poolFor(cfg.Databases[ds.Name])
+		if err != nil {
+			return fail(fmt.Errorf("database %q: %w", ds.Name, err))
+		}
+		d := &Database{router: r, name: ds.Name}
+		d.server = &Server{name: ds.Name, where: sp.where, pool: sp}
+		d.target = Target{srv: d.server, db: d, shard: -1, schema: `"public"`}
+		r.databases[ds.Name] = d
+		r.dbList = append(r.dbList, d)
+	}
+	for _, gs := range spec.Groups {
+		g := &Group{
+			router:  r,
+			name:    gs.Name,
+			nShards: gs.Shards,
+			schemas: make([]string, gs.Shards),
+			quoted:  make([]string, gs.Shards),
+			byShard: make([]*Server, gs.Shards),
+		}
+		for i := range gs.Shards {
+			g.schemas[i] = SchemaName(gs.Name, Shard(i))
+			g.quoted[i] = QuoteIdent(g.schemas[i])
+		}
+		for _, ps := range parsed[gs.Name] {
+			sp, err := poolFor(ps.url)
+			if err != nil {
+				return fail(fmt.Errorf("group %q server %q: %w", gs.Name, ps.name, err))
+			}
+			s := &Server{name: ps.name, where: ps.where, pool: sp, rng: ps.rng}
+			g.servers = append(g.servers, s)
+			g.ranges = append(g.ranges, ps.rng)
+			for sh := ps.rng.First; sh <= ps.rng.Last; sh++ {
+				g.byShard[sh] = s
+			}
+		}
+		r.groups[gs.Name] = g
+		r.groupList = append(r.groupList, g)
+	}
+	return r, nil
+}
+
+// Close closes every pool. Operations in flight fail; later ones fail too.
+func (r *Router) Close() {
+	r.closeOnce.Do(func() {
+		for _, sp := range r.pools {
+			sp.pool.Close()
+		}
+	})
+}
+
+// Spec returns the Spec the Router was opened with.
+func (r *Router) Spec() Spec { return r.spec }
+
+// Database returns the named database, or an error naming the databases the
+// Spec declares.
+func (r *Router) Database(name string) (*Database, error) {
+	if d, ok := r.databases[name]; ok {
+		return d, nil
+	}
+	return nil, fmt.Errorf("shardgen runtime: no database %q%s", name, suggest(name, specDBNames(r.spec)))
+}
+
+// Group returns the named shard group, or an error naming the groups the
+// Spec declares.
+func (r *Router) Group(name string) (*Group, error) {
+	if g, ok := r.groups[name]; ok {
+		return g, nil
+	}
+	return nil, fmt.Errorf("shardgen runtime: no shard group %q%s", name, suggest(name, specGroupNames(r.spec)))
+}
+
+// Databases returns the databases in Spec order.
+func (r *Router) Databases() []*Database { return append([]*Database(nil), r.dbList...) }
+
+// Groups returns the shard groups in Spec order.
+func (r *Router) Groups() []*Group { return append([]*Group(nil), r.groupList...) }
+
+// Name returns the database name.
+func (d *Database) Name() string { return d.name }
+
+// Server returns the database's server.
+func (d *Database) Server() *Server { return d.server }
+
+// Target returns the executor for the database; SchemaToken becomes
+// "public".
+func (d *Database) Target() Target { return d.target }
+
+// Name returns the group name.
+func (g *Group) Name() string { return g.name }
+
+// Shards returns the number of logical shards.
+func (g *Group) Shards() int { return g.nShards }
+
+// ShardOfInt64 returns the logical shard of an integer shard key (int32 and
+// int16 keys are converted to int64 first). See hash.go for the function.
+func (g *Group) ShardOfInt64(key int64) Shard { return reduce(HashInt64(key), g.nShards) }
+
+// ShardOfString returns the logical shard of a string shard key.
+func (g *Group) ShardOfString(key string) Shard { return reduce(HashString(key), g.nShards) }
+
+// ShardOfID returns the logical shard embedded in an ID minted with
+// DefaultLayout. An ID that cannot have been minted in this group (not
+// positive, or naming a shard beyond the group's count) returns an error
+// that matches ErrNotFound, since no row can have it.
+func (g *Group) ShardOfID(id int64) (Shard, error) {
+	s := Shard((id >> DefaultSeqBits) & (1<<DefaultShardBits - 1))
+	if id <= 0 || int(s) >= g.nShards {
+		return 0, &ShardError{Group: g.name, Shard: s, Server: "", Err: fmt.Errorf("%w: ID %d cannot belong to group %s of %d shards", ErrNotFound, id, g.name, g.nShards)}
+	}
+	return s, nil
+}
+
+// Schema returns the (unquoted) schema name of a logical shard, "blog_0007".
+func (g *Group) Schema(s Shard) string {
+	if s < 0 || int(s) >= g.nShards {
+		return ""
+	}
+	return g.schemas[s]
+}
+
+// ServerOf returns the physical server that owns a logical shard, or nil
+// when the shard is out of range.
+func (g *Group) ServerOf(s Shard) *Server {
+	if s < 0 || int(s) >= g.nShards {
+		return nil
+	}
+	return g.byShard[s]
+}
+
+// Servers returns the group's physical servers in config order.
+func (g *Group) Servers() []*Server { return append([]*Server(nil), g.servers...) }
+
+// ShardsOn returns the range of logical shards a server of this group owns.
+func (g *Group) ShardsOn(s *Server) ShardRange { return s.rng }
+
+// At returns the executor for one logical shard. An out-of-range shard gives
+// a Target whose operations fail with ErrWrongShard.
+func (g *Group) At(s Shard) Target {
+	if s < 0 || int(s) >= g.nShards {
+		return Target{group: g, shard: s}
+	}
+	return Target{srv: g.byShard[s], group: g, shard: s, schema: g.quoted[s]}
+}
+
+// Name returns the server's name from the config (the database name for a
+// database's server).
+func (s *Server) Name() string { return s.name }
+
+// Addr returns host:port/database, for logs; it never contains a password.
+func (s *Server) Addr() string { return s.where }
+
+// Stat returns the statistics of the server's pool (shared with any server
+// that has the same connection string).
+func (s *Server) Stat() *pgxpool.Stat { return s.pool.pool.Stat() }
+
+// String is "name (host:port/database)".
+func (s *Server) String() string { return s.name + " (" + s.where + ")" }
+
+// label is the shard's text for errors and logs.
+func (g *Group) label(s Shard) string { return g.name + "/" + strconv.Itoa(int(s)) }
