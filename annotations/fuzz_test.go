@@ -4,6 +4,7 @@ import (
 	"go/token"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -170,6 +171,7 @@ func FuzzParseFieldTag(f *testing.F) {
 		if !slices.IsSortedFunc(errs, func(a, b Error) int { return a.Pos.Offset - b.Pos.Offset }) {
 			t.Fatalf("errors not in tag order: %v", errs)
 		}
+		checkLiterals(t, tag, ft, errs)
 		escapes := strings.Contains(tag, `\`)
 		idents := slices.Clone(ft.Options)
 		if ft.Column != nil {
@@ -225,4 +227,45 @@ func FuzzParseFieldTag(f *testing.F) {
 			t.Fatalf("String is not stable: %s then %s", text, ft2.String())
 		}
 	})
+}
+
+// checkLiterals parses tag written as a Go string literal, raw and
+// interpreted, and fails unless both readings agree with ParseFieldTag's
+// (ft, errs) and every position lies inside the literal.
+func checkLiterals(t *testing.T, tag string, ft FieldTag, errs []Error) {
+	t.Helper()
+	msgs := func(es []Error) []string {
+		var out []string
+		for _, e := range es {
+			out = append(out, e.Msg)
+		}
+		return out
+	}
+	lits := []string{strconv.Quote(tag)}
+	if !strings.Contains(tag, "`") {
+		lits = append(lits, "`"+tag+"`")
+	}
+	for _, lit := range lits {
+		ft2, errs2 := ParseTagLiteral(lit, fuzzBase)
+		if diff := cmp.Diff(msgs(errs), msgs(errs2)); diff != "" {
+			t.Fatalf("literal %s: errors differ from the tag's (-tag +literal):\n%s", lit, diff)
+		}
+		if diff := cmp.Diff(ft, ft2, ignorePos, cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("literal %s: reading differs from the tag's (-tag +literal):\n%s", lit, diff)
+		}
+		for _, e := range errs2 {
+			checkPos(t, "literal error "+e.Msg, fuzzBase, e.Pos, len(lit))
+		}
+		for _, o := range ft2.Options {
+			checkPos(t, "literal option "+o.Name, fuzzBase, o.Pos, len(lit))
+		}
+		if lit[0] == '`' {
+			// A raw literal is the tag moved right by its backquote.
+			for i := range errs {
+				if errs2[i].Pos != at(errs[i].Pos, 1) {
+					t.Fatalf("raw literal: error %q at %v, want %v", errs[i].Msg, errs2[i].Pos, at(errs[i].Pos, 1))
+				}
+			}
+		}
+	}
 }

@@ -84,23 +84,73 @@ func splitTag(tag string, e *errs) []tagPair {
 			return pairs
 		}
 		p.value = value
-		// Map every byte of the unquoted value to the raw byte it came from;
-		// UnquoteChar cannot fail here since Unquote accepted the string.
-		for r := q + 1; r < j; {
-			c, mb, rest, _ := strconv.UnquoteChar(tag[r:j], '"')
-			n := 1
-			if mb {
-				n = utf8.RuneLen(c)
-			}
-			for range n {
-				p.offs = append(p.offs, r)
-			}
-			r = j - len(rest)
-		}
-		p.offs = append(p.offs, j)
+		p.offs = unquotedOffsets(tag, q+1, j)
 		i = j + 1
 		pairs = append(pairs, p)
 	}
+}
+
+// unquotedOffsets maps every byte of the unquoted text of the interpreted
+// string s[from:to] (without its quotes, already known to unquote) to the
+// offset in s of the raw byte it came from, plus to for the end.
+func unquotedOffsets(s string, from, to int) []int {
+	var offs []int
+	for r := from; r < to; {
+		c, mb, rest, err := strconv.UnquoteChar(s[r:to], '"')
+		if err != nil {
+			// Unreachable for text strconv.Unquote accepted; keep the
+			// mapping total anyway.
+			rest = s[r+1 : to]
+		}
+		n := 1
+		if mb {
+			n = utf8.RuneLen(c)
+		}
+		for range n {
+			offs = append(offs, r)
+		}
+		r = to - len(rest)
+	}
+	return append(offs, to)
+}
+
+// ParseTagLiteral parses the struct tag of a field as written in the source:
+// lit is the tag's Go string literal with its quotes (ast.BasicLit.Value),
+// pos the position of its opening quote. A raw literal (`...`, the usual
+// form) is parsed as is; an interpreted one ("db:\"x\"") is unquoted first
+// and positions are mapped back through its escapes, so that they point at
+// the source either way.
+func ParseTagLiteral(lit string, pos token.Position) (FieldTag, []Error) {
+	if len(lit) >= 2 && lit[0] == '`' && lit[len(lit)-1] == '`' {
+		return ParseFieldTag(lit[1:len(lit)-1], at(pos, 1))
+	}
+	tag, err := strconv.Unquote(lit)
+	if err != nil || len(lit) < 2 || lit[0] != '"' {
+		return FieldTag{}, []Error{{Pos: pos, Msg: "malformed struct tag: want a string literal"}}
+	}
+	offs := unquotedOffsets(lit, 1, len(lit)-1)
+	// Parse at column 1, offset 0 of a synthetic line, then move every
+	// position to where its byte is in the literal.
+	synthetic := token.Position{Filename: pos.Filename, Line: pos.Line, Column: 1}
+	move := func(q token.Position) token.Position {
+		if q.Line == 0 {
+			return q
+		}
+		return at(pos, offs[q.Offset])
+	}
+	t, errs := ParseFieldTag(tag, synthetic)
+	for i := range errs {
+		errs[i].Pos = move(errs[i].Pos)
+	}
+	for _, id := range []*Ident{t.Column, t.Ref, t.Via} {
+		if id != nil {
+			id.Pos = move(id.Pos)
+		}
+	}
+	for i := range t.Options {
+		t.Options[i].Pos = move(t.Options[i].Pos)
+	}
+	return t, errs
 }
 
 // ParseFieldTag parses the struct tag of one field. tag is the tag's text

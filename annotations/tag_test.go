@@ -167,3 +167,29 @@ func TestOptionPos(t *testing.T) {
 		t.Error("OptionPos(pk) found an option that is not there")
 	}
 }
+
+func TestParseTagLiteral(t *testing.T) {
+	// The opening quote is at column 1; the tag's first byte at column 2.
+	tests := []struct {
+		lit       string
+		wantCol   int // where the column name is
+		wantError []string
+	}{
+		{"`db:\"author_id\" shardgen:\"uniq\"`", 6, []string{`27: unknown shardgen option "uniq"; did you mean unique?`}},
+		// Interpreted literal: \" is two bytes in the source, one in the tag.
+		{`"db:\"author_id\" shardgen:\"uniq\""`, 7, []string{`30: unknown shardgen option "uniq"; did you mean unique?`}},
+		{`"db:\"author_id\"\tshardgen:\"pk\""`, 7, []string{`18: malformed struct tag: key:"value" pairs must be separated by a space`}},
+		{`"db:\"x\"`, 0, []string{`1: malformed struct tag: want a string literal`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.lit, func(t *testing.T) {
+			ft, errs := ParseTagLiteral(tt.lit, base)
+			if diff := cmp.Diff(tt.wantError, render(t, base, errs)); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+			if tt.wantCol > 0 && (ft.Column == nil || ft.Column.Pos != p(tt.wantCol-1)) {
+				t.Errorf("column name at %+v, want column %d", ft.Column, tt.wantCol)
+			}
+		})
+	}
+}
