@@ -1,0 +1,113 @@
+package pgtest_test
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shardgen/shardgen/runtime/pgtest"
+)
+
+func TestServersStopStartClose(t *testing.T) {
+	ctx := context.Background()
+	servers := pgtest.New(t, 2)
+	if len(servers) != 2 {
+		t.Fatalf("got %d servers, want 2", len(servers))
+	}
+	for i, s := range servers {
+		if err := s.CreateDatabase(ctx, "app"); err != nil {
+			t.Fatal(err)
+		}
+		conn, err := pgx.Connect(ctx, s.URL("app"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(ctx, "CREATE TABLE t (v int)"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(ctx, "INSERT INTO t VALUES ($1)", i); err != nil {
+			t.Fatal(err)
+		}
+		conn.Close(ctx)
+	}
+	if servers[0].Port() == servers[1].Port() && !servers[0].External() {
+		t.Fatalf("both servers on port %d", servers[0].Port())
+	}
+
+	s := servers[1]
+	if s.External() {
+		if err := s.Stop(); err != pgtest.ErrCannotStop {
+			t.Fatalf("Stop in external mode = %v, want ErrCannotStop", err)
+		}
+		return
+	}
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if conn, err := pgx.Connect(ctx, s.DSN("app")); err == nil {
+		conn.Close(ctx)
+		t.Fatal("connected to a stopped server")
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, s.DSN("app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v int
+	if err := conn.QueryRow(ctx, "SELECT v FROM t").Scan(&v); err != nil || v != 1 {
+		t.Fatalf("after restart: v=%d err=%v, want 1", v, err)
+	}
+	conn.Close(ctx)
+
+	dir := servers[0].Dir()
+	if err := servers[0].Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("data directory %s still exists after Close: %v", dir, err)
+	}
+	if err := servers[0].Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}
+
+// fakeTB records what New does when PostgreSQL is missing.
+type fakeTB struct {
+	skipped, failed string
+}
+
+func (f *fakeTB) Helper()                        {}
+func (f *fakeTB) Cleanup(func())                 {}
+func (f *fakeTB) Logf(string, ...any)            {}
+func (f *fakeTB) Fatalf(format string, _ ...any) { f.failed = format; panic(f) }
+func (f *fakeTB) Skipf(format string, _ ...any)  { f.skipped = format; panic(f) }
+
+func TestNewWithoutBinaries(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	t.Setenv(pgtest.EnvDatabaseURL, "")
+	if _, err := pgtest.BinDir(pgtest.Options{BinDir: t.TempDir()}); err == nil {
+		t.Fatal("BinDir of an empty directory succeeded")
+	}
+	// New uses the default directory; only check the skip/fail decision
+	// when it is really missing on this machine.
+	if _, err := pgtest.BinDir(pgtest.Options{}); err == nil {
+		t.Skip("PostgreSQL binaries are installed; the missing-binaries path is covered by BinDir above")
+	}
+	for _, ci := range []string{"", "true"} {
+		t.Setenv("CI", ci)
+		f := &fakeTB{}
+		func() {
+			defer func() { recover() }()
+			pgtest.New(f, 1)
+		}()
+		if ci == "true" && f.failed == "" {
+			t.Errorf("CI=true: New did not fail")
+		}
+		if ci == "" && f.skipped == "" {
+			t.Errorf("CI unset: New did not skip")
+		}
+	}
+}
