@@ -112,7 +112,9 @@ func loadPackage(p *packages.Package, diags *diag.List) *model.Package {
 	// the build tag hides. A type error matters only where it makes a
 	// field's type unknown, and is reported there.
 	for _, e := range p.Errors {
-		if e.Kind == packages.TypeError {
+		if e.Kind == packages.TypeError || e.Kind == packages.ListError && strings.HasPrefix(e.Msg, "# ") {
+			// "# path\n..." is the compiler's output from building export
+			// data: the same type errors, unpositioned.
 			continue
 		}
 		l.diags.Errorf(parsePos(e.Pos), "%s", e.Msg)
