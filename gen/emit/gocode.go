@@ -1,0 +1,366 @@
+package emit
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/dave/jennifer/jen"
+
+	"github.com/shardgen/shardgen/gen/model"
+)
+
+// Import paths of the packages generated code calls.
+const (
+	runtimePath = "github.com/shardgen/shardgen/runtime"
+	pgxPath     = "github.com/jackc/pgx/v5"
+)
+
+func rt(name string) *jen.Statement { return jen.Qual(runtimePath, name) }
+
+func ctxParam() jen.Code { return jen.Id("ctx").Qual("context", "Context") }
+
+func errorf(format string, args ...jen.Code) *jen.Statement {
+	return jen.Qual("fmt", "Errorf").Call(append([]jen.Code{jen.Lit(format)}, args...)...)
+}
+
+// docWidth is where doc comments wrap.
+const docWidth = 76
+
+// doc renders text as a doc comment wrapped at docWidth, ending in a newline
+// so that the declaration chained after it is the one documented.
+func doc(text string) *jen.Statement {
+	s := jen.Null()
+	line := ""
+	for _, word := range strings.Fields(text) {
+		if line != "" && len(line)+1+len(word) > docWidth {
+			s.Comment(line).Line()
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += word
+	}
+	if line != "" {
+		s.Comment(line).Line()
+	}
+	return s
+}
+
+// kv is a composite-literal element list in the given order (jen.Dict
+// sorts its keys; Spec reads better with Name first).
+func kv(pairs ...any) []jen.Code {
+	var out []jen.Code
+	for i := 0; i+1 < len(pairs); i += 2 {
+		out = append(out, jen.Line().Id(pairs[i].(string)).Op(":").Add(pairs[i+1].(jen.Code)))
+	}
+	return append(out, jen.Line())
+}
+
+// sqlLit renders a multi-line SQL text as one string literal per line,
+// joined with +, so the DDL in Spec reads like the .sql file.
+func sqlLit(sql string) *jen.Statement {
+	lines := strings.SplitAfter(sql, "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	s := jen.Null()
+	for i, line := range lines {
+		if i > 0 {
+			s.Op("+").Line()
+		}
+		s.Lit(line)
+	}
+	return s
+}
+
+// emitter holds what every file of one package needs.
+type emitter struct {
+	p       *model.Package
+	targets []target
+	models  map[*model.Model]*modelInfo
+}
+
+// modelInfo is what the emitter derives once per model.
+type modelInfo struct {
+	m       *model.Model
+	sharded bool
+	// what names the model in errors: "app.Post".
+	what string
+	// insertCols are the columns Insert writes (all but the ID); updateCols
+	// those Update writes (all but the ID and the shard key).
+	insertCols []*model.Field
+	updateCols []*model.Field
+	q          queries
+}
+
+func newEmitter(p *model.Package, targets []target) *emitter {
+	e := &emitter{p: p, targets: targets, models: map[*model.Model]*modelInfo{}}
+	for _, m := range p.Models {
+		mi := &modelInfo{m: m, sharded: m.Placement == model.InGroup, what: p.Name + "." + m.GoName}
+		for _, f := range m.Fields {
+			if f == m.PK {
+				continue
+			}
+			mi.insertCols = append(mi.insertCols, f)
+			if f != m.ShardKey {
+				mi.updateCols = append(mi.updateCols, f)
+			}
+		}
+		mi.q = buildQueries(mi)
+		e.models[m] = mi
+	}
+	return e
+}
+
+// local names a type declared in the generated package.
+func (e *emitter) local(name string) *jen.Statement { return jen.Qual(e.p.Path, name) }
+
+// where describes a model's placement for doc comments.
+func where(m *model.Model) string {
+	if m.Placement == model.InGroup {
+		return fmt.Sprintf("sharded over the logical shards of group %q by %s", m.Group.Name, m.ShardKey.GoName)
+	}
+	return fmt.Sprintf("on database %q", m.Database.Name)
+}
+
+// keyBase is the Go basic type of a group's shard keys.
+func keyBase(g *model.Group) *jen.Statement {
+	switch g.Key.Kind {
+	case model.String:
+		return jen.String()
+	case model.Int32:
+		return jen.Int32()
+	case model.Int16:
+		return jen.Int16()
+	}
+	return jen.Int64()
+}
+
+// shardOfKey is the expression routing a shard-key value (of any type with
+// the group's underlying key type) to its logical shard.
+func shardOfKey(group jen.Code, g *model.Group, key jen.Code) *jen.Statement {
+	if g.Key.Kind == model.String {
+		return jen.Add(group).Dot("ShardOfString").Call(jen.String().Call(key))
+	}
+	return jen.Add(group).Dot("ShardOfInt64").Call(jen.Int64().Call(key))
+}
+
+// keyArg converts a shard-key value to its basic type for pgx, which then
+// encodes it without reflection.
+func keyArg(g *model.Group, key jen.Code) *jen.Statement {
+	return keyBase(g).Call(key)
+}
+
+// ---- shardgen.go -----------------------------------------------------
+
+func (e *emitter) packageFile() *jen.File {
+	f := e.newFile()
+	e.specDecl(f)
+	e.dbDecl(f)
+	e.newFunc(f)
+	for _, d := range e.p.Databases {
+		if len(d.Models) > 0 {
+			e.databaseTx(f, d)
+		}
+	}
+	for _, g := range e.p.Groups {
+		e.groupKey(f, g)
+		if len(g.Models) > 0 {
+			e.groupTx(f, g)
+		}
+	}
+	return f
+}
+
+func migrationsLit(ms []migration) *jen.Statement {
+	return jen.Index().Add(rt("Migration")).ValuesFunc(func(g *jen.Group) {
+		for _, m := range ms {
+			g.Values(kv("Version", jen.Lit(m.Version), "Name", jen.Lit(m.Name), "SQL", sqlLit(m.SQL))...)
+		}
+	})
+}
+
+func (e *emitter) specDecl(f *jen.File) {
+	var dbs, groups []jen.Code
+	for _, t := range e.targets {
+		if t.Database != nil {
+			dbs = append(dbs, jen.Line().Values(kv("Name", jen.Lit(t.Database.Name), "Migrations", migrationsLit(t.Migrations))...))
+			continue
+		}
+		groups = append(groups, jen.Line().Values(kv("Name", jen.Lit(t.Group.Name), "Shards", jen.Lit(t.Group.Shards),
+			"Migrations", migrationsLit(t.Migrations))...))
+	}
+	var fields []any
+	if len(dbs) > 0 {
+		fields = append(fields, "Databases", jen.Index().Add(rt("DatabaseSpec")).Values(append(dbs, jen.Line())...))
+	}
+	if len(groups) > 0 {
+		fields = append(fields, "Groups", jen.Index().Add(rt("GroupSpec")).Values(append(groups, jen.Line())...))
+	}
+	f.Add(doc(fmt.Sprintf("Spec lists the databases and shard groups the models of package %s live on,\n"+
+		"with the DDL that creates their tables (see %s). Open the router with it\n"+
+		"(runtime.Open) and apply the DDL with runtime.Migrate.", e.p.Name, model.SchemaFileName))).Var().Id("Spec").Op("=").Add(rt("Spec")).Values(kv(fields...)...)
+}
+
+func (e *emitter) dbDecl(f *jen.File) {
+	f.Add(doc(fmt.Sprintf("DB is the data layer of package %s: one repository per model, bound to\n"+
+		"the databases and shard groups of a runtime.Router. Build it with New; it\n"+
+		"is safe for concurrent use.", e.p.Name))).Type().Id("DB").StructFunc(func(g *jen.Group) {
+		for _, m := range e.p.Models {
+			g.Add(doc(fmt.Sprintf("%s stores %s rows in table %q, %s.", m.DBField(), m.GoName, m.Table, where(m)))).Id(m.DBField()).Op("*").Add(e.local(m.RepoName()))
+		}
+		g.Line()
+		for _, d := range e.p.Databases {
+			if len(d.Models) > 0 {
+				g.Id(d.FieldName()).Op("*").Add(rt("Database"))
+			}
+		}
+		for _, grp := range e.p.Groups {
+			if len(grp.Models) > 0 {
+				g.Id(grp.FieldName()).Op("*").Add(rt("Group"))
+			}
+		}
+	})
+}
+
+func (e *emitter) newFunc(f *jen.File) {
+	f.Add(doc("New binds the repositories to r, which must have been opened with Spec.\n"+
+		"It resolves every database and shard group once and prepares every\n"+
+		"query, so repository calls do no lookups by name.")).Func().Id("New").Params(jen.Id("r").Op("*").Add(rt("Router"))).Params(jen.Op("*").Id("DB"), jen.Error()).BlockFunc(func(b *jen.Group) {
+		b.Id("db").Op(":=").Op("&").Id("DB").Values()
+		b.Var().Err().Error()
+		for _, d := range e.p.Databases {
+			if len(d.Models) == 0 {
+				continue
+			}
+			b.If(
+				jen.List(jen.Id("db").Dot(d.FieldName()), jen.Err()).Op("=").Id("r").Dot("Database").Call(jen.Lit(d.Name)),
+				jen.Err().Op("!=").Nil(),
+			).Block(jen.Return(jen.Nil(), errorf(e.p.Name+".New: %w", jen.Err())))
+		}
+		for _, g := range e.p.Groups {
+			if len(g.Models) == 0 {
+				continue
+			}
+			b.If(
+				jen.List(jen.Id("db").Dot(g.FieldName()), jen.Err()).Op("=").Id("r").Dot("Group").Call(jen.Lit(g.Name)),
+				jen.Err().Op("!=").Nil(),
+			).Block(jen.Return(jen.Nil(), errorf(e.p.Name+".New: %w", jen.Err())))
+		}
+		for _, m := range e.p.Models {
+			b.Id("db").Dot(m.DBField()).Op("=").Add(e.newRepo(e.models[m]))
+		}
+		b.Return(jen.Id("db"), jen.Nil())
+	})
+}
+
+// newRepo is the composite literal of a model's repository in New.
+func (e *emitter) newRepo(mi *modelInfo) jen.Code {
+	m := mi.m
+	owner := jen.Id("db").Dot(ownerField(m))
+	prep := func(sql string) jen.Code { return jen.Add(owner).Dot("Prepare").Call(jen.Lit(sql)) }
+	d := jen.Dict{}
+	if mi.sharded {
+		d[jen.Id("group")] = owner
+	} else {
+		d[jen.Id("target")] = jen.Add(owner).Dot("Target").Call()
+	}
+	d[jen.Id("qInsert")] = prep(mi.q.Insert)
+	d[jen.Id("qGet")] = prep(mi.q.Get)
+	if mi.q.Update != "" {
+		d[jen.Id("qUpdate")] = prep(mi.q.Update)
+	}
+	d[jen.Id("qDelete")] = prep(mi.q.Delete)
+	d[jen.Id("qList")] = prep(mi.q.List)
+	d[jen.Id("qCount")] = prep(mi.q.Count)
+	for i, r := range m.Relations {
+		d[jen.Id(relQuery(r))] = prep(mi.q.ListBy[i])
+	}
+	return jen.Op("&").Add(e.local(m.RepoName())).Values(d)
+}
+
+func ownerField(m *model.Model) string {
+	if m.Placement == model.InGroup {
+		return m.Group.FieldName()
+	}
+	return m.Database.FieldName()
+}
+
+func relQuery(r *model.Relation) string { return "q" + r.AccessorName() }
+
+func (e *emitter) groupKey(f *jen.File, g *model.Group) {
+	var fields []string
+	for _, m := range g.Models {
+		fields = append(fields, m.GoName+"."+m.ShardKey.GoName)
+	}
+	text := fmt.Sprintf("%s is a shard key of group %q", g.KeyType(), g.Name)
+	if len(fields) > 0 {
+		text += fmt.Sprintf(": the value of %s", strings.Join(fields, " or "))
+	}
+	text += ".\nIt is a distinct type so that a key of another group, or a plain number,\n" +
+		"is not passed where this group's key is expected by mistake."
+	f.Add(doc(text)).Type().Id(g.KeyType()).Add(keyBase(g))
+}
+
+// txStruct declares a transaction type: the runtime transaction plus one
+// transaction-bound repository per model of the database or group.
+func (e *emitter) txStruct(f *jen.File, name, text string, models []*model.Model) {
+	f.Add(doc(text)).Type().Id(name).StructFunc(func(g *jen.Group) {
+		g.Id("tx").Op("*").Add(rt("Tx"))
+		for _, m := range models {
+			g.Id(lowerFirst(m.DBField())).Add(e.local(m.TxRepoName()))
+		}
+	})
+	f.Add(doc("Tx returns the underlying runtime transaction, for statements of your own.")).Func().Params(jen.Id("t").Op("*").Id(name)).Id("Tx").Params().Op("*").Add(rt("Tx")).Block(jen.Return(jen.Id("t").Dot("tx")))
+	for _, m := range models {
+		f.Add(doc(fmt.Sprintf("%s returns the %s repository bound to the transaction.", m.DBField(), m.GoName))).Func().Params(jen.Id("t").Op("*").Id(name)).Id(m.DBField()).Params().Op("*").Add(e.local(m.TxRepoName())).
+			Block(jen.Return(jen.Op("&").Id("t").Dot(lowerFirst(m.DBField()))))
+	}
+}
+
+// newTx is the composite literal of a transaction type inside InTx.
+func (e *emitter) newTx(name string, models []*model.Model) jen.Code {
+	d := jen.Dict{jen.Id("tx"): jen.Id("tx")}
+	for _, m := range models {
+		d[jen.Id(lowerFirst(m.DBField()))] = e.local(m.TxRepoName()).Values(jen.Dict{
+			jen.Id("repo"): jen.Id("db").Dot(m.DBField()),
+			jen.Id("tx"):   jen.Id("tx"),
+		})
+	}
+	return jen.Op("&").Id(name).Values(d)
+}
+
+func (e *emitter) databaseTx(f *jen.File, d *model.Database) {
+	e.txStruct(f, d.TxType(), fmt.Sprintf("%s is a transaction on database %q. It offers the repositories of the\nmodels stored there.", d.TxType(), d.Name), d.Models)
+	f.Add(doc(fmt.Sprintf("%s runs fn in a transaction on database %q: committed when fn returns\n"+
+		"nil, rolled back when it returns an error or panics.", d.InTxFunc(), d.Name))).Func().Params(jen.Id("db").Op("*").Id("DB")).Id(d.InTxFunc()).
+		Params(ctxParam(), jen.Id("fn").Func().Params(jen.Id("tx").Op("*").Id(d.TxType())).Error()).Error().
+		Block(jen.Return(jen.Id("db").Dot(d.FieldName()).Dot("InTx").Call(jen.Id("ctx"),
+			jen.Func().Params(jen.Id("tx").Op("*").Add(rt("Tx"))).Error().Block(
+				jen.Return(jen.Id("fn").Call(e.newTx(d.TxType(), d.Models))),
+			))))
+}
+
+func (e *emitter) groupTx(f *jen.File, g *model.Group) {
+	e.txStruct(f, g.TxType(), fmt.Sprintf("%s is a transaction on one logical shard of group %q. It offers only\n"+
+		"the repositories whose rows live on that shard; their methods return an\n"+
+		"error wrapping runtime.ErrWrongShard for a key or ID of another shard.", g.TxType(), g.Name), g.Models)
+	f.Add(doc("Shard returns the logical shard the transaction runs on.")).Func().Params(jen.Id("t").Op("*").Id(g.TxType())).Id("Shard").Params().Add(rt("Shard")).
+		Block(jen.Return(jen.Id("t").Dot("tx").Dot("Shard").Call()))
+	f.Add(doc(fmt.Sprintf("%s runs fn in a transaction on the logical shard of key: committed\n"+
+		"when fn returns nil, rolled back when it returns an error or panics.", g.InShardFunc()))).Func().Params(jen.Id("db").Op("*").Id("DB")).Id(g.InShardFunc()).
+		Params(ctxParam(), jen.Id("key").Id(g.KeyType()), jen.Id("fn").Func().Params(jen.Id("tx").Op("*").Id(g.TxType())).Error()).Error().
+		Block(jen.Return(jen.Id("db").Dot(g.FieldName()).Dot("InTx").Call(jen.Id("ctx"),
+			shardOfKey(jen.Id("db").Dot(g.FieldName()), g, jen.Id("key")),
+			jen.Func().Params(jen.Id("tx").Op("*").Add(rt("Tx"))).Error().Block(
+				jen.Return(jen.Id("fn").Call(e.newTx(g.TxType(), g.Models))),
+			))))
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
+}

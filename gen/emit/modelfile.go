@@ -1,0 +1,404 @@
+package emit
+
+import (
+	"fmt"
+
+	"github.com/dave/jennifer/jen"
+
+	"github.com/shardgen/shardgen/gen/model"
+)
+
+// variant is one of the two repositories generated per model: the plain
+// repository, which routes every call itself, and the transaction-bound one,
+// which runs on the transaction's shard or database and refuses keys and IDs
+// of other shards. Method bodies are written once, for both.
+type variant struct {
+	mi *modelInfo
+	tx bool
+}
+
+// recv is the receiver type name.
+func (v variant) recv() string {
+	if v.tx {
+		return v.mi.m.TxRepoName()
+	}
+	return v.mi.m.RepoName()
+}
+
+// repo is the expression of the plain repository (which holds the queries).
+func (v variant) repo() *jen.Statement {
+	if v.tx {
+		return jen.Id("r").Dot("repo")
+	}
+	return jen.Id("r")
+}
+
+func (v variant) query(name string) *jen.Statement { return v.repo().Dot(name) }
+
+func (v variant) group() *jen.Statement { return v.repo().Dot("group") }
+
+// exec is the executor a statement runs on. Outside a transaction it is a
+// runtime.Target value, called directly rather than through the
+// runtime.Executor interface: boxing the Target would allocate on every
+// call.
+func (v variant) exec() *jen.Statement {
+	switch {
+	case v.tx:
+		return jen.Id("r").Dot("tx")
+	case v.mi.sharded:
+		return v.group().Dot("At").Call(jen.Id("shard"))
+	}
+	return jen.Id("r").Dot("target")
+}
+
+// checkTxShard refuses, inside a shard transaction, a shard other than the
+// transaction's. desc (a format) and descArgs say what was on the wrong
+// shard; ret are the zero results before the error.
+func (v variant) checkTxShard(b *jen.Group, op, desc string, descArgs []jen.Code, ret ...jen.Code) {
+	if !v.tx || !v.mi.sharded {
+		return
+	}
+	args := append(descArgs, jen.Id("shard"), jen.Id("r").Dot("tx").Dot("Shard").Call(), rt("ErrWrongShard"))
+	b.If(jen.Id("shard").Op("!=").Id("r").Dot("tx").Dot("Shard").Call()).Block(
+		jen.Return(append(ret, errorf(op+" "+v.mi.what+": "+desc+" is on shard %d, the transaction on shard %d: %w", args...))...),
+	)
+}
+
+// shardOfID declares shard from an ID of the model's group.
+func (v variant) shardOfID(b *jen.Group, id jen.Code, errPrefix string, errArgs []jen.Code, ret ...jen.Code) {
+	b.List(jen.Id("shard"), jen.Err()).Op(":=").Add(v.group()).Dot("ShardOfID").Call(jen.Int64().Call(id))
+	b.If(jen.Err().Op("!=").Nil()).Block(
+		jen.Return(append(ret, errorf(errPrefix+": %w", append(errArgs, jen.Err())...))...),
+	)
+}
+
+func fieldOf(row string, f *model.Field) *jen.Statement { return jen.Id(row).Dot(f.GoName) }
+
+func fieldArgs(row string, fs []*model.Field) []jen.Code {
+	out := make([]jen.Code, len(fs))
+	for i, f := range fs {
+		out[i] = fieldOf(row, f)
+	}
+	return out
+}
+
+func scanDest(row string, m *model.Model) []jen.Code {
+	out := make([]jen.Code, len(m.Fields))
+	for i, f := range m.Fields {
+		out[i] = jen.Op("&").Add(fieldOf(row, f))
+	}
+	return out
+}
+
+func (e *emitter) modelFile(mi *modelInfo) *jen.File {
+	f := e.newFile()
+	e.idType(f, mi)
+	e.repoType(f, mi)
+	e.txRepoType(f, mi)
+	for _, v := range []variant{{mi: mi}, {mi: mi, tx: true}} {
+		e.insert(f, v)
+		e.get(f, v)
+		e.update(f, v)
+		e.delete(f, v)
+		e.list(f, v)
+		for _, r := range mi.m.Relations {
+			e.listBy(f, v, r)
+		}
+		e.count(f, v)
+	}
+	e.collect(f, mi)
+	return f
+}
+
+func (e *emitter) idType(f *jen.File, mi *modelInfo) {
+	m := mi.m
+	text := fmt.Sprintf("%s is the primary key of a %s (column %q of table %q).", m.IDType(), m.GoName, m.PK.Column, m.Table)
+	if mi.sharded {
+		text += fmt.Sprintf("\nIt is minted in the row's logical shard of group %q and carries it, so\na row is found by its ID alone.", m.Group.Name)
+	}
+	text += fmt.Sprintf("\nIt is a distinct type so that the ID of another model is not passed\nwhere a %s is expected by mistake.", m.IDType())
+	f.Add(doc(text)).Type().Id(m.IDType()).Int64()
+	f.Add(doc("String formats the ID in decimal.")).Func().Params(jen.Id("id").Id(m.IDType())).Id("String").Params().String().
+		Block(jen.Return(jen.Qual("strconv", "FormatInt").Call(jen.Int64().Call(jen.Id("id")), jen.Lit(10))))
+	if mi.sharded {
+		f.Add(doc(fmt.Sprintf("Shard returns the logical shard of group %q encoded in the ID.", m.Group.Name))).Func().Params(jen.Id("id").Id(m.IDType())).Id("Shard").Params().Add(rt("Shard")).
+			Block(jen.Return(rt("ID").Call(jen.Id("id")).Dot("Shard").Call()))
+	}
+}
+
+func (e *emitter) repoType(f *jen.File, mi *modelInfo) {
+	m := mi.m
+	text := fmt.Sprintf("%s stores %s rows in table %q, %s.", m.RepoName(), m.GoName, m.Table, where(m))
+	if mi.sharded {
+		text += fmt.Sprintf("\nEvery method runs on one logical shard, found from the shard key or\n"+
+			"from an ID, in one round trip; only CountAllShards visits every shard.\n"+
+			"Use DB.%s for a transaction on one shard.", m.Group.InShardFunc())
+	} else {
+		text += fmt.Sprintf("\nUse DB.%s for a transaction.", m.Database.InTxFunc())
+	}
+	f.Add(doc(text)).Type().Id(m.RepoName()).StructFunc(func(g *jen.Group) {
+		if mi.sharded {
+			g.Id("group").Op("*").Add(rt("Group"))
+		} else {
+			g.Id("target").Add(rt("Target"))
+		}
+		queries := []string{"qInsert", "qGet"}
+		if mi.q.Update != "" {
+			queries = append(queries, "qUpdate")
+		}
+		queries = append(queries, "qDelete", "qList", "qCount")
+		for _, r := range m.Relations {
+			queries = append(queries, relQuery(r))
+		}
+		for _, q := range queries {
+			g.Id(q).Op("*").Add(rt("Query"))
+		}
+	})
+}
+
+func (e *emitter) txRepoType(f *jen.File, mi *modelInfo) {
+	m := mi.m
+	var text string
+	if mi.sharded {
+		text = fmt.Sprintf("%s is the %s repository bound to a transaction on one logical\n"+
+			"shard (%s.%s). Its methods return an error wrapping\n"+
+			"runtime.ErrWrongShard for a key or ID of another shard.", m.TxRepoName(), m.GoName, m.Group.TxType(), m.DBField())
+	} else {
+		text = fmt.Sprintf("%s is the %s repository bound to a transaction on database %q\n(%s.%s).",
+			m.TxRepoName(), m.GoName, m.Database.Name, m.Database.TxType(), m.DBField())
+	}
+	f.Add(doc(text)).Type().Id(m.TxRepoName()).Struct(
+		jen.Id("repo").Op("*").Id(m.RepoName()),
+		jen.Id("tx").Op("*").Add(rt("Tx")),
+	)
+}
+
+// method starts a method declaration of the variant's receiver.
+func (v variant) method(f *jen.File, text, name string) *jen.Statement {
+	return f.Add(doc(text)).Func().Params(jen.Id("r").Op("*").Id(v.recv())).Id(name)
+}
+
+func (e *emitter) insert(f *jen.File, v variant) {
+	m := v.mi.m
+	text := fmt.Sprintf("Insert stores row in one round trip and sets row.%s to the ID the database\nminted, which it returns.", m.PK.GoName)
+	if v.mi.sharded {
+		text = fmt.Sprintf("Insert stores row on the logical shard of row.%s in one round trip. The\n"+
+			"database mints the ID inside that shard; Insert sets row.%s to it and\nreturns it.", m.ShardKey.GoName, m.PK.GoName)
+	}
+	text += fmt.Sprintf(" Any %s already in row is ignored.", m.PK.GoName)
+	v.method(f, text, "Insert").Params(ctxParam(), jen.Id("row").Op("*").Add(e.local(m.GoName))).
+		Params(jen.Id(m.IDType()), jen.Error()).BlockFunc(func(b *jen.Group) {
+		if v.mi.sharded {
+			b.Id("shard").Op(":=").Add(shardOfKey(v.group(), m.Group, fieldOf("row", m.ShardKey)))
+			v.checkTxShard(b, "insert", m.ShardKey.GoName+" %v", []jen.Code{fieldOf("row", m.ShardKey)}, jen.Lit(0))
+		}
+		args := append([]jen.Code{jen.Id("ctx"), v.query("qInsert")}, fieldArgs("row", v.mi.insertCols)...)
+		b.If(
+			jen.Err().Op(":=").Add(v.exec()).Dot("QueryRow").Call(args...).Dot("Scan").Call(jen.Op("&").Add(fieldOf("row", m.PK))),
+			jen.Err().Op("!=").Nil(),
+		).Block(jen.Return(jen.Lit(0), errorf("insert "+v.mi.what+": %w", jen.Err())))
+		b.Return(jen.Id(m.IDType()).Call(fieldOf("row", m.PK)), jen.Nil())
+	})
+}
+
+func (e *emitter) get(f *jen.File, v variant) {
+	m := v.mi.m
+	text := fmt.Sprintf("Get returns the %s with the given ID. The error wraps runtime.ErrNotFound\nwhen there is none.", m.GoName)
+	if v.mi.sharded {
+		text = fmt.Sprintf("Get returns the %s with the given ID from the shard the ID carries, in\n"+
+			"one round trip. The error wraps runtime.ErrNotFound when there is none.", m.GoName)
+	}
+	v.method(f, text, "Get").Params(ctxParam(), jen.Id("id").Id(m.IDType())).
+		Params(jen.Op("*").Add(e.local(m.GoName)), jen.Error()).BlockFunc(func(b *jen.Group) {
+		if v.mi.sharded {
+			v.shardOfID(b, jen.Id("id"), "get "+v.mi.what+" %d", []jen.Code{jen.Id("id")}, jen.Nil())
+			v.checkTxShard(b, "get", "ID %d", []jen.Code{jen.Id("id")}, jen.Nil())
+		}
+		b.Id("row").Op(":=").New(e.local(m.GoName))
+		b.If(
+			jen.Err().Op(":=").Add(v.exec()).Dot("QueryRow").Call(jen.Id("ctx"), v.query("qGet"), jen.Int64().Call(jen.Id("id"))).
+				Dot("Scan").Call(scanDest("row", m)...),
+			jen.Err().Op("!=").Nil(),
+		).Block(jen.Return(jen.Nil(), errorf("get "+v.mi.what+" %d: %w", jen.Id("id"), jen.Err())))
+		b.Return(jen.Id("row"), jen.Nil())
+	})
+}
+
+func (e *emitter) update(f *jen.File, v variant) {
+	m := v.mi.m
+	if v.mi.q.Update == "" {
+		return
+	}
+	text := fmt.Sprintf("Update writes every column of row except the ID to the row with ID\nrow.%s, in one round trip.", m.PK.GoName)
+	if v.mi.sharded {
+		text = fmt.Sprintf("Update writes every column of row except the ID and the shard key to the\n"+
+			"row with ID row.%[1]s, in one round trip on the shard the ID carries. The\n"+
+			"error wraps runtime.ErrWrongShard when row.%[2]s belongs to another shard than\n"+
+			"the ID; the statement also matches on %[2]s, so a row is never moved or\n"+
+			"changed under another key.", m.PK.GoName, m.ShardKey.GoName)
+	}
+	text += " The error wraps runtime.ErrNotFound when no row matches."
+	id := fieldOf("row", m.PK)
+	v.method(f, text, "Update").Params(ctxParam(), jen.Id("row").Op("*").Add(e.local(m.GoName))).Error().BlockFunc(func(b *jen.Group) {
+		args := []jen.Code{jen.Id("ctx"), v.query("qUpdate"), id}
+		if v.mi.sharded {
+			key := fieldOf("row", m.ShardKey)
+			v.shardOfID(b, id, "update "+v.mi.what+" %d", []jen.Code{id})
+			b.If(
+				jen.Id("keyShard").Op(":=").Add(shardOfKey(v.group(), m.Group, key)),
+				jen.Id("keyShard").Op("!=").Id("shard"),
+			).Block(jen.Return(errorf("update "+v.mi.what+" %d: "+m.ShardKey.GoName+" %v is on shard %d, the ID on shard %d: %w",
+				id, key, jen.Id("keyShard"), jen.Id("shard"), rt("ErrWrongShard"))))
+			v.checkTxShard(b, "update", "ID %d", []jen.Code{id})
+			args = append(args, key)
+		}
+		args = append(args, fieldArgs("row", v.mi.updateCols)...)
+		b.List(jen.Id("tag"), jen.Err()).Op(":=").Add(v.exec()).Dot("Exec").Call(args...)
+		b.If(jen.Err().Op("!=").Nil()).Block(jen.Return(errorf("update "+v.mi.what+" %d: %w", id, jen.Err())))
+		b.If(jen.Id("tag").Dot("RowsAffected").Call().Op("==").Lit(0)).
+			Block(jen.Return(errorf("update "+v.mi.what+" %d: %w", id, rt("ErrNotFound"))))
+		b.Return(jen.Nil())
+	})
+}
+
+func (e *emitter) delete(f *jen.File, v variant) {
+	m := v.mi.m
+	text := "Delete removes the row with the given ID in one round trip"
+	if v.mi.sharded {
+		text += ", on the shard the\nID carries"
+	}
+	text += ". The error wraps runtime.ErrNotFound when there is none."
+	v.method(f, text, "Delete").Params(ctxParam(), jen.Id("id").Id(m.IDType())).Error().BlockFunc(func(b *jen.Group) {
+		if v.mi.sharded {
+			v.shardOfID(b, jen.Id("id"), "delete "+v.mi.what+" %d", []jen.Code{jen.Id("id")})
+			v.checkTxShard(b, "delete", "ID %d", []jen.Code{jen.Id("id")})
+		}
+		b.List(jen.Id("tag"), jen.Err()).Op(":=").Add(v.exec()).Dot("Exec").Call(jen.Id("ctx"), v.query("qDelete"), jen.Int64().Call(jen.Id("id")))
+		b.If(jen.Err().Op("!=").Nil()).Block(jen.Return(errorf("delete "+v.mi.what+" %d: %w", jen.Id("id"), jen.Err())))
+		b.If(jen.Id("tag").Dot("RowsAffected").Call().Op("==").Lit(0)).
+			Block(jen.Return(errorf("delete "+v.mi.what+" %d: %w", jen.Id("id"), rt("ErrNotFound"))))
+		b.Return(jen.Nil())
+	})
+}
+
+// pageArgs are the keyset arguments of every list statement.
+func pageArgs() []jen.Code {
+	return []jen.Code{jen.Id("page").Dot("Cursor").Call(), jen.Id("page").Dot("Size").Call()}
+}
+
+// queryRows runs a list statement and hands its rows to collect.
+func (v variant) queryRows(b *jen.Group, op string, q string, args ...jen.Code) {
+	all := append([]jen.Code{jen.Id("ctx"), v.query(q)}, args...)
+	all = append(all, pageArgs()...)
+	b.List(jen.Id("rows"), jen.Err()).Op(":=").Add(v.exec()).Dot("Query").Call(all...)
+	b.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), errorf(op+" "+v.mi.what+": %w", jen.Err())))
+	b.Return(v.repo().Dot("collect").Call(jen.Id("rows"), jen.Id("page").Dot("Size").Call()))
+}
+
+func (e *emitter) list(f *jen.File, v variant) {
+	m := v.mi.m
+	const paging = "To get the next\npage, set page.After to the ID of the last row returned (page.Next)."
+	if !v.mi.sharded {
+		text := fmt.Sprintf("List returns up to page.Size() %s rows, newest first (by ID). %s", m.GoName, paging)
+		v.method(f, text, "List").Params(ctxParam(), jen.Id("page").Add(rt("Page"))).
+			Params(jen.Index().Op("*").Add(e.local(m.GoName)), jen.Error()).BlockFunc(func(b *jen.Group) {
+			v.queryRows(b, "list", "qList")
+		})
+		return
+	}
+	g := m.Group
+	text := fmt.Sprintf("List returns up to page.Size() %s rows whose %s is key, newest first\n(by ID), in one round trip on the shard of key. %s", m.GoName, m.ShardKey.GoName, paging)
+	v.method(f, text, "List").Params(ctxParam(), jen.Id("key").Id(g.KeyType()), jen.Id("page").Add(rt("Page"))).
+		Params(jen.Index().Op("*").Add(e.local(m.GoName)), jen.Error()).BlockFunc(func(b *jen.Group) {
+		b.Id("shard").Op(":=").Add(shardOfKey(v.group(), g, jen.Id("key")))
+		v.checkTxShard(b, "list", "key %v", []jen.Code{jen.Id("key")}, jen.Nil())
+		v.queryRows(b, "list", "qList", keyArg(g, jen.Id("key")))
+	})
+}
+
+func (e *emitter) listBy(f *jen.File, v variant, r *model.Relation) {
+	m := v.mi.m
+	to := r.To
+	text := fmt.Sprintf("%s returns up to page.Size() %s rows whose %s is id, newest first (by\nID). ", r.AccessorName(), m.GoName, r.Field.GoName)
+	if v.mi.sharded {
+		text += fmt.Sprintf("They live on the shard of the %s (%s.%s holds the %s's %s),\n"+
+			"so this is one round trip on the shard id carries. ", to.GoName, m.GoName, r.Via.GoName, to.GoName, to.ShardKey.GoName)
+	}
+	text += "To get the next page, set page.After to\nthe ID of the last row returned (page.Next)."
+	v.method(f, text, r.AccessorName()).Params(ctxParam(), jen.Id("id").Id(to.IDType()), jen.Id("page").Add(rt("Page"))).
+		Params(jen.Index().Op("*").Add(e.local(m.GoName)), jen.Error()).BlockFunc(func(b *jen.Group) {
+		op := "list " + v.mi.what + " by " + r.Field.GoName + " %d"
+		if v.mi.sharded {
+			v.shardOfID(b, jen.Id("id"), op, []jen.Code{jen.Id("id")}, jen.Nil())
+			v.checkTxShard(b, "list", to.GoName+" ID %d", []jen.Code{jen.Id("id")}, jen.Nil())
+		}
+		all := []jen.Code{jen.Id("ctx"), v.query(relQuery(r)), jen.Int64().Call(jen.Id("id"))}
+		all = append(all, pageArgs()...)
+		b.List(jen.Id("rows"), jen.Err()).Op(":=").Add(v.exec()).Dot("Query").Call(all...)
+		b.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), errorf(op+": %w", jen.Id("id"), jen.Err())))
+		b.Return(v.repo().Dot("collect").Call(jen.Id("rows"), jen.Id("page").Dot("Size").Call()))
+	})
+}
+
+func (e *emitter) count(f *jen.File, v variant) {
+	m := v.mi.m
+	if v.mi.sharded {
+		if v.tx {
+			return
+		}
+		text := fmt.Sprintf("CountAllShards counts the %s rows of every logical shard of group %q.\n"+
+			"It fans out to all shards (one pipelined batch per server, servers in\n"+
+			"parallel): use it for reports and jobs, not on a request path.", m.GoName, m.Group.Name)
+		v.method(f, text, "CountAllShards").Params(ctxParam()).Params(jen.Int64(), jen.Error()).BlockFunc(func(b *jen.Group) {
+			b.Var().Id("total").Qual("sync/atomic", "Int64")
+			b.Err().Op(":=").Add(v.group()).Dot("FanOut").Call(jen.Id("ctx"), v.query("qCount"), jen.Nil(),
+				jen.Func().Params(jen.Id("_").Add(rt("Shard")), jen.Id("rows").Qual(pgxPath, "Rows")).Error().Block(
+					jen.For(jen.Id("rows").Dot("Next").Call()).Block(
+						jen.Var().Id("n").Int64(),
+						jen.If(jen.Err().Op(":=").Id("rows").Dot("Scan").Call(jen.Op("&").Id("n")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+						jen.Id("total").Dot("Add").Call(jen.Id("n")),
+					),
+					jen.Return(jen.Id("rows").Dot("Err").Call()),
+				))
+			b.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Lit(0), errorf("count "+v.mi.what+" on all shards: %w", jen.Err())))
+			b.Return(jen.Id("total").Dot("Load").Call(), jen.Nil())
+		})
+		return
+	}
+	text := fmt.Sprintf("Count returns the number of %s rows.", m.GoName)
+	v.method(f, text, "Count").Params(ctxParam()).Params(jen.Int64(), jen.Error()).BlockFunc(func(b *jen.Group) {
+		b.Var().Id("n").Int64()
+		b.If(
+			jen.Err().Op(":=").Add(v.exec()).Dot("QueryRow").Call(jen.Id("ctx"), v.query("qCount")).Dot("Scan").Call(jen.Op("&").Id("n")),
+			jen.Err().Op("!=").Nil(),
+		).Block(jen.Return(jen.Lit(0), errorf("count "+v.mi.what+": %w", jen.Err())))
+		b.Return(jen.Id("n"), jen.Nil())
+	})
+}
+
+// collect reads the rows of a list. The rows of one page share one
+// allocation, so a page costs two allocations whatever its size.
+func (e *emitter) collect(f *jen.File, mi *modelInfo) {
+	m := mi.m
+	f.Add(doc("collect reads the rows of a list into one allocation per page.")).Func().Params(jen.Id("r").Op("*").Id(m.RepoName())).Id("collect").
+		Params(jen.Id("rows").Qual(pgxPath, "Rows"), jen.Id("size").Int()).
+		Params(jen.Index().Op("*").Add(e.local(m.GoName)), jen.Error()).Block(
+		jen.Defer().Id("rows").Dot("Close").Call(),
+		jen.Var().Id("slab").Index().Add(e.local(m.GoName)),
+		jen.Var().Id("out").Index().Op("*").Add(e.local(m.GoName)),
+		jen.For(jen.Id("rows").Dot("Next").Call()).Block(
+			jen.If(jen.Id("slab").Op("==").Nil()).Block(
+				jen.Id("slab").Op("=").Make(jen.Index().Add(e.local(m.GoName)), jen.Lit(0), jen.Id("size")),
+				jen.Id("out").Op("=").Make(jen.Index().Op("*").Add(e.local(m.GoName)), jen.Lit(0), jen.Id("size")),
+			),
+			jen.Id("slab").Op("=").Append(jen.Id("slab"), e.local(m.GoName).Values()),
+			jen.Id("row").Op(":=").Op("&").Id("slab").Index(jen.Len(jen.Id("slab")).Op("-").Lit(1)),
+			jen.If(jen.Err().Op(":=").Id("rows").Dot("Scan").Call(scanDest("row", m)...), jen.Err().Op("!=").Nil()).
+				Block(jen.Return(jen.Nil(), errorf("read "+mi.what+" rows: %w", jen.Err()))),
+			jen.Id("out").Op("=").Append(jen.Id("out"), jen.Id("row")),
+		),
+		jen.If(jen.Err().Op(":=").Id("rows").Dot("Err").Call(), jen.Err().Op("!=").Nil()).
+			Block(jen.Return(jen.Nil(), errorf("read "+mi.what+" rows: %w", jen.Err()))),
+		jen.Return(jen.Id("out"), jen.Nil()),
+	)
+}

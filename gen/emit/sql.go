@@ -1,0 +1,102 @@
+package emit
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/shardgen/shardgen/gen/model"
+)
+
+// This file writes the DML the repositories prepare. Every statement names
+// its table as @schema@."table" (the runtime substitutes the quoted shard
+// schema, or "public" on a database) and takes every value as a bind
+// parameter.
+
+// queries are the statements of one model's repository.
+type queries struct {
+	Insert    string
+	Get       string
+	Update    string // empty when the model has no column to update
+	Delete    string
+	List      string
+	ListAfter string
+	Count     string
+	// ListBy and ListByAfter are per relation, in m.Relations order.
+	ListBy      []string
+	ListByAfter []string
+}
+
+func params(from, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = "$" + strconv.Itoa(from+i)
+	}
+	return out
+}
+
+func columns(fields []*model.Field) []string {
+	out := make([]string, len(fields))
+	for i, f := range fields {
+		out[i] = quoteIdent(f.Column)
+	}
+	return out
+}
+
+// buildQueries writes the statements of mi's repository. Parameter order is
+// the order the generated code passes arguments in (see the field lists of
+// modelInfo).
+func buildQueries(mi *modelInfo) queries {
+	m := mi.m
+	table := schemaToken + "." + quoteIdent(m.Table)
+	id := quoteIdent(m.PK.Column)
+	sel := "SELECT " + strings.Join(columns(m.Fields), ", ") + " FROM " + table
+	var q queries
+
+	if len(mi.insertCols) == 0 {
+		q.Insert = "INSERT INTO " + table + " DEFAULT VALUES RETURNING " + id
+	} else {
+		q.Insert = "INSERT INTO " + table + " (" + strings.Join(columns(mi.insertCols), ", ") +
+			") VALUES (" + strings.Join(params(1, len(mi.insertCols)), ", ") + ") RETURNING " + id
+	}
+	q.Get = sel + " WHERE " + id + " = $1"
+	q.Delete = "DELETE FROM " + table + " WHERE " + id + " = $1"
+	q.Count = "SELECT count(*) FROM " + table
+
+	// Update: $1 is the ID; sharded models add the shard key as $2 so the
+	// statement can only touch the row on the shard the key maps to.
+	where := " WHERE " + id + " = $1"
+	next := 2
+	if mi.sharded {
+		where += " AND " + quoteIdent(m.ShardKey.Column) + " = $2"
+		next = 3
+	}
+	if len(mi.updateCols) > 0 {
+		sets := make([]string, len(mi.updateCols))
+		for i, f := range mi.updateCols {
+			sets[i] = quoteIdent(f.Column) + " = $" + strconv.Itoa(next+i)
+		}
+		q.Update = "UPDATE " + table + " SET " + strings.Join(sets, ", ") + where
+	}
+
+	// Lists are newest first by ID; the keyset variant continues below the
+	// last ID of the previous page.
+	order := " ORDER BY " + id + " DESC LIMIT "
+	list := func(filter string) (first, after string) {
+		if filter == "" {
+			return sel + order + "$1", sel + " WHERE " + id + " < $1" + order + "$2"
+		}
+		return sel + " WHERE " + filter + " = $1" + order + "$2",
+			sel + " WHERE " + filter + " = $1 AND " + id + " < $2" + order + "$3"
+	}
+	if mi.sharded {
+		q.List, q.ListAfter = list(quoteIdent(m.ShardKey.Column))
+	} else {
+		q.List, q.ListAfter = list("")
+	}
+	for _, r := range m.Relations {
+		first, after := list(quoteIdent(r.Field.Column))
+		q.ListBy = append(q.ListBy, first)
+		q.ListByAfter = append(q.ListByAfter, after)
+	}
+	return q
+}
