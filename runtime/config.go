@@ -121,7 +121,7 @@ func (p PoolConfig) validate(ps *problems) {
 	if max == 0 {
 		max = DefaultMaxConns
 	}
-	if p.MinConns > max {
+	if max > 0 && p.MinConns > max {
 		ps.add("pool: MinConns %d exceeds MaxConns %d", p.MinConns, max)
 	}
 	for _, d := range []struct {

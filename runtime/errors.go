@@ -56,7 +56,8 @@ type ShardError struct {
 	Err    error
 }
 
-// Error formats as `group blog shard 7 (blog_0007) on server "a": <cause>`.
+// Error formats as `group blog shard 7 (blog_0007) on server "a": <cause>`,
+// or `database "analytics": <cause>`.
 func (e *ShardError) Error() string {
 	var b strings.Builder
 	if e.Group != "" {
@@ -69,11 +70,13 @@ func (e *ShardError) Error() string {
 			b.WriteString(SchemaName(e.Group, e.Shard))
 			b.WriteString(")")
 		}
+		b.WriteString(" on server ")
+		b.WriteString(strconv.Quote(e.Server))
 	} else {
-		b.WriteString("database")
+		// A database's server is named after the database.
+		b.WriteString("database ")
+		b.WriteString(strconv.Quote(e.Server))
 	}
-	b.WriteString(" on server ")
-	b.WriteString(strconv.Quote(e.Server))
 	b.WriteString(": ")
 	if e.Err != nil {
 		b.WriteString(e.Err.Error())
