@@ -72,9 +72,64 @@ func blogPackage() *model.Package {
 	view.Fields = []*model.Field{view.PK, sessionID, field("URL", "url", typ(model.String, stringIdent))}
 	view.Relations = []*model.Relation{{From: view, Field: sessionID, To: session}}
 
-	p.Models = []*model.Model{user, post, comment, session, view}
+	// Group "metrics" is keyed by strings, so that a key of one group
+	// passed to the other is a type error the misuse test can expect.
+	metrics := &model.Group{Name: "metrics", Shards: 8, Key: typ(model.String, stringIdent)}
+	p.Groups = append(p.Groups, metrics)
+	counter := &model.Model{GoName: "Counter", Table: "counters", Placement: model.InGroup, Group: metrics}
+	counter.PK = field("ID", "id", typ(model.Int64, int64Ident))
+	counter.PK.PK = true
+	counter.ShardKey = field("Name", "name", typ(model.String, stringIdent))
+	counter.Fields = []*model.Field{counter.PK, counter.ShardKey, field("Value", "value", typ(model.Int64, int64Ident))}
+
+	p.Models = []*model.Model{user, post, comment, session, view, counter}
 	def.Models = []*model.Model{user}
 	analytics.Models = []*model.Model{session, view}
 	blog.Models = []*model.Model{post, comment}
+	metrics.Models = []*model.Model{counter}
 	return p
 }
+
+// blogSource declares the structs of blogPackage.
+const blogSource = `package app
+
+import "time"
+
+type User struct {
+	ID    int64
+	Email string
+	Name  string
+}
+
+type Post struct {
+	ID        int64
+	AuthorID  int64
+	Title     string
+	Body      string
+	CreatedAt time.Time
+}
+
+type Comment struct {
+	ID           int64
+	PostAuthorID int64
+	PostID       int64
+	Text         string
+}
+
+type Session struct {
+	ID        int64
+	UserAgent string
+}
+
+type PageView struct {
+	ID        int64
+	SessionID *int64
+	URL       string
+}
+
+type Counter struct {
+	ID    int64
+	Name  string
+	Value int64
+}
+`
