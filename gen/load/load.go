@@ -383,14 +383,6 @@ func (l *loader) model(td typeDecl) *model.Model {
 // fields reads the stored fields of m: exported, not skipped by db:"-".
 func (l *loader) fields(m *model.Model, st *ast.StructType) {
 	for _, af := range st.Fields.List {
-		tag, tagPos := "", token.Position{}
-		if af.Tag != nil {
-			if s, err := strconv.Unquote(af.Tag.Value); err == nil {
-				tag = s
-				// The tag's first character is just after the opening quote.
-				tagPos = l.position(af.Tag.Pos() + 1)
-			}
-		}
 		if len(af.Names) == 0 {
 			l.diags.Errorf(l.position(af.Type.Pos()), "embedded field %s in %s is not supported: declare its fields in %s, or give it a name and tag it `shardgen:\"json\"` to store it as jsonb",
 				types.ExprString(af.Type), m.GoName, m.GoName)
@@ -403,9 +395,11 @@ func (l *loader) fields(m *model.Model, st *ast.StructType) {
 				continue
 			}
 			var ft annotations.FieldTag
-			if tag != "" {
+			if af.Tag != nil {
+				// Positions map back through the literal's quotes and
+				// escapes, so errors point at the source.
 				var errs []annotations.Error
-				ft, errs = annotations.ParseFieldTag(tag, tagPos)
+				ft, errs = annotations.ParseTagLiteral(af.Tag.Value, l.position(af.Tag.Pos()))
 				for _, e := range errs {
 					l.diags.Errorf(e.Pos, "%s", e.Msg)
 				}
