@@ -12,6 +12,7 @@ type Error struct {
 	Msg string
 }
 
+// Error formats the error as "file:line:col: msg".
 func (e Error) Error() string { return e.Pos.String() + ": " + e.Msg }
 
 // Ident is a name written in an annotation, with where it was written.
@@ -41,9 +42,11 @@ type Database struct {
 //
 //	//shardgen:group blog shards=16
 type Group struct {
-	Pos       token.Position
-	Name      Ident
-	Shards    int
+	Pos    token.Position
+	Name   Ident
+	Shards int
+	// ShardsPos is where the value of shards= is written, for the
+	// validator's errors about it (power of two, ID layout limit).
 	ShardsPos token.Position
 }
 
@@ -74,11 +77,20 @@ type Shard struct {
 	Table *Ident
 }
 
-func (d *Database) At() token.Position  { return d.Pos }
-func (d *Group) At() token.Position     { return d.Pos }
-func (d *Default) At() token.Position   { return d.Pos }
+// At reports where the directive starts (the first '/').
+func (d *Database) At() token.Position { return d.Pos }
+
+// At reports where the directive starts (the first '/').
+func (d *Group) At() token.Position { return d.Pos }
+
+// At reports where the directive starts (the first '/').
+func (d *Default) At() token.Position { return d.Pos }
+
+// At reports where the directive starts (the first '/').
 func (d *Partition) At() token.Position { return d.Pos }
-func (d *Shard) At() token.Position     { return d.Pos }
+
+// At reports where the directive starts (the first '/').
+func (d *Shard) At() token.Position { return d.Pos }
 
 func (*Database) directive()  {}
 func (*Group) directive()     {}

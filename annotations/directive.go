@@ -126,7 +126,7 @@ func SuggestDirective(line string) (suggestion string, ok bool) {
 	return Prefix + tail, true
 }
 
-// token is one whitespace-separated word of a directive line.
+// tok is one whitespace-separated word of a directive line.
 type tok struct {
 	text string
 	off  int // byte offset of text in the line
