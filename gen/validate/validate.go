@@ -17,12 +17,13 @@ import (
 
 	"github.com/shardgen/shardgen/gen/diag"
 	"github.com/shardgen/shardgen/gen/model"
+	"github.com/shardgen/shardgen/runtime"
 )
 
 // ShardBits is the number of logical-shard bits of the ID layout generated
-// code mints IDs with (runtime.DefaultShardBits): a group can have at most
-// 2^ShardBits logical shards, because every ID names its shard.
-const ShardBits = 13
+// code mints IDs with: a group can have at most 2^ShardBits logical shards,
+// because every ID names its shard.
+const ShardBits = runtime.DefaultShardBits
 
 // MaxShards is the largest shard count of a group (8192).
 const MaxShards = 1 << ShardBits
