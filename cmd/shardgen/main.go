@@ -1,0 +1,116 @@
+// Command shardgen generates typed, shard-aware repositories and the SQL DDL
+// of every database from annotated Go structs.
+//
+// Usage:
+//
+//	shardgen [flags] [packages]
+//
+// Packages are go/packages patterns; the default is ".", the package in the
+// current directory, which is what a //go:generate line wants:
+//
+//	//go:generate shardgen
+//
+// or, with shardgen declared as a tool in go.mod (go get -tool
+// github.com/shardgen/shardgen/cmd/shardgen):
+//
+//	//go:generate go tool shardgen
+//
+// Problems are printed like compiler errors, file:line:col relative to the
+// current directory, all of them at once; when there is any error, nothing
+// is written and the exit status is 1.
+//
+// Flags:
+//
+//	-check  write nothing; print a diff for every generated file that is
+//	        missing, stale or obsolete, and exit 1 if there is any (for CI)
+//	-v      print the files written
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/shardgen/shardgen/gen"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is the whole command, minus the process: it returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("shardgen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	check := fs.Bool("check", false, "write nothing; print stale generated files as diffs and exit 1 if any")
+	verbose := fs.Bool("v", false, "print the files written")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: shardgen [flags] [packages]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		fmt.Fprintf(stderr, "shardgen: %v\n", err)
+		return 1
+	}
+	res := gen.Generate(gen.Options{Dir: cwd, Patterns: fs.Args()})
+	res.Diags.Print(stderr, cwd)
+	if res.Diags.Errors() > 0 {
+		return 1
+	}
+	if *check {
+		return runCheck(res.Files, cwd, stdout, stderr)
+	}
+	if err := gen.Write(res.Files); err != nil {
+		fmt.Fprintf(stderr, "shardgen: %v\n", err)
+		return 1
+	}
+	if *verbose {
+		for _, f := range res.Files {
+			verb := "wrote"
+			if f.Remove {
+				verb = "removed"
+			}
+			fmt.Fprintf(stdout, "%s %s\n", verb, rel(cwd, f.Path))
+		}
+	}
+	return 0
+}
+
+// runCheck prints a diff per stale file, with paths relative to cwd so that
+// the output is the same on every machine.
+func runCheck(files []gen.OutputFile, cwd string, stdout, stderr io.Writer) int {
+	for i := range files {
+		files[i].Path = rel(cwd, files[i].Path)
+	}
+	diffs, err := gen.Stale(files)
+	if err != nil {
+		fmt.Fprintf(stderr, "shardgen: %v\n", err)
+		return 1
+	}
+	for _, d := range diffs {
+		fmt.Fprint(stdout, d)
+	}
+	switch len(diffs) {
+	case 0:
+		return 0
+	case 1:
+		fmt.Fprintln(stderr, "shardgen: 1 generated file is stale; run shardgen (go generate) and commit the result")
+	default:
+		fmt.Fprintf(stderr, "shardgen: %d generated files are stale; run shardgen (go generate) and commit the result\n", len(diffs))
+	}
+	return 1
+}
+
+// rel returns path relative to dir when it is inside it, else path.
+func rel(dir, path string) string {
+	if r, err := filepath.Rel(dir, path); err == nil && filepath.IsLocal(r) {
+		return r
+	}
+	return path
+}
