@@ -175,17 +175,6 @@ func (m *Model) UniqueConstraintName(f *Field) string { return m.Table + "_" + f
 // IndexName names the index of a column tagged index: <table>_<column>_idx.
 func (m *Model) IndexName(f *Field) string { return m.Table + "_" + f.Column + "_idx" }
 
-// SequenceName names the sequence behind the model's primary key:
-// <table>_<column>_seq, PostgreSQL's name for an identity column's sequence,
-// and the per-table sequence the shard ID function draws from.
-func (m *Model) SequenceName() string {
-	col := "id"
-	if m.PK != nil {
-		col = m.PK.Column
-	}
-	return m.Table + "_" + col + "_seq"
-}
-
 // FKConstraintName names the foreign key of a co-located relation:
 // <table>_<column>_fkey, as PostgreSQL would.
 func (r *Relation) FKConstraintName() string { return r.From.Table + "_" + r.Field.Column + "_fkey" }
@@ -199,27 +188,28 @@ type DerivedName struct {
 }
 
 // DerivedNames lists every identifier the generated DDL creates for m
-// besides the table and column names themselves. Relations must be resolved
-// (To set) for their foreign keys to be listed.
+// besides the table and column names themselves, as gen/emit creates them:
+// the primary-key constraint, a unique constraint per unique column, a
+// foreign key and an index per relation (relation accessors list by the
+// referencing column), and an index per other indexed column. Relations
+// must be resolved (To set).
 func (m *Model) DerivedNames() []DerivedName {
-	out := []DerivedName{
-		{"primary-key constraint", m.PKConstraintName()},
-		{"primary-key sequence", m.SequenceName()},
-	}
+	out := []DerivedName{{"primary-key constraint", m.PKConstraintName()}}
 	for _, f := range m.Fields {
-		if f.Unique {
+		if f.Unique && f != m.PK {
 			out = append(out, DerivedName{"unique constraint on column " + f.Column, m.UniqueConstraintName(f)})
 		}
-		if f.Index {
-			out = append(out, DerivedName{"index on column " + f.Column, m.IndexName(f)})
-		}
 	}
+	related := map[*Field]bool{}
 	for _, r := range m.Relations {
-		out = append(out, DerivedName{"foreign key on column " + r.Field.Column, r.FKConstraintName()})
-		if !r.Field.Index && !r.Field.Unique && !r.Field.PK {
-			// Relation accessors list by the referencing column, so it is
-			// indexed even when the tag does not ask for it.
-			out = append(out, DerivedName{"index on column " + r.Field.Column, m.IndexName(r.Field)})
+		related[r.Field] = true
+		out = append(out,
+			DerivedName{"foreign key on column " + r.Field.Column, r.FKConstraintName()},
+			DerivedName{"index on column " + r.Field.Column, m.IndexName(r.Field)})
+	}
+	for _, f := range m.Fields {
+		if f.Index && !f.Unique && f != m.PK && !related[f] {
+			out = append(out, DerivedName{"index on column " + f.Column, m.IndexName(f)})
 		}
 	}
 	return out

@@ -97,15 +97,16 @@ func TestSchemaName(t *testing.T) {
 func TestDerivedNames(t *testing.T) {
 	id := &Field{GoName: "ID", Column: "id", PK: true}
 	title := &Field{GoName: "Title", Column: "title", Unique: true}
+	slug := &Field{GoName: "Slug", Column: "slug", Index: true}
 	author := &Field{GoName: "AuthorID", Column: "author_id"}
-	post := &Model{GoName: "Post", Table: "posts", PK: id, Fields: []*Field{id, title, author}}
+	post := &Model{GoName: "Post", Table: "posts", PK: id, Fields: []*Field{id, title, author, slug}}
 	post.Relations = []*Relation{{From: post, Field: author, To: post}}
 	want := []DerivedName{
 		{"primary-key constraint", "posts_pkey"},
-		{"primary-key sequence", "posts_id_seq"},
 		{"unique constraint on column title", "posts_title_key"},
 		{"foreign key on column author_id", "posts_author_id_fkey"},
 		{"index on column author_id", "posts_author_id_idx"},
+		{"index on column slug", "posts_slug_idx"},
 	}
 	got := post.DerivedNames()
 	if len(got) != len(want) {
