@@ -328,7 +328,16 @@ type target struct {
 type schemaDDL struct {
 	Package string
 	Targets []target
+	// IDFunction is the SQL runtime.Migrate installs in every logical shard
+	// before the group's migrations; shown once, for readers.
+	IDFunction        string
+	IDFunctionVersion int
 }
+
+// tablesMigration names the one migration of each database and group: the
+// tables of its models. runtime.Migrate installs the per-shard ID function
+// itself (runtime.IDFunctionVersion, before version 1) in every shard.
+const tablesMigration = "create_tables"
 
 // buildTargets prepares the migrations of every database (default first,
 // then declaration order) and every group that holds models.
@@ -345,7 +354,7 @@ func buildTargets(p *model.Package) ([]target, error) {
 		targets = append(targets, target{
 			Title:      fmt.Sprintf("database %q (schema \"public\")", d.Name),
 			Database:   d,
-			Migrations: []migration{{Version: 1, Name: "tables", SQL: sql}},
+			Migrations: []migration{{Version: 1, Name: tablesMigration, SQL: sql}},
 		})
 	}
 	for _, g := range p.Groups {
@@ -356,20 +365,11 @@ func buildTargets(p *model.Package) ([]target, error) {
 		if err != nil {
 			return nil, err
 		}
-		// The runtime owns the ID scheme: its renderer writes the per-shard
-		// function the id columns default to.
-		idSQL, err := runtime.DefaultLayout().IDFunctionSQL()
-		if err != nil {
-			return nil, fmt.Errorf("group %s: %w", g.Name, err)
-		}
 		targets = append(targets, target{
-			Title: fmt.Sprintf("group %q: %d logical shards, run in every shard schema", g.Name, g.Shards),
-			Notes: shardNotes(g),
-			Group: g,
-			Migrations: []migration{
-				{Version: 1, Name: "id_function", SQL: idSQL},
-				{Version: 2, Name: "tables", SQL: sql},
-			},
+			Title:      fmt.Sprintf("group %q: %d logical shards, run in every shard schema", g.Name, g.Shards),
+			Notes:      shardNotes(g),
+			Group:      g,
+			Migrations: []migration{{Version: 1, Name: tablesMigration, SQL: sql}},
 		})
 	}
 	return targets, nil
@@ -394,8 +394,16 @@ func renderSchemaFile(p *model.Package, targets []target) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	data := schemaDDL{Package: p.Path, Targets: targets, IDFunctionVersion: runtime.IDFunctionVersion}
+	if slices.ContainsFunc(targets, func(t target) bool { return t.Group != nil }) {
+		idSQL, err := runtime.DefaultLayout().IDFunctionSQL()
+		if err != nil {
+			return nil, fmt.Errorf("render the ID function: %w", err)
+		}
+		data.IDFunction = strings.TrimSpace(idSQL)
+	}
 	var buf bytes.Buffer
-	if err := tmpl.Execute(&buf, schemaDDL{Package: p.Path, Targets: targets}); err != nil {
+	if err := tmpl.Execute(&buf, data); err != nil {
 		return nil, fmt.Errorf("render %s: %w", model.SchemaFileName, err)
 	}
 	out := bytes.TrimSpace(buf.Bytes())

@@ -170,7 +170,56 @@ func (e *emitter) packageFile() *jen.File {
 			e.groupTx(f, g)
 		}
 	}
+	e.argHelpers(f)
 	return f
+}
+
+// Names of the unexported helpers generated code declares, prefixed so
+// they do not clash with the package's own names (see
+// model.Package.GeneratedIdents).
+const (
+	jsonHelper = "shardgenJSON"
+	uuidHelper = "shardgenUUID"
+)
+
+// argHelpers declares the argument wrappers fieldArg uses, when a model
+// needs them.
+func (e *emitter) argHelpers(f *jen.File) {
+	var needJSON, needUUID bool
+	for _, m := range e.p.Models {
+		for _, fl := range m.Fields {
+			needJSON = needJSON || fl.Type.Kind == model.JSON
+			needUUID = needUUID || fl.Type.Kind == model.UUID && fl.Type.Pointer && fl.Type.Ident.ImportPath != pgtypePath
+		}
+	}
+	if needJSON {
+		f.Add(doc(jsonHelper + " sends a struct, map or slice stored as jsonb as JSON text. The " +
+			"runtime sends statements unprepared, so pgx cannot learn that the column is " +
+			"jsonb and would not encode the value itself. A nil pointer, map or slice is " +
+			"sent as NULL, and reads back as nil.")).
+			Type().Id(jsonHelper).Struct(jen.Id("v").Any())
+		f.Add(doc("Value implements driver.Valuer.")).
+			Func().Params(jen.Id("j").Id(jsonHelper)).Id("Value").Params().Params(jen.Qual("database/sql/driver", "Value"), jen.Error()).Block(
+			jen.Id("rv").Op(":=").Qual("reflect", "ValueOf").Call(jen.Id("j").Dot("v")),
+			jen.Switch(jen.Id("rv").Dot("Kind").Call()).Block(
+				jen.Case(jen.Qual("reflect", "Invalid")).Block(jen.Return(jen.Nil(), jen.Nil())),
+				jen.Case(jen.Qual("reflect", "Pointer"), jen.Qual("reflect", "Map"), jen.Qual("reflect", "Slice")).Block(
+					jen.If(jen.Id("rv").Dot("IsNil").Call()).Block(jen.Return(jen.Nil(), jen.Nil())),
+				),
+			),
+			jen.List(jen.Id("b"), jen.Err()).Op(":=").Qual("encoding/json", "Marshal").Call(jen.Id("j").Dot("v")),
+			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
+			jen.Return(jen.String().Call(jen.Id("b")), jen.Nil()),
+		)
+	}
+	if needUUID {
+		f.Add(doc(uuidHelper + " sends a UUID held by pointer: NULL when nil. pgx encodes a " +
+			"pgtype.UUID without knowing the column's type, but not a [16]byte.")).
+			Func().Id(uuidHelper).Params(jen.Id("p").Op("*").Index(jen.Lit(16)).Byte()).Qual(pgtypePath, "UUID").Block(
+			jen.If(jen.Id("p").Op("==").Nil()).Block(jen.Return(jen.Qual(pgtypePath, "UUID").Values())),
+			jen.Return(jen.Qual(pgtypePath, "UUID").Values(jen.Dict{jen.Id("Bytes"): jen.Op("*").Id("p"), jen.Id("Valid"): jen.True()})),
+		)
+	}
 }
 
 func migrationsLit(ms []migration) *jen.Statement {

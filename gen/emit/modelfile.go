@@ -74,12 +74,39 @@ func (v variant) shardOfID(b *jen.Group, id jen.Code, errPrefix string, errArgs 
 
 func fieldOf(row string, f *model.Field) *jen.Statement { return jen.Id(row).Dot(f.GoName) }
 
+// fieldArgs are the bind arguments of fields. The runtime sends statements
+// unprepared (pgx's QueryExecModeExec), so pgx encodes each argument from
+// its Go type alone; the types it cannot encode that way are wrapped.
 func fieldArgs(row string, fs []*model.Field) []jen.Code {
 	out := make([]jen.Code, len(fs))
 	for i, f := range fs {
-		out[i] = fieldOf(row, f)
+		out[i] = fieldArg(row, f)
 	}
 	return out
+}
+
+const pgtypePath = "github.com/jackc/pgx/v5/pgtype"
+
+func fieldArg(row string, f *model.Field) jen.Code {
+	v := fieldOf(row, f)
+	switch f.Type.Kind {
+	case model.JSON:
+		// Structs, maps and slices as JSON text; see shardgenJSON.
+		return jen.Id(jsonHelper).Values(v)
+	case model.UUID:
+		switch {
+		case f.Type.Ident.ImportPath == pgtypePath:
+			return v // pgtype.UUID encodes itself
+		case f.Type.Pointer:
+			return jen.Id(uuidHelper).Call(jen.Parens(jen.Op("*").Index(jen.Lit(16)).Byte()).Call(v))
+		default:
+			return jen.Qual(pgtypePath, "UUID").Values(jen.Dict{
+				jen.Id("Bytes"): jen.Index(jen.Lit(16)).Byte().Call(v),
+				jen.Id("Valid"): jen.True(),
+			})
+		}
+	}
+	return v
 }
 
 func scanDest(row string, m *model.Model) []jen.Code {

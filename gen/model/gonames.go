@@ -186,7 +186,10 @@ func GoPlural(name string) string {
 // would clash with one of them; CheckGeneratedNames reports clashes among
 // them.
 func (p *Package) GeneratedIdents() []string {
-	idents := []string{"DB", "New", "Spec"}
+	// The unexported argument helpers of shardgen.go are declared only
+	// when a model needs them; they are listed always, so that a package
+	// cannot start clashing when a field type changes.
+	idents := []string{"DB", "New", "Spec", "shardgenJSON", "shardgenUUID"}
 	for _, d := range p.Databases {
 		if len(d.Models) > 0 {
 			idents = append(idents, d.TxType())

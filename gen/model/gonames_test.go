@@ -131,7 +131,7 @@ func TestCheckGeneratedNames(t *testing.T) {
 			t.Errorf("CheckGeneratedNames() = %v, want error containing %q", err, tc.want)
 		}
 	}
-	if got := ok.GeneratedIdents(); strings.Join(got, ",") != "BlogKey,BlogTx,CommentID,CommentRepo,CommentTxRepo,DB,DefaultTx,New,PostID,PostRepo,PostTxRepo,Spec" {
+	if got := ok.GeneratedIdents(); strings.Join(got, ",") != "BlogKey,BlogTx,CommentID,CommentRepo,CommentTxRepo,DB,DefaultTx,New,PostID,PostRepo,PostTxRepo,Spec,shardgenJSON,shardgenUUID" {
 		t.Errorf("GeneratedIdents = %v", got)
 	}
 }
