@@ -201,7 +201,11 @@ func (c *checker) shardKey(m *model.Model) {
 		for _, f := range m.Fields {
 			names = append(names, f.GoName)
 		}
-		c.d.Errorf(m.Key.Pos, "shard key %s is not a stored field of %s%s", m.Key.Text, m.GoName, didYouMean(m.Key.Text, names))
+		hint := didYouMean(m.Key.Text, names)
+		if hint == "" {
+			hint = "; the key must be an exported field stored in a column (not db:\"-\")"
+		}
+		c.d.Errorf(m.Key.Pos, "shard key %s is not a stored field of %s%s", m.Key.Text, m.GoName, hint)
 		return
 	}
 	if f.Type == nil {
