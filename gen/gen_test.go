@@ -2,8 +2,10 @@ package gen
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -191,5 +193,89 @@ func TestGenerate200(t *testing.T) {
 		if !strings.HasPrefix(d.Msg, "generating package") {
 			t.Errorf("unexpected diagnostic: %s", d)
 		}
+	}
+}
+
+// TestMoveBetweenPartitions: moving a model to another database is a hand
+// edit of one directive; the regenerated output differs only in the moved
+// model's file and the package-level files (Spec, DDL), never in the files
+// of the models that did not move.
+func TestMoveBetweenPartitions(t *testing.T) {
+	const doc = "//shardgen:database analytics\n//shardgen:group blog shards=16\n\npackage app\n"
+	models := func(placement string) string {
+		return `package app
+
+import "time"
+
+// User is on the default database.
+//
+//shardgen:default
+type User struct {
+	ID    int64
+	Email string ` + "`shardgen:\"unique\"`" + `
+}
+
+// PageView is the model that moves.
+//
+` + placement + `
+type PageView struct {
+	ID     int64
+	UserID int64
+	At     time.Time
+}
+
+// Post is sharded by author.
+//
+//shardgen:shard blog key=AuthorID
+type Post struct {
+	ID       int64
+	AuthorID int64
+	Title    string
+}
+`
+	}
+	run := func(placement string) map[string]string {
+		dir := tempModule(t, repoRoot(t))
+		writeFile(t, filepath.Join(dir, "doc.go"), []byte(doc))
+		writeFile(t, filepath.Join(dir, "models.go"), []byte(models(placement)))
+		res := Generate(Options{Dir: dir, Env: moduleEnv()})
+		if res.Diags.Errors() > 0 {
+			var s strings.Builder
+			res.Diags.Print(&s, dir)
+			t.Fatalf("errors:\n%s", s.String())
+		}
+		out := map[string]string{}
+		for _, f := range res.Files {
+			out[filepath.Base(f.Path)] = string(f.Content)
+		}
+		return out
+	}
+	before := run("//shardgen:default")
+	after := run("//shardgen:partition analytics")
+	var changed []string
+	for name, content := range before {
+		if after[name] != content {
+			changed = append(changed, name)
+		}
+	}
+	for name := range after {
+		if _, ok := before[name]; !ok {
+			changed = append(changed, name)
+		}
+	}
+	slices.Sort(changed)
+	for _, name := range changed {
+		if name != "shardgen.go" && name != "shardgen_schema.sql" && !strings.Contains(name, "page_view") {
+			t.Errorf("%s changed, but only the moved model and the package-level files may", name)
+		}
+	}
+	if !slices.ContainsFunc(changed, func(n string) bool { return strings.Contains(n, "page_view") }) {
+		t.Errorf("the moved model's file did not change; changed: %q", changed)
+	}
+	if !slices.Contains(changed, "shardgen_schema.sql") {
+		t.Errorf("the DDL did not change; changed: %q", changed)
+	}
+	if !strings.Contains(after["shardgen_schema.sql"], "page_views") || before["shardgen_users.go"] == "" {
+		t.Errorf("unexpected outputs: %q", slices.Sorted(maps.Keys(after)))
 	}
 }
