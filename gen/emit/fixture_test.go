@@ -82,18 +82,104 @@ func blogPackage() *model.Package {
 	counter.ShardKey = field("Name", "name", typ(model.String, stringIdent))
 	counter.Fields = []*model.Field{counter.PK, counter.ShardKey, field("Value", "value", typ(model.Int64, int64Ident))}
 
-	p.Models = []*model.Model{user, post, comment, session, view, counter}
-	def.Models = []*model.Model{user}
+	sample := samplesModel(def)
+
+	p.Models = []*model.Model{user, post, comment, session, view, counter, sample}
+	def.Models = []*model.Model{user, sample}
 	analytics.Models = []*model.Model{session, view}
 	blog.Models = []*model.Model{post, comment}
 	metrics.Models = []*model.Model{counter}
 	return p
 }
 
+// samplesModel has a field of every supported kind, nullable or not.
+func samplesModel(def *model.Database) *model.Model {
+	m := &model.Model{GoName: "Sample", Table: "samples", Placement: model.OnDefault, Database: def}
+	m.PK = field("ID", "id", typ(model.Int64, int64Ident))
+	m.PK.PK = true
+	pre := func(name string) model.GoIdent { return model.GoIdent{Name: name} }
+	id := func(path, name string) model.GoIdent { return model.GoIdent{ImportPath: path, Name: name} }
+	null := func(k model.Kind, ident model.GoIdent) *model.Type { return &model.Type{Kind: k, Ident: ident, Nullable: true} }
+	ptr := func(k model.Kind, ident model.GoIdent) *model.Type {
+		return &model.Type{Kind: k, Ident: ident, Nullable: true, Pointer: true}
+	}
+	const pg = "github.com/jackc/pgx/v5/pgtype"
+	m.Fields = []*model.Field{m.PK,
+		field("I16", "i16", typ(model.Int16, pre("int16"))),
+		field("I32", "i32", typ(model.Int32, pre("int32"))),
+		field("I64", "i64", typ(model.Int64, pre("int64"))),
+		field("U32", "u32", typ(model.Uint32, pre("uint32"))),
+		field("F32", "f32", typ(model.Float32, pre("float32"))),
+		field("F64", "f64", typ(model.Float64, pre("float64"))),
+		field("B", "b", typ(model.Bool, pre("bool"))),
+		field("S", "s", typ(model.String, pre("string"))),
+		field("Raw", "raw", &model.Type{Kind: model.Bytes, Ident: pre("byte"), Slice: true}),
+		field("T", "t", typ(model.Time, id("time", "Time"))),
+		field("U", "u", typ(model.UUID, pre("[16]byte"))),
+		field("NamedU", "named_u", typ(model.UUID, id("example.com/app", "UUID"))),
+		field("PU", "pu", ptr(model.UUID, id("example.com/app", "UUID"))),
+		field("Tags", "tags", &model.Type{Kind: model.StringArray, Ident: pre("string"), Slice: true}),
+		field("Nums", "nums", &model.Type{Kind: model.Int64Array, Ident: pre("int64"), Slice: true}),
+		field("RawJSON", "raw_json", typ(model.JSONRaw, id("encoding/json", "RawMessage"))),
+		field("Prefs", "prefs", typ(model.JSON, id("example.com/app", "Prefs"))),
+		field("PPrefs", "p_prefs", ptr(model.JSON, id("example.com/app", "Prefs"))),
+		field("Meta", "meta", typ(model.JSON, pre("map[string]any"))),
+		field("NS", "ns", null(model.String, id("database/sql", "NullString"))),
+		field("PS", "ps", ptr(model.String, pre("string"))),
+		field("PT", "pt", ptr(model.Time, id("time", "Time"))),
+		field("D", "d", null(model.Date, id(pg, "Date"))),
+		field("N", "n", null(model.Numeric, id(pg, "Numeric"))),
+		field("PgU", "pg_u", null(model.UUID, id(pg, "UUID"))),
+	}
+	return m
+}
+
 // blogSource declares the structs of blogPackage.
 const blogSource = `package app
 
-import "time"
+import (
+	"database/sql"
+	"encoding/json"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+type UUID [16]byte
+
+type Prefs struct {
+	Theme string
+	Size  int
+}
+
+type Sample struct {
+	ID      int64
+	I16     int16
+	I32     int32
+	I64     int64
+	U32     uint32
+	F32     float32
+	F64     float64
+	B       bool
+	S       string
+	Raw     []byte
+	T       time.Time
+	U       [16]byte
+	NamedU  UUID
+	PU      *UUID
+	Tags    []string
+	Nums    []int64
+	RawJSON json.RawMessage
+	Prefs   Prefs
+	PPrefs  *Prefs
+	Meta    map[string]any
+	NS      sql.NullString
+	PS      *string
+	PT      *time.Time
+	D       pgtype.Date
+	N       pgtype.Numeric
+	PgU     pgtype.UUID
+}
 
 type User struct {
 	ID    int64

@@ -19,11 +19,9 @@ type queries struct {
 	Update    string // empty when the model has no column to update
 	Delete    string
 	List      string
-	ListAfter string
 	Count     string
-	// ListBy and ListByAfter are per relation, in m.Relations order.
-	ListBy      []string
-	ListByAfter []string
+	// ListBy is per relation, in m.Relations order.
+	ListBy []string
 }
 
 func params(from, n int) []string {
@@ -78,25 +76,22 @@ func buildQueries(mi *modelInfo) queries {
 		q.Update = "UPDATE " + table + " SET " + strings.Join(sets, ", ") + where
 	}
 
-	// Lists are newest first by ID; the keyset variant continues below the
-	// last ID of the previous page.
-	order := " ORDER BY " + id + " DESC LIMIT "
-	list := func(filter string) (first, after string) {
+	// Lists are newest first by ID, keyset-paginated: the cursor is
+	// runtime.Page.Cursor(), the largest int64 on the first page, so one
+	// statement serves every page and the (filter, id) index answers it.
+	list := func(filter string) string {
 		if filter == "" {
-			return sel + order + "$1", sel + " WHERE " + id + " < $1" + order + "$2"
+			return sel + " WHERE " + id + " < $1 ORDER BY " + id + " DESC LIMIT $2"
 		}
-		return sel + " WHERE " + filter + " = $1" + order + "$2",
-			sel + " WHERE " + filter + " = $1 AND " + id + " < $2" + order + "$3"
+		return sel + " WHERE " + filter + " = $1 AND " + id + " < $2 ORDER BY " + id + " DESC LIMIT $3"
 	}
 	if mi.sharded {
-		q.List, q.ListAfter = list(quoteIdent(m.ShardKey.Column))
+		q.List = list(quoteIdent(m.ShardKey.Column))
 	} else {
-		q.List, q.ListAfter = list("")
+		q.List = list("")
 	}
 	for _, r := range m.Relations {
-		first, after := list(quoteIdent(r.Field.Column))
-		q.ListBy = append(q.ListBy, first)
-		q.ListByAfter = append(q.ListByAfter, after)
+		q.ListBy = append(q.ListBy, list(quoteIdent(r.Field.Column)))
 	}
 	return q
 }

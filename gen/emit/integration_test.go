@@ -1,0 +1,353 @@
+package emit
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// TestGeneratedCodeAgainstPostgreSQL runs the generated repositories of
+// blogPackage against real PostgreSQL: two throwaway servers (runtime/pgtest)
+// holding the default and analytics databases and the 16 shards of group
+// blog, split 8/8. The test program is compiled in a temp module like a
+// user's and run with go test there.
+func TestGeneratedCodeAgainstPostgreSQL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL servers")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command")
+	}
+	files := generated(t)
+	files["app_test.go"] = []byte(integrationProgram)
+	dir := tempModule(t, files)
+	cmd := exec.Command("go", "test", "-count=1", "-v", "./...")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off", "GOTOOLCHAIN=local", "GOSUMDB=off")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("generated code against PostgreSQL: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
+}
+
+const integrationProgram = `package app
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"math"
+	"math/big"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/shardgen/shardgen/runtime"
+	"github.com/shardgen/shardgen/runtime/pgtest"
+)
+
+func open(t *testing.T) (*DB, *runtime.Router) {
+	t.Helper()
+	ctx := context.Background()
+	_, urls := pgtest.NewDatabase(t, 2, "app")
+	cfg := runtime.Config{
+		Databases: map[string]string{"default": urls[0], "analytics": urls[1]},
+		Groups: map[string][]runtime.ServerConfig{
+			"blog":    {{Name: "a", URL: urls[0], Shards: "0-7"}, {Name: "b", URL: urls[1], Shards: "8-15"}},
+			"metrics": {{Name: "a", URL: urls[1], Shards: "0-7"}},
+		},
+	}
+	r, err := runtime.Open(ctx, cfg, Spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	if err := runtime.Migrate(ctx, r, Spec, runtime.MigrateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Migrating again is a no-op.
+	if err := runtime.Migrate(ctx, r, Spec, runtime.MigrateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := New(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, r
+}
+
+func TestRepositories(t *testing.T) {
+	db, r := open(t)
+	ctx := context.Background()
+	blog, err := r.Group("blog")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Default database: CRUD, unique constraint, not found.
+	u := &User{Email: "ada@example.com", Name: "Ada"}
+	uid, err := db.Users.Insert(ctx, u)
+	if err != nil || uid == 0 || int64(uid) != u.ID {
+		t.Fatalf("Users.Insert = %v, %v (row ID %d)", uid, err, u.ID)
+	}
+	if _, err := db.Users.Insert(ctx, &User{Email: "ada@example.com"}); !isCode(err, "23505") {
+		t.Errorf("duplicate email: %v, want a unique violation", err)
+	}
+	u.Name = "Ada L."
+	if err := db.Users.Update(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Users.Get(ctx, uid)
+	if err != nil || got.Name != "Ada L." || got.Email != u.Email {
+		t.Fatalf("Users.Get = %+v, %v", got, err)
+	}
+	if n, err := db.Users.Count(ctx); err != nil || n != 1 {
+		t.Errorf("Users.Count = %d, %v", n, err)
+	}
+	if err := db.Users.Delete(ctx, uid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Users.Get(ctx, uid); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("Get after Delete: %v, want ErrNotFound", err)
+	}
+	if err := db.Users.Delete(ctx, uid); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("second Delete: %v, want ErrNotFound", err)
+	}
+	if err := db.Users.Update(ctx, u); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("Update of a deleted row: %v, want ErrNotFound", err)
+	}
+
+	// Sharded: IDs carry the shard of the key; pages are newest first.
+	const author = 7
+	var ids []PostID
+	for i := range 25 {
+		p := &Post{AuthorID: author, Title: "post", Body: "b", CreatedAt: time.Now().UTC()}
+		if i%2 == 0 {
+			p.Title = "even"
+		}
+		id, err := db.Posts.Insert(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id.Shard() != blog.ShardOfInt64(author) {
+			t.Fatalf("ID %d carries shard %d, the key maps to %d", id, id.Shard(), blog.ShardOfInt64(author))
+		}
+		ids = append(ids, id)
+	}
+	other := int64(author + 1)
+	for blog.ShardOfInt64(other) == blog.ShardOfInt64(author) {
+		other++
+	}
+	otherPost := &Post{AuthorID: other, Title: "other"}
+	if _, err := db.Posts.Insert(ctx, otherPost); err != nil {
+		t.Fatal(err)
+	}
+	page := runtime.Page{Limit: 10}
+	var listed []PostID
+	for {
+		rows, err := db.Posts.List(ctx, BlogKey(author), page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range rows {
+			listed = append(listed, PostID(p.ID))
+		}
+		if len(rows) < page.Size() {
+			break
+		}
+		page = page.Next(rows[len(rows)-1].ID)
+	}
+	if len(listed) != len(ids) {
+		t.Fatalf("listed %d posts, want %d", len(listed), len(ids))
+	}
+	for i, id := range listed {
+		if id != ids[len(ids)-1-i] {
+			t.Fatalf("List order: position %d has %d, want %d (newest first)", i, id, ids[len(ids)-1-i])
+		}
+	}
+	p, err := db.Posts.Get(ctx, ids[3])
+	if err != nil || p.AuthorID != author {
+		t.Fatalf("Posts.Get = %+v, %v", p, err)
+	}
+	p.Title = "edited"
+	if err := db.Posts.Update(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	moved := *p
+	moved.AuthorID = other
+	if err := db.Posts.Update(ctx, &moved); !errors.Is(err, runtime.ErrWrongShard) {
+		t.Errorf("Update with a key of another shard: %v, want ErrWrongShard", err)
+	}
+	if _, err := db.Posts.Get(ctx, PostID(int64(ids[0])+1<<40)); err == nil {
+		t.Errorf("Get of an ID nobody minted succeeded")
+	}
+	if n, err := db.Posts.CountAllShards(ctx); err != nil || n != 26 {
+		t.Errorf("CountAllShards = %d, %v, want 26", n, err)
+	}
+
+	// Co-located relation: comments live on their post's shard, with a
+	// real composite foreign key.
+	c := &Comment{PostAuthorID: author, PostID: int64(ids[3]), Text: "first"}
+	if _, err := db.Comments.Insert(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Comments.Insert(ctx, &Comment{PostAuthorID: author, PostID: int64(ids[3]) + 1<<30, Text: "dangling"}); !isCode(err, "23503") {
+		t.Errorf("comment on a missing post: %v, want a foreign key violation", err)
+	}
+	cs, err := db.Comments.ListByPost(ctx, ids[3], runtime.Page{})
+	if err != nil || len(cs) != 1 || cs[0].Text != "first" {
+		t.Fatalf("ListByPost = %+v, %v", cs, err)
+	}
+
+	// Shard transactions: rolled back on error, committed otherwise, and
+	// refusing keys and IDs of other shards.
+	boom := errors.New("boom")
+	err = db.InBlogShard(ctx, author, func(tx *BlogTx) error {
+		if _, err := tx.Posts().Insert(ctx, &Post{AuthorID: author, Title: "in tx"}); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("InBlogShard = %v, want boom", err)
+	}
+	if n, _ := db.Posts.CountAllShards(ctx); n != 26 {
+		t.Errorf("after rollback: %d posts, want 26", n)
+	}
+	err = db.InBlogShard(ctx, author, func(tx *BlogTx) error {
+		np := &Post{AuthorID: author, Title: "in tx"}
+		id, err := tx.Posts().Insert(ctx, np)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Comments().Insert(ctx, &Comment{PostAuthorID: author, PostID: int64(id), Text: "tx"}); err != nil {
+			return err
+		}
+		if _, err := tx.Posts().Get(ctx, PostID(otherPost.ID)); !errors.Is(err, runtime.ErrWrongShard) {
+			t.Errorf("tx Get of another shard's ID: %v, want ErrWrongShard", err)
+		}
+		if _, err := tx.Posts().Insert(ctx, &Post{AuthorID: other}); !errors.Is(err, runtime.ErrWrongShard) {
+			t.Errorf("tx Insert with another shard's key: %v, want ErrWrongShard", err)
+		}
+		got, err := tx.Comments().ListByPost(ctx, id, runtime.Page{})
+		if err != nil || len(got) != 1 {
+			t.Errorf("tx ListByPost = %v, %v", got, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := db.Posts.CountAllShards(ctx); n != 27 {
+		t.Errorf("after commit: %d posts, want 27", n)
+	}
+
+	// String keys.
+	ctr := &Counter{Name: "signups", Value: 3}
+	cid, err := db.Counters.Insert(ctx, ctr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.Counters.List(ctx, "signups", runtime.Page{}); err != nil || len(got) != 1 || int64(cid) != got[0].ID {
+		t.Errorf("Counters.List = %v, %v", got, err)
+	}
+
+	// Partition database with a same-database relation (nullable).
+	sess := &Session{UserAgent: "curl"}
+	sid, err := db.Sessions.Insert(ctx, sess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessionID := int64(sid)
+	for _, v := range []*PageView{{URL: "/a"}, {URL: "/b", SessionID: &sessionID}} {
+		if _, err := db.PageViews.Insert(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	views, err := db.PageViews.ListBySession(ctx, sid, runtime.Page{})
+	if err != nil || len(views) != 1 || views[0].URL != "/b" {
+		t.Errorf("ListBySession = %v, %v", views, err)
+	}
+	err = db.InAnalyticsTx(ctx, func(tx *AnalyticsTx) error {
+		n, err := tx.PageViews().Count(ctx)
+		if err != nil || n != 2 {
+			t.Errorf("tx Count = %d, %v", n, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEveryTypeRoundTrips(t *testing.T) {
+	db, _ := open(t)
+	ctx := context.Background()
+	s := "text"
+	now := time.Date(2026, 11, 22, 3, 4, 5, 123456000, time.UTC)
+	pu := UUID{9, 8, 7}
+	full := &Sample{
+		I16: math.MinInt16, I32: math.MaxInt32, I64: math.MinInt64, U32: math.MaxUint32,
+		F32: 1.5, F64: math.Pi, B: true, S: "héllo", Raw: []byte{0, 1, 2},
+		T: now, U: [16]byte{1, 2, 3}, NamedU: UUID{4, 5, 6}, PU: &pu,
+		Tags: []string{"a", "b,c", ""}, Nums: []int64{1, -2, math.MaxInt64},
+		RawJSON: json.RawMessage(` + "`" + `{"k":[1,2]}` + "`" + `),
+		Prefs:   Prefs{Theme: "dark", Size: 3}, PPrefs: &Prefs{Theme: "light"},
+		Meta:    map[string]any{"n": 1.5, "s": "x"},
+		NS:      sql.NullString{String: "ns", Valid: true}, PS: &s, PT: &now,
+		D:       pgtype.Date{Time: time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC), Valid: true},
+		N:       pgtype.Numeric{Int: big.NewInt(12345), Exp: -2, Valid: true},
+		PgU:     pgtype.UUID{Bytes: [16]byte{7}, Valid: true},
+	}
+	for name, in := range map[string]*Sample{"full": full, "zero": {}} {
+		id, err := db.Samples.Insert(ctx, in)
+		if err != nil {
+			t.Fatalf("%s: Insert: %v", name, err)
+		}
+		out, err := db.Samples.Get(ctx, id)
+		if err != nil {
+			t.Fatalf("%s: Get: %v", name, err)
+		}
+		opts := cmp.Options{
+			cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) }),
+			cmp.Comparer(func(a, b pgtype.Numeric) bool {
+				fa, _ := a.Float64Value()
+				fb, _ := b.Float64Value()
+				return fa == fb
+			}),
+			// jsonb normalises spacing and key order: compare JSON values.
+			// (The comparer also sees []byte fields, which are not JSON.)
+			cmp.Comparer(func(a, b json.RawMessage) bool {
+				var va, vb any
+				if json.Unmarshal(a, &va) != nil || json.Unmarshal(b, &vb) != nil {
+					return bytes.Equal(a, b) && (a == nil) == (b == nil)
+				}
+				return cmp.Equal(va, vb)
+			}),
+		}
+		// Field by field, so that a difference names its field.
+		vin, vout := reflect.ValueOf(in).Elem(), reflect.ValueOf(out).Elem()
+		for i := range vin.NumField() {
+			fname := vin.Type().Field(i).Name
+			if fname == "ID" {
+				continue
+			}
+			if diff := cmp.Diff(vin.Field(i).Interface(), vout.Field(i).Interface(), opts); diff != "" {
+				t.Errorf("%s: field %s differs after a round trip (-in +out):\n%s", name, fname, diff)
+			}
+		}
+	}
+}
+
+func isCode(err error, code string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == code
+}
+`
