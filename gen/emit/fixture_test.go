@@ -99,7 +99,9 @@ func samplesModel(def *model.Database) *model.Model {
 	m.PK.PK = true
 	pre := func(name string) model.GoIdent { return model.GoIdent{Name: name} }
 	id := func(path, name string) model.GoIdent { return model.GoIdent{ImportPath: path, Name: name} }
-	null := func(k model.Kind, ident model.GoIdent) *model.Type { return &model.Type{Kind: k, Ident: ident, Nullable: true} }
+	null := func(k model.Kind, ident model.GoIdent) *model.Type {
+		return &model.Type{Kind: k, Ident: ident, Nullable: true}
+	}
 	ptr := func(k model.Kind, ident model.GoIdent) *model.Type {
 		return &model.Type{Kind: k, Ident: ident, Nullable: true, Pointer: true}
 	}

@@ -213,7 +213,7 @@ func (e *emitter) argHelpers(f *jen.File) {
 		)
 	}
 	if needUUID {
-		f.Add(doc(uuidHelper + " sends a UUID held by pointer: NULL when nil. pgx encodes a " +
+		f.Add(doc(uuidHelper+" sends a UUID held by pointer: NULL when nil. pgx encodes a "+
 			"pgtype.UUID without knowing the column's type, but not a [16]byte.")).
 			Func().Id(uuidHelper).Params(jen.Id("p").Op("*").Index(jen.Lit(16)).Byte()).Qual(pgtypePath, "UUID").Block(
 			jen.If(jen.Id("p").Op("==").Nil()).Block(jen.Return(jen.Qual(pgtypePath, "UUID").Values())),

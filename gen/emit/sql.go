@@ -14,12 +14,12 @@ import (
 
 // queries are the statements of one model's repository.
 type queries struct {
-	Insert    string
-	Get       string
-	Update    string // empty when the model has no column to update
-	Delete    string
-	List      string
-	Count     string
+	Insert string
+	Get    string
+	Update string // empty when the model has no column to update
+	Delete string
+	List   string
+	Count  string
 	// ListBy is per relation, in m.Relations order.
 	ListBy []string
 }
