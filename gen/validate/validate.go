@@ -282,7 +282,8 @@ func (c *checker) primaryKey(m *model.Model) {
 			pks = append(pks, f)
 		}
 	}
-	for _, f := range pks[1:] {
+	for i := 1; i < len(pks); i++ {
+		f := pks[i]
 		c.d.Errorf(f.Pos, "%s has a second primary-key field %s (the first is %s); composite primary keys are not supported: keep one int64 pk and tag the others unique",
 			m.GoName, f.GoName, pks[0].GoName)
 	}
