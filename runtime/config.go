@@ -60,8 +60,10 @@ type PoolConfig struct {
 	// and 30m.
 	MaxConnLifetime time.Duration
 	MaxConnIdleTime time.Duration
-	// QueryExecMode is how statements are sent. The zero value selects the
-	// runtime's default, DefaultQueryExecMode; see its documentation for why.
+	// QueryExecMode is how statements are sent. The zero value is "auto",
+	// described in the package documentation under "Exec mode": pgx's
+	// statement cache while a server's distinct statement texts fit in it,
+	// QueryExecModeExec beyond.
 	QueryExecMode pgx.QueryExecMode
 }
 
@@ -72,21 +74,6 @@ const (
 	DefaultMaxConnLifetime = time.Hour
 	DefaultMaxConnIdleTime = 30 * time.Minute
 )
-
-// DefaultQueryExecMode is the pgx exec mode the runtime uses unless
-// PoolConfig.QueryExecMode says otherwise.
-//
-// Every (statement, schema) pair is a distinct SQL text: 20 statements over
-// 2,048 schemas on one server are 40,960 texts. pgx's default,
-// QueryExecModeCacheStatement, keeps a per-connection LRU of 512 server-side
-// prepared statements; with that many texts it thrashes (each miss costs an
-// extra Parse/Describe round trip plus a Deallocate, and server memory per
-// connection). QueryExecModeCacheDescribe has the same per-connection 512
-// cache. QueryExecModeExec sends Parse/Bind/Execute of the unnamed statement
-// in one round trip, needs no cache and leaves no state on the connection,
-// so its cost does not depend on the number of shards; arguments are sent in
-// the text format. See exec_bench_test.go for the measurements.
-const DefaultQueryExecMode = pgx.QueryExecModeExec
 
 func (p PoolConfig) withDefaults() PoolConfig {
 	if p.MaxConns == 0 {
@@ -103,9 +90,6 @@ func (p PoolConfig) withDefaults() PoolConfig {
 	}
 	if p.MaxConnIdleTime == 0 {
 		p.MaxConnIdleTime = DefaultMaxConnIdleTime
-	}
-	if p.QueryExecMode == 0 {
-		p.QueryExecMode = DefaultQueryExecMode
 	}
 	return p
 }
@@ -140,11 +124,13 @@ func (p PoolConfig) validate(ps *problems) {
 	}
 }
 
-// ParseQueryExecMode parses the names pgx uses in its
-// default_query_exec_mode connection parameter: cache_statement,
+// ParseQueryExecMode parses "auto" (the zero value) and the names pgx uses
+// in its default_query_exec_mode connection parameter: cache_statement,
 // cache_describe, describe_exec, exec, simple_protocol.
 func ParseQueryExecMode(s string) (pgx.QueryExecMode, error) {
 	switch s {
+	case "auto", "":
+		return 0, nil
 	case "cache_statement":
 		return pgx.QueryExecModeCacheStatement, nil
 	case "cache_describe":
@@ -156,7 +142,7 @@ func ParseQueryExecMode(s string) (pgx.QueryExecMode, error) {
 	case "simple_protocol":
 		return pgx.QueryExecModeSimpleProtocol, nil
 	}
-	return 0, fmt.Errorf("unknown query exec mode %q (want cache_statement, cache_describe, describe_exec, exec or simple_protocol)", s)
+	return 0, fmt.Errorf("unknown query exec mode %q (want auto, cache_statement, cache_describe, describe_exec, exec or simple_protocol)", s)
 }
 
 // ShardRange is an inclusive range of logical shards.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,6 +44,14 @@ type serverPool struct {
 	acquireTimeout time.Duration
 	where          string
 	secret         string // the password, only to scrub it from driver errors
+
+	// Exec mode "auto" (see the package documentation): connections default
+	// to pgx's statement cache; once texts, the number of distinct statement
+	// texts rendered for this server, exceeds cacheCap, calls pass
+	// QueryExecModeExec instead.
+	auto     bool
+	cacheCap int64
+	texts    atomic.Int64
 }
 
 func newServerPool(ctx context.Context, url string, pc PoolConfig) (*serverPool, error) {
@@ -56,18 +65,30 @@ func newServerPool(ctx context.Context, url string, pc PoolConfig) (*serverPool,
 	cfg.MaxConnIdleTime = pc.MaxConnIdleTime
 	cc := cfg.ConnConfig
 	cc.ConnectTimeout = pc.ConnectTimeout
-	cc.DefaultQueryExecMode = pc.QueryExecMode
-	switch pc.QueryExecMode {
-	case pgx.QueryExecModeExec, pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeDescribeExec:
-		// No per-connection cache is used; don't allocate one per connection.
-		cc.StatementCacheCapacity = 0
-		cc.DescriptionCacheCapacity = 0
-	}
 	sp := &serverPool{
 		sem:            make(chan struct{}, pc.MaxConns),
 		acquireTimeout: pc.AcquireTimeout,
 		where:          describeConn(cfg),
 		secret:         cc.Password,
+	}
+	mode := pc.QueryExecMode
+	if mode == 0 {
+		// auto; a statement_cache_capacity=0 in the connection string
+		// disables the cache, leaving exec.
+		sp.cacheCap = int64(cc.StatementCacheCapacity)
+		if sp.cacheCap > 0 {
+			sp.auto = true
+			mode = pgx.QueryExecModeCacheStatement
+		} else {
+			mode = pgx.QueryExecModeExec
+		}
+	}
+	cc.DefaultQueryExecMode = mode
+	switch mode {
+	case pgx.QueryExecModeExec, pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeDescribeExec:
+		// No per-connection cache is used; don't allocate one per connection.
+		cc.StatementCacheCapacity = 0
+		cc.DescriptionCacheCapacity = 0
 	}
 	// NewWithConfig does not connect (MinConns connections are opened in the
 	// background), so a server that is down does not fail Open.
@@ -76,6 +97,19 @@ func newServerPool(ctx context.Context, url string, pc PoolConfig) (*serverPool,
 		return nil, fmt.Errorf("cannot create pool for %s: %s", sp.where, scrub(err.Error(), sp.secret))
 	}
 	return sp, nil
+}
+
+// args returns the statement arguments, prefixed with QueryExecModeExec
+// when auto mode has outgrown the statement cache (one small allocation;
+// the mode constant itself is boxed without allocating).
+func (sp *serverPool) args(args []any) []any {
+	if !sp.auto || sp.texts.Load() <= sp.cacheCap {
+		return args
+	}
+	a := make([]any, len(args)+1)
+	a[0] = pgx.QueryExecModeExec
+	copy(a[1:], args)
+	return a
 }
 
 // acquire takes a pool slot and a connection. Errors are classified:
@@ -255,7 +289,7 @@ func (t Target) Exec(ctx context.Context, q *Query, args ...any) (pgconn.Command
 	if err != nil {
 		return pgconn.CommandTag{}, t.fail(err)
 	}
-	tag, err := c.Conn().Exec(ctx, sql, args...)
+	tag, err := c.Conn().Exec(ctx, sql, sp.args(args)...)
 	if err != nil {
 		err = t.fail(sp.classify(ctx, c.Conn(), err))
 	}
@@ -277,7 +311,7 @@ func (t Target) Query(ctx context.Context, q *Query, args ...any) (pgx.Rows, err
 		e := t.fail(err)
 		return errRows{e}, e
 	}
-	rows, err := c.Conn().Query(ctx, sql, args...)
+	rows, err := c.Conn().Query(ctx, sql, sp.args(args)...)
 	if err != nil {
 		e := t.fail(sp.classify(ctx, c.Conn(), err))
 		sp.release(c)
@@ -299,7 +333,7 @@ func (t Target) QueryRow(ctx context.Context, q *Query, args ...any) pgx.Row {
 	if err != nil {
 		return errRow{t.fail(err)}
 	}
-	return &shardRow{row: c.Conn().QueryRow(ctx, sql, args...), t: t, c: c, ctx: ctx}
+	return &shardRow{row: c.Conn().QueryRow(ctx, sql, sp.args(args)...), t: t, c: c, ctx: ctx}
 }
 
 // shardRows releases the connection when closed and wraps errors.
@@ -413,7 +447,7 @@ func (tx *Tx) Exec(ctx context.Context, q *Query, args ...any) (pgconn.CommandTa
 	if err != nil {
 		return pgconn.CommandTag{}, err
 	}
-	tag, err := tx.tx.Exec(ctx, sql, args...)
+	tag, err := tx.tx.Exec(ctx, sql, tx.t.srv.pool.args(args)...)
 	if err != nil {
 		return tag, tx.t.fail(tx.t.srv.pool.classify(ctx, tx.tx.Conn(), err))
 	}
@@ -426,7 +460,7 @@ func (tx *Tx) Query(ctx context.Context, q *Query, args ...any) (pgx.Rows, error
 	if err != nil {
 		return errRows{err}, err
 	}
-	rows, err := tx.tx.Query(ctx, sql, args...)
+	rows, err := tx.tx.Query(ctx, sql, tx.t.srv.pool.args(args)...)
 	if err != nil {
 		e := tx.t.fail(tx.t.srv.pool.classify(ctx, tx.tx.Conn(), err))
 		return errRows{e}, e
@@ -440,7 +474,7 @@ func (tx *Tx) QueryRow(ctx context.Context, q *Query, args ...any) pgx.Row {
 	if err != nil {
 		return errRow{err}
 	}
-	return &shardRow{row: tx.tx.QueryRow(ctx, sql, args...), t: tx.t, ctx: ctx}
+	return &shardRow{row: tx.tx.QueryRow(ctx, sql, tx.t.srv.pool.args(args)...), t: tx.t, ctx: ctx}
 }
 
 // InTx runs fn in a transaction on the target's connection: committed when

@@ -13,8 +13,9 @@ import (
 //
 // The text for a shard is rendered the first time the query runs there and
 // cached, so later runs cost one atomic load and no allocation. Memory is
-// bounded by (shards used) x (length of the SQL) per query. Nothing is
-// prepared on the server (see DefaultQueryExecMode).
+// bounded by (shards used) x (length of the SQL) per query. Each rendered
+// text counts towards its server's working set, which picks the exec mode
+// (see "Exec mode" in the package documentation).
 type Query struct {
 	sql   string
 	group *Group    // nil for a database query
@@ -40,6 +41,7 @@ func (d *Database) Prepare(sql string) *Query {
 	q := &Query{sql: sql, db: d, texts: make([]atomic.Pointer[string], 1)}
 	t := render(sql, `"public"`, -1)
 	q.texts[0].Store(&t)
+	d.server.pool.texts.Add(1)
 	return q
 }
 
@@ -65,7 +67,9 @@ func (q *Query) text(s Shard) string {
 		return *p
 	}
 	t := render(q.sql, q.group.quoted[s], s)
-	q.texts[s].CompareAndSwap(nil, &t)
+	if q.texts[s].CompareAndSwap(nil, &t) {
+		q.group.byShard[s].pool.texts.Add(1)
+	}
 	return *q.texts[s].Load()
 }
 

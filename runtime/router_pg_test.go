@@ -105,6 +105,15 @@ func testRouting(t *testing.T, f *pgFixture) {
 	if len(r.pools) != 2 {
 		t.Errorf("%d pools, want 2 (the default database shares server a's pool)", len(r.pools))
 	}
+	defer func() {
+		// 16 shards: the texts fit pgx's statement cache, which auto mode
+		// keeps using.
+		for _, sp := range r.pools {
+			if a := sp.args([]any{1}); !sp.auto || sp.cacheCap != 512 || len(a) != 1 {
+				t.Errorf("pool %s: auto=%v cap=%d texts=%d args=%v, want cached statements", sp.where, sp.auto, sp.cacheCap, sp.texts.Load(), a)
+			}
+		}
+	}()
 	ins := g.Prepare("INSERT INTO @schema@.kv (k, shard, v) VALUES ($1, $2, $3)")
 	port := g.Prepare("SELECT inet_server_port(), current_database(), '@schema@'")
 	const keys = 400
@@ -330,6 +339,17 @@ func testManyShardsBoundedConns(t *testing.T, f *pgFixture) {
 	}
 	if len(r.pools) != 2 || maxConns.Load() > 3 {
 		t.Errorf("%d pools, at most %d connections per pool; want 2 pools, <= 3", len(r.pools), maxConns.Load())
+	}
+	// Auto exec mode: 2,048 texts per server outgrow the 512-entry statement
+	// cache, so calls switched to QueryExecModeExec (after the first 512
+	// texts ran cached, on the same connections, with the same results).
+	for _, sp := range r.pools {
+		if n := sp.texts.Load(); n != 2048 {
+			t.Errorf("pool %s rendered %d texts, want 2048", sp.where, n)
+		}
+		if a := sp.args([]any{1}); !sp.auto || len(a) != 2 || a[0] != pgx.QueryExecModeExec {
+			t.Errorf("pool %s: auto=%v args=%v, want exec mode prefixed", sp.where, sp.auto, a)
+		}
 	}
 }
 
