@@ -194,6 +194,8 @@ func (m typeMapper) namedType(t *types.Named) (*model.Type, *unsupported) {
 		return &model.Type{Kind: typ.Kind, Ident: ident}, nil
 	case *types.Struct, *types.Map:
 		return nil, &unsupported{"a struct or map is stored as jsonb only when asked: add `shardgen:\"json\"` to the field's tag"}
+	case *types.Pointer:
+		return nil, &unsupported{"named pointer types are not supported; use *T for a nullable column"}
 	}
 	// Fall back to the unnamed rules for the message (chan, func, ...).
 	if _, bad := m.valueType(t.Underlying(), false); bad != nil {
