@@ -1,0 +1,31 @@
+package blogdb_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/shardgen/shardgen/gen"
+)
+
+// TestGeneratedCodeIsCurrent regenerates the package in memory, as
+// go generate would, and fails when a committed shardgen_* file differs,
+// is missing or is obsolete: models.go and the generated code must never
+// disagree.
+func TestGeneratedCodeIsCurrent(t *testing.T) {
+	res := gen.Generate(gen.Options{Dir: ".", Patterns: []string{"."}})
+	if res.Diags.Errors() > 0 {
+		var b strings.Builder
+		res.Diags.Print(&b, "")
+		t.Fatalf("shardgen reports errors for the example models:\n%s", b.String())
+	}
+	if len(res.Files) == 0 {
+		t.Fatal("shardgen generated no files for the example models")
+	}
+	diffs, err := gen.Stale(res.Files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(diffs) > 0 {
+		t.Errorf("generated code is stale; run `make generate` (go generate ./examples/...) and commit the result:\n%s", strings.Join(diffs, "\n"))
+	}
+}

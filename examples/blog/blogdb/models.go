@@ -1,0 +1,59 @@
+package blogdb
+
+import "time"
+
+// User is an account. Accounts are few and read everywhere, so they stay on
+// the default database, like Wave's user accounts.
+//
+//shardgen:default
+type User struct {
+	ID      int64
+	Email   string    `shardgen:"unique"`
+	Name    string    `db:"display_name"`
+	Joined  time.Time `db:"joined_at"`
+	IsAdmin bool
+}
+
+// Post is a blog post. Posts are sharded by their author (the shard key):
+// all posts of one author live on one logical shard, so listing them is one
+// query on one server.
+//
+//shardgen:shard blog key=AuthorID
+type Post struct {
+	ID        int64
+	AuthorID  int64 `shardgen:"index"` // a User's ID; users are on another database, so no ref=
+	Title     string
+	Body      string
+	Tags      []string
+	Published *time.Time `db:"published_at"` // nil while a draft
+	Created   time.Time  `db:"created_at"`
+}
+
+// Comment is a comment on a post. It is sharded by the author of its post
+// (PostAuthorID), not by its own writer, so that it lands on the same
+// logical shard as its post: the ref is then co-located (via=), and
+// shardgen generates CommentRepo.ListByPost and a real foreign key.
+//
+//shardgen:shard blog key=PostAuthorID
+type Comment struct {
+	ID           int64
+	PostID       int64 `shardgen:"ref=Post,via=PostAuthorID,index"`
+	PostAuthorID int64
+	CommenterID  int64 // a User's ID, stored as a plain value: users are on the default database
+	Body         string
+	Created      time.Time `db:"created_at"`
+}
+
+// PageView records one view of a post. Views are many and written on every
+// request, so they live on the analytics database (a feature partition),
+// away from the accounts. They refer to posts by plain IDs: a post may be
+// on any shard.
+//
+//shardgen:partition analytics
+type PageView struct {
+	ID       int64
+	PostID   int64 `shardgen:"index"`
+	ViewerID *int64 // nil for anonymous readers
+	Path     string
+	At       time.Time `db:"viewed_at"`
+}

@@ -1,0 +1,202 @@
+// Command blog runs the shardgen example blog end to end: users on the
+// default database, posts and comments sharded by author over the logical
+// shards of group "blog" on two physical servers, and page views on the
+// analytics database.
+//
+// With no configuration it starts two throwaway PostgreSQL servers from the
+// local binaries (see runtime/pgtest), splits the 16 logical shards of
+// group "blog" between them by range (0-7 on server a, 8-15 on server b),
+// puts the default and analytics databases on server a, and removes
+// everything when it ends:
+//
+//	go run ./examples/blog
+//
+// To use servers of your own, give a JSON config file (the format of
+// runtime.LoadConfigFile):
+//
+//	go run ./examples/blog -config shards.json
+//
+// or the SHARDGEN_* environment variables of runtime.ConfigFromEnv:
+//
+//	SHARDGEN_DATABASE_DEFAULT_URL=postgres://app@db0/app \
+//	SHARDGEN_DATABASE_ANALYTICS_URL=postgres://app@db0/analytics \
+//	SHARDGEN_GROUP_BLOG_SERVERS=a,b \
+//	SHARDGEN_GROUP_BLOG_SERVER_A_URL=postgres://app@db1/blog SHARDGEN_GROUP_BLOG_SERVER_A_SHARDS=0-7 \
+//	SHARDGEN_GROUP_BLOG_SERVER_B_URL=postgres://app@db2/blog SHARDGEN_GROUP_BLOG_SERVER_B_SHARDS=8-15 \
+//	go run ./examples/blog
+//
+// The demo migrates every database and shard schema (idempotently), so it
+// can be run again against the same servers.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/shardgen/shardgen/runtime"
+	"github.com/shardgen/shardgen/runtime/pgtest"
+)
+
+func main() {
+	configPath := flag.String("config", "", "JSON config file with the database and shard server URLs (default: SHARDGEN_* environment variables, else throwaway servers)")
+	pgBin := flag.String("pgbin", "", "directory of initdb, pg_ctl and postgres for the throwaway servers (default: "+pgtest.DefaultBinDir+" or PATH)")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: blog [-config shards.json] [-pgbin dir]\n\n"+
+			"Runs the shardgen example blog against throwaway PostgreSQL servers, or\n"+
+			"against the servers named by -config or the SHARDGEN_* environment variables.\n\n")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() > 0 {
+		flag.Usage()
+		os.Exit(2)
+	}
+
+	// Ctrl-C cancels the run; the deferred shutdown still stops the
+	// throwaway servers and removes their data.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Stdout, os.Environ(), *configPath, *pgBin); err != nil {
+		fmt.Fprintf(os.Stderr, "blog: %v\n", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// run resolves where the data lives (configPath, else the SHARDGEN_*
+// variables of environ, else throwaway servers), then runs the demo.
+func run(ctx context.Context, out io.Writer, environ []string, configPath, pgBin string) error {
+	p := newPrinter(out)
+	cfg, source, err := loadConfig(configPath, environ)
+	if err != nil {
+		return err
+	}
+	if cfg == nil {
+		p.section("Starting two throwaway PostgreSQL servers")
+		tw, err := startThrowaway(ctx, p, pgtest.Options{BinDir: pgBin})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			p.section("Shutting down")
+			p.step("stopping the throwaway servers and removing their data", func() error {
+				tw.Close()
+				return nil
+			})
+		}()
+		c := tw.Config()
+		cfg, source = &c, "throwaway servers"
+	}
+	_, err = Demo(ctx, p, *cfg, source, Options{RunTag: runTag(source)})
+	return err
+}
+
+// loadConfig returns the configuration given by -config or the environment,
+// or nil when none is given. source describes where it came from.
+func loadConfig(path string, environ []string) (*runtime.Config, string, error) {
+	if path != "" {
+		cfg, err := runtime.LoadConfigFile(path)
+		if err != nil {
+			return nil, "", err
+		}
+		return &cfg, "config file " + path, nil
+	}
+	cfg, err := runtime.ConfigFromEnviron(environ)
+	if err != nil {
+		return nil, "", fmt.Errorf("reading SHARDGEN_* environment variables: %w", err)
+	}
+	if len(cfg.Databases) == 0 && len(cfg.Groups) == 0 {
+		return nil, "", nil
+	}
+	return &cfg, "SHARDGEN_* environment variables", nil
+}
+
+// runTag makes the demo's unique values (user e-mail addresses) unique per
+// run on servers that outlive it; throwaway servers start empty.
+func runTag(source string) string {
+	if source == "throwaway servers" {
+		return ""
+	}
+	return fmt.Sprintf("%x", time.Now().UnixMilli())
+}
+
+// throwaway is the two servers the demo starts when given no configuration.
+type throwaway struct {
+	a, b *pgtest.Server
+}
+
+// throwawayDatabases are created on the throwaway servers: default and
+// analytics on server a only, the shard schemas' database on both.
+const (
+	dbDefault   = "app"
+	dbAnalytics = "analytics"
+	dbBlog      = "blog"
+)
+
+// startThrowaway starts servers a and b and creates their databases.
+func startThrowaway(ctx context.Context, p *printer, opts pgtest.Options) (*throwaway, error) {
+	if _, err := pgtest.BinDir(opts); err != nil {
+		return nil, fmt.Errorf("%v\n  install PostgreSQL (Debian: apt-get install postgresql) or give -config / SHARDGEN_* URLs of running servers", err)
+	}
+	var servers []*pgtest.Server
+	err := p.step("initdb once, copy the cluster, start both on 127.0.0.1", func() error {
+		var err error
+		servers, err = pgtest.StartServers(ctx, 2, opts)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	tw := &throwaway{a: servers[0], b: servers[1]}
+	err = p.step("create databases app, analytics and blog on server a; blog on server b", func() error {
+		for _, db := range []string{dbDefault, dbAnalytics, dbBlog} {
+			if err := tw.a.CreateDatabase(ctx, db); err != nil {
+				return err
+			}
+		}
+		return tw.b.CreateDatabase(ctx, dbBlog)
+	})
+	if err != nil {
+		tw.Close()
+		return nil, err
+	}
+	return tw, nil
+}
+
+// Config maps the blog's databases and shards onto the two servers, the way
+// hypervault maps ranges of logical shards to hosts.
+func (tw *throwaway) Config() runtime.Config {
+	return throwawayConfig(tw.a, tw.b)
+}
+
+func throwawayConfig(a, b *pgtest.Server) runtime.Config {
+	return runtime.Config{
+		Databases: map[string]string{
+			"default":   a.URL(dbDefault),
+			"analytics": a.URL(dbAnalytics),
+		},
+		Groups: map[string][]runtime.ServerConfig{
+			"blog": {
+				{Name: "a", URL: a.URL(dbBlog), Shards: "0-7"},
+				{Name: "b", URL: b.URL(dbBlog), Shards: "8-15"},
+			},
+		},
+		Pool: runtime.PoolConfig{MaxConns: 4, AcquireTimeout: 5 * time.Second},
+	}
+}
+
+// Close stops both servers and removes their data directories.
+func (tw *throwaway) Close() {
+	for _, s := range []*pgtest.Server{tw.a, tw.b} {
+		if err := s.Close(); err != nil && !errors.Is(err, pgtest.ErrCannotStop) {
+			fmt.Fprintf(os.Stderr, "blog: %v\n", err)
+		}
+	}
+}
