@@ -41,6 +41,12 @@ type tableDDL struct {
 	Deferred []constraintDDL
 }
 
+// deferredDDL is the data of the "deferred" template of table.sql.tmpl.
+type deferredDDL struct {
+	Table      string
+	Constraint constraintDDL
+}
+
 type columnDDL struct {
 	Name     string // quoted
 	Type     string
@@ -285,7 +291,7 @@ func renderTables(models []*model.Model) (string, error) {
 		return "", err
 	}
 	order, deferred := orderTables(models)
-	var out []string
+	var out, later []string
 	for _, m := range order {
 		t, err := buildTable(m, deferred)
 		if err != nil {
@@ -296,8 +302,16 @@ func renderTables(models []*model.Model) (string, error) {
 			return "", fmt.Errorf("render table %s: %w", m.Table, err)
 		}
 		out = append(out, strings.TrimSpace(buf.String()))
+		for _, c := range t.Deferred {
+			buf.Reset()
+			if err := tmpl.ExecuteTemplate(&buf, "deferred", deferredDDL{Table: t.Table, Constraint: c}); err != nil {
+				return "", fmt.Errorf("render foreign key %s: %w", c.Literal, err)
+			}
+			later = append(later, buf.String())
+		}
 	}
-	return strings.Join(out, "\n\n") + "\n", nil
+	// Foreign keys closing a cycle come last, when every table exists.
+	return strings.Join(append(out, later...), "\n\n") + "\n", nil
 }
 
 func loadTemplate(name string) (*template.Template, error) {

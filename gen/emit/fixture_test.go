@@ -23,7 +23,8 @@ func field(name, column string, t *model.Type) *model.Field {
 // blogPackage is the running example: users on the default database,
 // page views on partition "analytics", posts and comments sharded in group
 // "blog" by the author, comments co-located with their post through
-// PostAuthorID, and a same-database relation from page views to sessions.
+// PostAuthorID, and same-database relations between page views and
+// sessions in both directions (a cycle).
 func blogPackage() *model.Package {
 	def := &model.Database{Name: model.DefaultDatabase}
 	analytics := &model.Database{Name: "analytics"}
@@ -63,7 +64,8 @@ func blogPackage() *model.Package {
 	session := &model.Model{GoName: "Session", Table: "sessions", Placement: model.OnPartition, Database: analytics}
 	session.PK = field("ID", "id", typ(model.Int64, int64Ident))
 	session.PK.PK = true
-	session.Fields = []*model.Field{session.PK, field("UserAgent", "user_agent", typ(model.String, stringIdent))}
+	lastView := field("LastViewID", "last_view_id", &model.Type{Kind: model.Int64, Ident: int64Ident, Nullable: true, Pointer: true})
+	session.Fields = []*model.Field{session.PK, field("UserAgent", "user_agent", typ(model.String, stringIdent)), lastView}
 
 	view := &model.Model{GoName: "PageView", Table: "page_views", Placement: model.OnPartition, Database: analytics}
 	view.PK = field("ID", "id", typ(model.Int64, int64Ident))
@@ -71,6 +73,8 @@ func blogPackage() *model.Package {
 	sessionID := field("SessionID", "session_id", &model.Type{Kind: model.Int64, Ident: int64Ident, Nullable: true, Pointer: true})
 	view.Fields = []*model.Field{view.PK, sessionID, field("URL", "url", typ(model.String, stringIdent))}
 	view.Relations = []*model.Relation{{From: view, Field: sessionID, To: session}}
+	// Sessions remember their last page view: a reference cycle.
+	session.Relations = []*model.Relation{{From: session, Field: lastView, To: view}}
 
 	// Group "metrics" is keyed by strings, so that a key of one group
 	// passed to the other is a type error the misuse test can expect.
@@ -205,8 +209,9 @@ type Comment struct {
 }
 
 type Session struct {
-	ID        int64
-	UserAgent string
+	ID         int64
+	UserAgent  string
+	LastViewID *int64
 }
 
 type PageView struct {
