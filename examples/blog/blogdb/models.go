@@ -20,8 +20,11 @@ type User struct {
 //
 //shardgen:shard blog key=AuthorID
 type Post struct {
-	ID        int64
-	AuthorID  int64 `shardgen:"index"` // a User's ID; users are on another database, so no ref=
+	ID int64
+	// AuthorID is the author's User ID. Users are on another database, so
+	// it is a plain value, not a ref=. Listing by author needs no index of
+	// its own: every sharded table has a unique (shard key, id) index.
+	AuthorID  int64
 	Title     string
 	Body      string
 	Tags      []string
@@ -52,7 +55,7 @@ type Comment struct {
 //shardgen:partition analytics
 type PageView struct {
 	ID       int64
-	PostID   int64 `shardgen:"index"`
+	PostID   int64  `shardgen:"index"`
 	ViewerID *int64 // nil for anonymous readers
 	Path     string
 	At       time.Time `db:"viewed_at"`

@@ -66,7 +66,6 @@ var Spec = runtime.Spec{
 					"    CONSTRAINT \"posts_pkey\" PRIMARY KEY (\"id\"),\n" +
 					"    CONSTRAINT \"posts_author_id_id_key\" UNIQUE (\"author_id\", \"id\")\n" +
 					");\n" +
-					"CREATE INDEX IF NOT EXISTS \"posts_author_id_idx\" ON @schema@.\"posts\" (\"author_id\");\n" +
 					"\n" +
 					"CREATE TABLE IF NOT EXISTS @schema@.\"comments\" (\n" +
 					"    \"id\" bigint NOT NULL DEFAULT @schema@.shardgen_next_id(),\n" +

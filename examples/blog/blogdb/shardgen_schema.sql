@@ -83,7 +83,6 @@ CREATE TABLE IF NOT EXISTS @schema@."posts" (
     CONSTRAINT "posts_pkey" PRIMARY KEY ("id"),
     CONSTRAINT "posts_author_id_id_key" UNIQUE ("author_id", "id")
 );
-CREATE INDEX IF NOT EXISTS "posts_author_id_idx" ON @schema@."posts" ("author_id");
 
 CREATE TABLE IF NOT EXISTS @schema@."comments" (
     "id" bigint NOT NULL DEFAULT @schema@.shardgen_next_id(),
