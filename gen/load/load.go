@@ -128,6 +128,7 @@ func loadPackage(p *packages.Package, diags *diag.List) *model.Package {
 	for _, f := range files {
 		l.header(f)
 		decls = append(decls, l.typeDecls(f)...)
+		l.declared(f)
 	}
 	for _, d := range decls {
 		if m := l.model(d); m != nil {
@@ -292,6 +293,34 @@ func (l *loader) typeDecls(f *ast.File) []typeDecl {
 		}
 	}
 	return out
+}
+
+// declared records the package-level identifiers of f.
+func (l *loader) declared(f *ast.File) {
+	add := func(id *ast.Ident) {
+		if id.Name != "_" && id.Name != "init" {
+			l.out.Declared = append(l.out.Declared, model.Name{Text: id.Name, Pos: l.position(id.Pos())})
+		}
+	}
+	for _, decl := range f.Decls {
+		switch d := decl.(type) {
+		case *ast.FuncDecl:
+			if d.Recv == nil {
+				add(d.Name)
+			}
+		case *ast.GenDecl:
+			for _, spec := range d.Specs {
+				switch s := spec.(type) {
+				case *ast.TypeSpec:
+					add(s.Name)
+				case *ast.ValueSpec:
+					for _, n := range s.Names {
+						add(n)
+					}
+				}
+			}
+		}
+	}
 }
 
 // strayComments reports directives attached to nothing and comments that

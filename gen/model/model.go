@@ -26,6 +26,10 @@ type Package struct {
 	Groups []*Group
 	// Models lists every annotated struct in source order.
 	Models []*Model
+	// Declared lists the package-level identifiers the package's own
+	// (non-generated) files declare, with their positions, so that a clash
+	// with a generated identifier is reported where the user wrote it.
+	Declared []Name
 }
 
 // Database is a named database (default or a feature partition).

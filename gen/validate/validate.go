@@ -34,6 +34,7 @@ func Package(p *model.Package, diags *diag.List) {
 	c.databases()
 	c.groups()
 	c.tables()
+	c.generatedNames()
 	for _, m := range p.Models {
 		c.placement(m)
 		c.columns(m)
