@@ -98,9 +98,20 @@ func (c *checker) generatedNames() {
 		c.d.Errorf(k.o.pos, "%s generates %s, which %s generates too; rename one of them", k.o.what, list(clashes[k]), k.prev)
 	}
 
+	// GeneratedIdents is the emitter's own list; the owners above only say
+	// who generates a name.
+	generated := map[string]bool{}
+	for _, name := range c.p.GeneratedIdents() {
+		generated[name] = true
+	}
 	for _, d := range c.p.Declared {
-		if o, clash := types[d.Text]; clash {
+		if !generated[d.Text] {
+			continue
+		}
+		if o, ok := types[d.Text]; ok {
 			c.d.Errorf(d.Pos, "%s is declared here, but shardgen generates %s for %s; rename this declaration", d.Text, d.Text, o)
+		} else {
+			c.d.Errorf(d.Pos, "%s is declared here, but shardgen generates %s; rename this declaration", d.Text, d.Text)
 		}
 	}
 }
