@@ -1,37 +1,59 @@
-# shardgen developer targets. `make test` is what CI runs.
+# shardgen developer targets. `make test` is what CI runs (.ci/run).
+#
+# The database tests start throwaway PostgreSQL 15 servers from the local
+# binaries (/usr/lib/postgresql/15/bin, or initdb on PATH), or use the
+# server named by SHARDGEN_TEST_DATABASE_URL. Without either they skip,
+# except under CI=true, where they fail.
 GO ?= go
 PKGS := ./...
 
-.PHONY: all test generate check-generated golden demo bench fmt vet
+.PHONY: all help test test-short generate check-generated golden demo bench fmt fmt-check vet check
 
-all: vet test
+all: check test
+
+## help: list the targets.
+help:
+	@sed -n 's/^## //p' $(MAKEFILE_LIST)
 
 ## test: every test, including the ones against throwaway PostgreSQL servers.
 test:
-	$(GO) test -count=1 $(PKGS)
+	$(GO) test -count=1 -timeout 10m $(PKGS)
 
-## generate: regenerate every committed generated file (go generate).
+## test-short: the tests that need no database (generator, goldens, parsers).
+test-short:
+	$(GO) test -count=1 ./annotations/... ./gen/... ./cmd/...
+
+## generate: regenerate the committed generated code (go generate).
 generate:
 	$(GO) generate ./examples/...
 
-## check-generated: fail when committed generated code is stale.
+## check-generated: fail, printing a diff, when committed generated code is stale.
 check-generated:
-	$(GO) run ./cmd/shardgen -check ./examples/blog
+	$(GO) tool shardgen -check ./examples/...
 
-## golden: rewrite testdata/golden from the current generator.
+## golden: rewrite testdata/golden/*.txtar from the current generator (review the diff!).
 golden:
-	$(GO) test ./gen -run Golden -update
+	$(GO) test ./gen -run '^TestGolden$$' -update
 
-## demo: generate the blog example and run it against throwaway PostgreSQL servers.
-demo: generate
+## demo: run the blog example against two throwaway PostgreSQL servers.
+demo:
 	$(GO) run ./examples/blog
 
-## bench: run the benchmarks (medians over -count=5).
+## bench: run the benchmarks (-count=5, compare medians with benchstat).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./runtime/... ./gen/...
 
+## fmt: gofmt every Go file.
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
+## fmt-check: fail when a Go file is not gofmt-clean.
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-clean:"; echo "$$out"; exit 1; fi
+
+## vet: go vet every package.
 vet:
 	$(GO) vet $(PKGS)
+
+## check: the fast static checks (format, vet, generated code).
+check: fmt-check vet check-generated
