@@ -74,6 +74,8 @@ func main() {
 // variables of environ, else throwaway servers), then runs the demo.
 func run(ctx context.Context, out io.Writer, environ []string, configPath, pgBin string) error {
 	p := newPrinter(out)
+	p.linef("shardgen example: the DjangoCon 2013 blog. Users on the default database, posts and")
+	p.linef("comments sharded by author over 16 logical shards on two servers, page views on analytics.")
 	cfg, source, err := loadConfig(configPath, environ)
 	if err != nil {
 		return err
