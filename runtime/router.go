@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"sync"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -245,6 +244,3 @@ func (s *Server) Stat() *pgxpool.Stat { return s.pool.pool.Stat() }
 
 // String is "name (host:port/database)".
 func (s *Server) String() string { return s.name + " (" + s.where + ")" }
-
-// label is the shard's text for errors and logs.
-func (g *Group) label(s Shard) string { return g.name + "/" + strconv.Itoa(int(s)) }

@@ -3,6 +3,7 @@ package pgtest_test
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -109,5 +110,56 @@ func TestNewWithoutBinaries(t *testing.T) {
 		if ci == "" && f.skipped == "" {
 			t.Errorf("CI unset: New did not skip")
 		}
+	}
+}
+
+// With SHARDGEN_TEST_DATABASE_URL set (here: at a throwaway server), the
+// "servers" are database prefixes on that server, dropped on Close.
+func TestExternalMode(t *testing.T) {
+	ctx := context.Background()
+	host := pgtest.New(t, 1)[0]
+	if host.External() {
+		t.Skip("already running against SHARDGEN_TEST_DATABASE_URL")
+	}
+	t.Setenv(pgtest.EnvDatabaseURL, host.URL("postgres"))
+	servers := pgtest.New(t, 2)
+	var names []string
+	for i, s := range servers {
+		if !s.External() {
+			t.Fatalf("server %d is not external", i)
+		}
+		if err := s.CreateDatabase(ctx, "app"); err != nil {
+			t.Fatal(err)
+		}
+		conn, err := pgx.Connect(ctx, s.URL("app"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var name string
+		if err := conn.QueryRow(ctx, "SELECT current_database()").Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		conn.Close(ctx)
+		names = append(names, name)
+		if err := s.Stop(); err != pgtest.ErrCannotStop {
+			t.Errorf("Stop = %v, want ErrCannotStop", err)
+		}
+	}
+	if names[0] == names[1] || !strings.HasSuffix(names[0], "_app") {
+		t.Fatalf("databases %v: want two distinct prefixed databases", names)
+	}
+	for _, s := range servers {
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn, err := pgx.Connect(ctx, host.URL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = ANY($1)", names).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d of %v left after Close (%v)", n, names, err)
 	}
 }
