@@ -40,9 +40,9 @@ func openSplit(tb testing.TB, spec Spec, urls []string, pool PoolConfig) *Router
 }
 
 // createShardTables creates, directly and without Migrate, schema
-// <group>_<nnnn> with a table items holding shard+1 rows for every shard of
-// g, so that each shard's count is distinct.
-func createShardTables(tb testing.TB, g *Group) {
+// <group>_<nnnn> with a table items holding rows(shard) rows for every
+// shard of g.
+func createShardTables(tb testing.TB, g *Group, rows func(Shard) int) {
 	tb.Helper()
 	ctx := context.Background()
 	for _, srv := range g.Servers() {
@@ -50,7 +50,7 @@ func createShardTables(tb testing.TB, g *Group) {
 		var b strings.Builder
 		for s := rng.First; s <= rng.Last; s++ {
 			q := QuoteIdent(g.Schema(s))
-			fmt.Fprintf(&b, "CREATE SCHEMA %s; CREATE TABLE %s.items (id bigint PRIMARY KEY); INSERT INTO %s.items SELECT generate_series(1, %d);\n", q, q, q, s+1)
+			fmt.Fprintf(&b, "CREATE SCHEMA %s; CREATE TABLE %s.items (id bigint PRIMARY KEY); INSERT INTO %s.items SELECT generate_series(1, %d);\n", q, q, q, rows(s))
 		}
 		conn, err := srv.pool.pool.Acquire(ctx)
 		if err != nil {
@@ -63,6 +63,10 @@ func createShardTables(tb testing.TB, g *Group) {
 		}
 	}
 }
+
+// distinctCounts gives shard s s+1 rows, so a result delivered for the
+// wrong shard shows.
+func distinctCounts(s Shard) int { return int(s) + 1 }
 
 // countAll fans out a count and returns the per-shard counts it saw.
 func countAll(ctx context.Context, g *Group, q *Query) (map[Shard]int64, error) {
@@ -104,7 +108,7 @@ func TestFanOutTwoServers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	createShardTables(t, g)
+	createShardTables(t, g, distinctCounts)
 	ctx := context.Background()
 	q := g.Prepare("SELECT count(*) FROM @schema@.items WHERE id > $1")
 
@@ -191,7 +195,7 @@ func TestFanOutServerDown(t *testing.T) {
 	spec := Spec{Groups: []GroupSpec{{Name: "blog", Shards: shards}}}
 	r := openSplit(t, spec, urls, PoolConfig{MaxConns: 2, AcquireTimeout: 2 * time.Second})
 	g, _ := r.Group("blog")
-	createShardTables(t, g)
+	createShardTables(t, g, distinctCounts)
 	ctx := context.Background()
 	q := g.Prepare("SELECT count(*) FROM @schema@.items WHERE id > $1")
 	if _, err := countAll(ctx, g, q); err != nil {

@@ -27,9 +27,12 @@ const MigrationsTable = "shardgen_migrations"
 // @schema@.shardgen_next_id() as a column default.
 const IDFunctionVersion = 0
 
+// maxMigrationName is the longest Migration.Name the history table holds.
+const maxMigrationName = 200
+
 // Defaults of MigrateOptions.
 const (
-	DefaultMigrateConnsPerServer = 2
+	DefaultMigrateConnsPerServer = 4
 	DefaultMigrateBatch          = 32
 	DefaultMigrateLockTimeout    = 5 * time.Second
 )
@@ -217,6 +220,9 @@ func Migrate(ctx context.Context, r *Router, spec Spec, opts MigrateOptions) err
 	if err := spec.Validate(); err != nil {
 		return err
 	}
+	if err := checkMigrationNames(spec); err != nil {
+		return err
+	}
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return err
@@ -258,6 +264,26 @@ func Migrate(ctx context.Context, r *Router, spec Spec, opts MigrateOptions) err
 		me.Failed[i] = f.err
 	}
 	return me
+}
+
+// checkMigrationNames refuses names the history table cannot hold, before
+// any schema is touched.
+func checkMigrationNames(spec Spec) error {
+	var p problems
+	check := func(owner string, ms []Migration) {
+		for _, m := range ms {
+			if len(m.Name) > maxMigrationName {
+				p.add("spec: %s: migration version %d has a name of %d bytes; at most %d fit the history table", owner, m.Version, len(m.Name), maxMigrationName)
+			}
+		}
+	}
+	for _, d := range spec.Databases {
+		check("database "+d.Name, d.Migrations)
+	}
+	for _, g := range spec.Groups {
+		check("group "+g.Name, g.Migrations)
+	}
+	return p.err()
 }
 
 func (o MigrateOptions) withDefaults() (MigrateOptions, error) {
@@ -649,7 +675,10 @@ func (run *migRun) applyBatch(ctx context.Context, sp *serverPool, conn *pgx.Con
 func (t *migTarget) script(b *strings.Builder, lockTimeout time.Duration) {
 	fmt.Fprintf(b, "BEGIN;\nSET LOCAL lock_timeout = %d;\n", max(1, lockTimeout.Milliseconds()))
 	fmt.Fprintf(b, "CREATE SCHEMA IF NOT EXISTS %s;\n", t.schema)
-	fmt.Fprintf(b, "CREATE TABLE IF NOT EXISTS %s.%s (version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT pg_catalog.now());\n", t.schema, MigrationsTable)
+	// Bounded column types: a table whose rows cannot outgrow a page gets
+	// no TOAST table, which saves two files (table and index) per schema,
+	// a measurable part of creating thousands of schemas.
+	fmt.Fprintf(b, "CREATE TABLE IF NOT EXISTS %s.%s (version integer PRIMARY KEY, name varchar(%d) NOT NULL, checksum char(64) NOT NULL, applied_at timestamptz NOT NULL DEFAULT pg_catalog.now());\n", t.schema, MigrationsTable, maxMigrationName)
 	for _, m := range t.todo {
 		fmt.Fprintf(b, "INSERT INTO %s.%s (version, name, checksum) VALUES (%d, %s, '%s');\n", t.schema, MigrationsTable, m.Version, quoteLiteral(m.Name), m.sum)
 		// The newline keeps the terminating semicolon out of a trailing

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -425,4 +426,46 @@ func BenchmarkIDFunction(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*perStatement)/b.Elapsed().Seconds(), "IDs/s")
+}
+
+func TestMigrateRejectsBadInputBeforeTouchingServers(t *testing.T) {
+	long := blogSpec(4, Migration{Version: 2, Name: strings.Repeat("x", 201), SQL: "SELECT 1"})
+	// A nil Router: the checks must fail before any server is used.
+	if err := Migrate(context.Background(), nil, long, MigrateOptions{}); err == nil || !strings.Contains(err.Error(), "201 bytes") {
+		t.Errorf("long name: err = %v", err)
+	}
+	dup := blogSpec(4, Migration{Version: 1, Name: "again", SQL: "SELECT 1"})
+	if err := Migrate(context.Background(), nil, dup, MigrateOptions{}); err == nil || !strings.Contains(err.Error(), "not greater") {
+		t.Errorf("repeated version: err = %v", err)
+	}
+	if err := Migrate(context.Background(), nil, blogSpec(4), MigrateOptions{Batch: -1}); err == nil {
+		t.Error("negative Batch accepted")
+	}
+	bad := DefaultLayout()
+	bad.SeqBits = 9
+	if err := Migrate(context.Background(), nil, blogSpec(4), MigrateOptions{Layout: bad}); err == nil || !strings.Contains(err.Error(), "bits sum") {
+		t.Errorf("bad layout: err = %v", err)
+	}
+}
+
+func TestMigrateErrorLists(t *testing.T) {
+	e := &MigrateError{Total: 20, Failed: []*ShardError{
+		{Shard: -1, Server: "analytics", Err: ErrUnavailable},
+		{Group: "blog", Shard: 3, Server: "a", Err: ErrUnavailable},
+		{Group: "blog", Shard: 4, Server: "a", Err: ErrUnavailable},
+		{Group: "feed", Shard: 0, Server: "b", Err: ErrUnavailable},
+	}}
+	want := `shardgen migrate: 4 of 20 schemas not migrated: database analytics; group blog shards 3,4; group feed shards 0; first error: `
+	if got := e.Error(); !strings.HasPrefix(got, want) {
+		t.Errorf("Error() = %q\nwant prefix %q", got, want)
+	}
+	if got := e.Shards("blog"); !slices.Equal(got, []Shard{3, 4}) {
+		t.Errorf("Shards(blog) = %v", got)
+	}
+	if got := e.Databases(); !slices.Equal(got, []string{"analytics"}) {
+		t.Errorf("Databases() = %v", got)
+	}
+	if !errors.Is(e, ErrUnavailable) {
+		t.Error("errors.Is does not see the per-schema causes")
+	}
 }
