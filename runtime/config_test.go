@@ -326,3 +326,30 @@ func TestSchemaNames(t *testing.T) {
 		t.Errorf("RenderSQL = %s", got)
 	}
 }
+
+func TestShardErrorMessages(t *testing.T) {
+	cause := errors.New("boom")
+	for _, c := range []struct {
+		err  *ShardError
+		want string
+	}{
+		{&ShardError{Group: "blog", Shard: 7, Server: "a", Err: cause}, `group blog shard 7 (blog_0007) on server "a": boom`},
+		{&ShardError{Group: "blog", Shard: 99, Err: cause}, `group blog shard 99 (blog_0099): boom`},
+		{&ShardError{Shard: -1, Server: "analytics", Err: cause}, `database "analytics": boom`},
+	} {
+		if got := c.err.Error(); got != c.want {
+			t.Errorf("got %q, want %q", got, c.want)
+		}
+		if !errors.Is(c.err, cause) {
+			t.Errorf("%v does not unwrap to its cause", c.err)
+		}
+	}
+	nf := &ShardError{Group: "blog", Shard: 1, Server: "a", Err: notFound}
+	if !errors.Is(nf, ErrNotFound) || !errors.Is(nf, pgx.ErrNoRows) || errors.Is(nf, ErrUnavailable) {
+		t.Errorf("not-found error matches wrongly: %v", nf)
+	}
+	fe := &FanOutError{Group: "blog", Failed: []*ShardError{{Group: "blog", Shard: 3, Server: "b", Err: ErrUnavailable}}}
+	if !errors.Is(fe, ErrUnavailable) {
+		t.Errorf("FanOutError does not unwrap: %v", fe)
+	}
+}

@@ -70,8 +70,10 @@ func (e *ShardError) Error() string {
 			b.WriteString(SchemaName(e.Group, e.Shard))
 			b.WriteString(")")
 		}
-		b.WriteString(" on server ")
-		b.WriteString(strconv.Quote(e.Server))
+		if e.Server != "" {
+			b.WriteString(" on server ")
+			b.WriteString(strconv.Quote(e.Server))
+		}
 	} else {
 		// A database's server is named after the database.
 		b.WriteString("database ")

@@ -194,7 +194,7 @@ func (g *Group) ShardOfString(key string) Shard { return reduce(HashString(key),
 func (g *Group) ShardOfID(id int64) (Shard, error) {
 	s := Shard((id >> DefaultSeqBits) & (1<<DefaultShardBits - 1))
 	if id <= 0 || int(s) >= g.nShards {
-		return 0, &ShardError{Group: g.name, Shard: s, Server: "", Err: fmt.Errorf("%w: ID %d cannot belong to group %s of %d shards", ErrNotFound, id, g.name, g.nShards)}
+		return 0, fmt.Errorf("%w: ID %d cannot belong to group %s of %d shards (it names shard %d)", ErrNotFound, id, g.name, g.nShards, s)
 	}
 	return s, nil
 }
