@@ -47,6 +47,9 @@ func Package(p *model.Package) ([]File, error) {
 	if err := p.CheckGeneratedNames(); err != nil {
 		return nil, fmt.Errorf("shardgen: emit %s: %w", p.Path, err)
 	}
+	if err := checkColocated(p); err != nil {
+		return nil, fmt.Errorf("shardgen: emit %s: %w", p.Path, err)
+	}
 	targets, err := buildTargets(p)
 	if err != nil {
 		return nil, fmt.Errorf("shardgen: emit %s: %w", p.Path, err)
@@ -87,6 +90,28 @@ func Package(p *model.Package) ([]File, error) {
 	files = append(files, File{Name: model.SchemaFileName, Content: schema})
 	sortedByName(files)
 	return files, nil
+}
+
+// checkColocated refuses a relation whose rows may live apart. The
+// validator reports these with positions; the emitter checks again because
+// a relation accessor and a foreign key for such a relation would be wrong
+// at run time, not just unhelpful.
+func checkColocated(p *model.Package) error {
+	for _, m := range p.Models {
+		for _, r := range m.Relations {
+			from, to := r.From, r.To
+			switch {
+			case from == nil || to == nil || r.Field == nil:
+				return fmt.Errorf("relation of %s is unresolved", m.GoName)
+			case from.Placement != model.InGroup && to.Placement != model.InGroup && from.Database == to.Database:
+			case from.Placement == model.InGroup && to.Placement == model.InGroup && from.Group == to.Group &&
+				r.Via != nil && r.Via == from.ShardKey:
+			default:
+				return fmt.Errorf("relation %s.%s -> %s is not co-located", from.GoName, r.Field.GoName, to.GoName)
+			}
+		}
+	}
+	return nil
 }
 
 // newFile starts a generated Go file with the header and build constraint.

@@ -212,3 +212,20 @@ func TestPackageRefusesClashingNames(t *testing.T) {
 		t.Errorf("Package = %v, want a clash error", err)
 	}
 }
+
+func TestPackageRefusesRelationsThatAreNotColocated(t *testing.T) {
+	for name, mutate := range map[string]func(p *model.Package){
+		"without via": func(p *model.Package) { p.Models[2].Relations[0].Via = nil },
+		"across databases": func(p *model.Package) {
+			// PageView (analytics) -> User (default).
+			p.Models[4].Relations[0].To = p.Models[0]
+		},
+		"database to group": func(p *model.Package) { p.Models[4].Relations[0].To = p.Models[1] },
+	} {
+		p := blogPackage()
+		mutate(p)
+		if _, err := Package(p); err == nil || !strings.Contains(err.Error(), "not co-located") {
+			t.Errorf("%s: Package = %v, want a co-location error", name, err)
+		}
+	}
+}
