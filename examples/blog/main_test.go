@@ -46,13 +46,22 @@ func testContext(t *testing.T) context.Context {
 	return ctx
 }
 
-// TestDemo runs the demo on two real servers and checks, on the servers
-// themselves, that every row is where the router says: each logical shard's
-// schema exists only on the server owning its range, each post and comment
-// is in the schema of the shard its ID carries, and both servers hold rows.
+// TestDemo runs the demo and the program on two real servers (started
+// once, with a fresh set of databases per subtest).
 func TestDemo(t *testing.T) {
 	servers := pgtest.New(t, 2)
 	a, b := servers[0], servers[1]
+	t.Run("rows are where the router says", func(t *testing.T) { testDemoPlacement(t, a, b) })
+	t.Run("URLs from the environment", func(t *testing.T) { testRunWithEnvironment(t, a, b) })
+	t.Run("URLs from a config file", func(t *testing.T) { testRunWithConfigFile(t, a, b) })
+}
+
+// testDemoPlacement runs the demo and checks, on the servers themselves,
+// that every row is where the router says: each logical shard's schema
+// exists only on the server owning its range, each post and comment is in
+// the schema of the shard its ID carries, and both servers hold rows. A
+// second run finds nothing to migrate.
+func testDemoPlacement(t *testing.T, a, b *pgtest.Server) {
 	cfg := databases(t, a, b, "")
 	ctx := testContext(t)
 
@@ -165,70 +174,68 @@ func TestDemo(t *testing.T) {
 	}
 }
 
-// TestRunWithURLs checks that run uses the servers given by the SHARDGEN_*
-// environment variables or by a -config file, and starts none of its own.
-func TestRunWithURLs(t *testing.T) {
-	servers := pgtest.New(t, 2)
-	a, b := servers[0], servers[1]
+// testRunWithEnvironment checks that run uses the servers named by the
+// SHARDGEN_* environment variables and starts none of its own.
+func testRunWithEnvironment(t *testing.T, a, b *pgtest.Server) {
+	cfg := databases(t, a, b, "_env")
+	servers := cfg.Groups["blog"]
+	environ := []string{
+		"PATH=" + os.Getenv("PATH"),
+		"SHARDGEN_DATABASE_DEFAULT_URL=" + cfg.Databases["default"],
+		"SHARDGEN_DATABASE_ANALYTICS_URL=" + cfg.Databases["analytics"],
+		"SHARDGEN_GROUP_BLOG_SERVERS=a,b",
+		"SHARDGEN_GROUP_BLOG_SERVER_A_URL=" + servers[0].URL,
+		"SHARDGEN_GROUP_BLOG_SERVER_A_SHARDS=" + servers[0].Shards,
+		"SHARDGEN_GROUP_BLOG_SERVER_B_URL=" + servers[1].URL,
+		"SHARDGEN_GROUP_BLOG_SERVER_B_SHARDS=" + servers[1].Shards,
+	}
+	var out bytes.Buffer
+	if err := run(testContext(t), &out, environ, "", "/nonexistent"); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	checkRunOutput(t, out.String(), "SHARDGEN_* environment variables", a, b)
+}
 
-	t.Run("environment", func(t *testing.T) {
-		cfg := databases(t, a, b, "_env")
-		servers := cfg.Groups["blog"]
-		environ := []string{
-			"PATH=" + os.Getenv("PATH"),
-			"SHARDGEN_DATABASE_DEFAULT_URL=" + cfg.Databases["default"],
-			"SHARDGEN_DATABASE_ANALYTICS_URL=" + cfg.Databases["analytics"],
-			"SHARDGEN_GROUP_BLOG_SERVERS=a,b",
-			"SHARDGEN_GROUP_BLOG_SERVER_A_URL=" + servers[0].URL,
-			"SHARDGEN_GROUP_BLOG_SERVER_A_SHARDS=" + servers[0].Shards,
-			"SHARDGEN_GROUP_BLOG_SERVER_B_URL=" + servers[1].URL,
-			"SHARDGEN_GROUP_BLOG_SERVER_B_SHARDS=" + servers[1].Shards,
-		}
-		var out bytes.Buffer
-		if err := run(testContext(t), &out, environ, "", "/nonexistent"); err != nil {
-			t.Fatalf("run: %v\n%s", err, out.String())
-		}
-		checkRunOutput(t, out.String(), "SHARDGEN_* environment variables", a, b)
-	})
+// testRunWithConfigFile checks that run uses the servers of a -config file.
+func testRunWithConfigFile(t *testing.T, a, b *pgtest.Server) {
+	cfg := databases(t, a, b, "_file")
+	var list []map[string]string
+	for _, s := range cfg.Groups["blog"] {
+		list = append(list, map[string]string{"name": s.Name, "url": s.URL, "shards": s.Shards})
+	}
+	file := map[string]any{"databases": cfg.Databases, "groups": map[string]any{"blog": list}}
+	data, err := json.MarshalIndent(file, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "shards.json")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := run(testContext(t), &out, nil, path, "/nonexistent"); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	checkRunOutput(t, out.String(), "config file "+path, a, b)
+}
 
-	t.Run("config file", func(t *testing.T) {
-		cfg := databases(t, a, b, "_file")
-		file := map[string]any{"databases": cfg.Databases}
-		var list []map[string]string
-		for _, s := range cfg.Groups["blog"] {
-			list = append(list, map[string]string{"name": s.Name, "url": s.URL, "shards": s.Shards})
+// TestRunIncompleteConfig checks that a configuration missing databases
+// and groups is refused before anything runs, naming what is missing and
+// never the password.
+func TestRunIncompleteConfig(t *testing.T) {
+	var out bytes.Buffer
+	err := run(testContext(t), &out, []string{"SHARDGEN_DATABASE_DEFAULT_URL=postgres://app:hunter2@127.0.0.1:1/app"}, "", "/nonexistent")
+	if err == nil {
+		t.Fatal("run with only a default database URL succeeded; want a config error naming the missing ones")
+	}
+	for _, want := range []string{"analytics", "blog"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
 		}
-		file["groups"] = map[string]any{"blog": list}
-		data, err := json.MarshalIndent(file, "", "  ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(t.TempDir(), "shards.json")
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		var out bytes.Buffer
-		if err := run(testContext(t), &out, nil, path, "/nonexistent"); err != nil {
-			t.Fatalf("run: %v\n%s", err, out.String())
-		}
-		checkRunOutput(t, out.String(), "config file "+path, a, b)
-	})
-
-	t.Run("bad environment", func(t *testing.T) {
-		var out bytes.Buffer
-		err := run(testContext(t), &out, []string{"SHARDGEN_DATABASE_DEFAULT_URL=postgres://app:hunter2@127.0.0.1:1/app"}, "", "/nonexistent")
-		if err == nil {
-			t.Fatal("run with only a default database URL succeeded; want a config error naming the missing ones")
-		}
-		for _, want := range []string{"analytics", "blog"} {
-			if !strings.Contains(err.Error(), want) {
-				t.Errorf("error %q does not name %q", err, want)
-			}
-		}
-		if strings.Contains(err.Error()+out.String(), "hunter2") {
-			t.Errorf("the password leaked: %v\n%s", err, out.String())
-		}
-	})
+	}
+	if strings.Contains(err.Error()+out.String(), "hunter2") {
+		t.Errorf("the password leaked: %v\n%s", err, out.String())
+	}
 }
 
 func checkRunOutput(t *testing.T, out, source string, a, b *pgtest.Server) {
