@@ -269,6 +269,21 @@ func (p *Package) CheckGeneratedNames() error {
 			return err
 		}
 	}
+	// Relation accessors share the repository's method set: fields PostID
+	// and Post would both give ListByPost.
+	for _, m := range p.Models {
+		methods := map[string]string{}
+		for _, r := range m.Relations {
+			if r.Field == nil {
+				continue
+			}
+			name := r.AccessorName()
+			if prev, dup := methods[name]; dup {
+				return fmt.Errorf("relation accessor %s.%s of field %s clashes with the one of field %s", m.RepoName(), name, r.Field.GoName, prev)
+			}
+			methods[name] = r.Field.GoName
+		}
+	}
 	return nil
 }
 

@@ -131,6 +131,11 @@ func TestCheckGeneratedNames(t *testing.T) {
 			t.Errorf("CheckGeneratedNames() = %v, want error containing %q", err, tc.want)
 		}
 	}
+	m := &Model{GoName: "Comment"}
+	m.Relations = []*Relation{{From: m, Field: &Field{GoName: "PostID"}}, {From: m, Field: &Field{GoName: "Post"}}}
+	if err := (&Package{Models: []*Model{m}}).CheckGeneratedNames(); err == nil || !strings.Contains(err.Error(), "CommentRepo.ListByPost of field Post clashes with the one of field PostID") {
+		t.Errorf("accessor clash: %v", err)
+	}
 	if got := ok.GeneratedIdents(); strings.Join(got, ",") != "BlogKey,BlogTx,CommentID,CommentRepo,CommentTxRepo,DB,DefaultTx,New,PostID,PostRepo,PostTxRepo,Spec,shardgenJSON,shardgenUUID" {
 		t.Errorf("GeneratedIdents = %v", got)
 	}
