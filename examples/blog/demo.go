@@ -51,215 +51,251 @@ var authors = []author{
 	{"erin", 2}, {"frank", 2}, {"grace", 2}, {"heidi", 2},
 }
 
+// demo is one run: the router, the generated data layer and what was
+// written so far.
+type demo struct {
+	p        *printer
+	r        *runtime.Router
+	db       *blogdb.DB
+	blog     *runtime.Group
+	opts     Options
+	res      *Result
+	users    []*blogdb.User
+	posts    []*blogdb.Post
+	comments []*blogdb.Comment
+	txPost   *blogdb.Post // written in a shard transaction with its comment
+}
+
 // Demo runs the blog against the servers of cfg: it migrates every database
 // and shard, writes users, posts, comments and page views, reads them back
 // by ID alone and by shard key, pages through a listing, counts with an
-// explicit fan-out and prints where every row lives.
+// explicit fan-out and prints where every row lives. Each step checks what
+// it reads, so a wrong answer is an error, not just odd output.
 func Demo(ctx context.Context, p *printer, cfg runtime.Config, source string, opts Options) (*Result, error) {
-	res := &Result{}
 	r, err := runtime.Open(ctx, cfg, blogdb.Spec)
 	if err != nil {
 		return nil, fmt.Errorf("opening the router (%s): %w", source, err)
 	}
 	defer r.Close()
-	db, err := blogdb.New(r)
-	if err != nil {
+	d := &demo{p: p, r: r, opts: opts, res: &Result{}}
+	if d.db, err = blogdb.New(r); err != nil {
 		return nil, err
 	}
-	blog, err := r.Group("blog")
-	if err != nil {
+	if d.blog, err = r.Group("blog"); err != nil {
 		return nil, err
 	}
-
-	p.section("Layout (" + source + ")")
-	for _, d := range r.Databases() {
-		p.linef("database %-10s -> %s", d.Name(), d.Server().Addr())
-	}
-	for _, s := range blog.Servers() {
-		rng := blog.ShardsOn(s)
-		p.linef("group blog shards %-5s -> server %s %s (schemas %s .. %s)", rng, s.Name(), s.Addr(),
-			blog.Schema(rng.First), blog.Schema(rng.Last))
-	}
-
+	d.layout(source)
 	p.section("Migrating every database and every shard schema")
 	if err := migrate(ctx, p, r); err != nil {
 		return nil, err
 	}
+	for _, step := range []func(context.Context) error{
+		d.write, d.placement, d.readBack, d.updateAndDelete, d.refusals, d.fanOut,
+	} {
+		if err := step(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return d.res, nil
+}
 
-	p.section("Writing users (default), posts and comments (group blog), page views (analytics)")
-	users := make([]*blogdb.User, len(authors))
-	var posts []*blogdb.Post
-	var comments []*blogdb.Comment
-	err = p.step(fmt.Sprintf("insert %d users, their posts, comments and page views", len(authors)), func() error {
+// layout prints which server each database and range of shards is on.
+func (d *demo) layout(source string) {
+	d.p.section("Layout (" + source + ")")
+	for _, db := range d.r.Databases() {
+		d.p.linef("database %-10s -> %s", db.Name(), db.Server().Addr())
+	}
+	for _, s := range d.blog.Servers() {
+		rng := d.blog.ShardsOn(s)
+		d.p.linef("group blog shards %-5s -> server %s %s (schemas %s .. %s)", rng, s.Name(), s.Addr(),
+			d.blog.Schema(rng.First), d.blog.Schema(rng.Last))
+	}
+}
+
+// write inserts the users, their posts, a comment on every post and some
+// page views, then a post and its first comment in one shard transaction.
+func (d *demo) write(ctx context.Context) error {
+	d.p.section("Writing users (default), posts and comments (group blog), page views (analytics)")
+	err := d.p.step(fmt.Sprintf("insert %d users, their posts, comments and page views", len(authors)), func() error {
 		now := time.Now().UTC().Truncate(time.Microsecond)
-		for i, a := range authors {
+		for _, a := range authors {
 			u := &blogdb.User{Email: a.name + "@example.com", Name: strings.ToUpper(a.name[:1]) + a.name[1:], Joined: now}
-			if opts.RunTag != "" {
-				u.Email = a.name + "+" + opts.RunTag + "@example.com"
+			if d.opts.RunTag != "" {
+				u.Email = a.name + "+" + d.opts.RunTag + "@example.com"
 			}
-			id, err := db.Users.Insert(ctx, u)
+			id, err := d.db.Users.Insert(ctx, u)
 			if err != nil {
 				return err
 			}
-			users[i] = u
-			res.Users = append(res.Users, id)
+			d.users = append(d.users, u)
+			d.res.Users = append(d.res.Users, id)
 		}
 		for i, a := range authors {
 			for n := range a.posts {
 				post := &blogdb.Post{
-					AuthorID: users[i].ID,
-					Title:    fmt.Sprintf("%s's post #%d", users[i].Name, n+1),
+					AuthorID: d.users[i].ID,
+					Title:    fmt.Sprintf("%s's post #%d", d.users[i].Name, n+1),
 					Body:     "Sharding is awesome!",
 					Tags:     []string{"sharding", a.name},
 					Created:  now,
 				}
-				id, err := db.Posts.Insert(ctx, post)
+				id, err := d.db.Posts.Insert(ctx, post)
 				if err != nil {
 					return err
 				}
-				posts = append(posts, post)
-				res.Posts = append(res.Posts, id)
+				d.posts = append(d.posts, post)
+				d.res.Posts = append(d.res.Posts, id)
 			}
 		}
 		// Every post gets a comment from the next user. A comment carries
 		// its post's author (the shard key, via=), so it is written to the
 		// post's shard: the relation never crosses servers.
-		for i, post := range posts {
+		for i, post := range d.posts {
 			c := &blogdb.Comment{
 				PostID:       post.ID,
 				PostAuthorID: post.AuthorID,
-				CommenterID:  users[(i+1)%len(users)].ID,
+				CommenterID:  d.users[(i+1)%len(d.users)].ID,
 				Body:         "Sharding sucks!",
 				Created:      now,
 			}
-			id, err := db.Comments.Insert(ctx, c)
+			id, err := d.db.Comments.Insert(ctx, c)
 			if err != nil {
 				return err
 			}
-			comments = append(comments, c)
-			res.Comments = append(res.Comments, id)
+			d.comments = append(d.comments, c)
+			d.res.Comments = append(d.res.Comments, id)
 		}
 		// Page views go to the analytics database; they refer to posts by
 		// plain ID, since a post may be on any server.
-		for i, post := range posts {
+		for i, post := range d.posts {
 			for v := range 1 + i%3 {
 				view := &blogdb.PageView{PostID: post.ID, Path: fmt.Sprintf("/posts/%d", post.ID), At: now}
 				if v > 0 {
-					viewer := users[v].ID
+					viewer := d.users[v].ID
 					view.ViewerID = &viewer
 				}
-				if _, err := db.PageViews.Insert(ctx, view); err != nil {
+				if _, err := d.db.PageViews.Insert(ctx, view); err != nil {
 					return err
 				}
-				res.Views++
+				d.res.Views++
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 
 	// One shard-bound transaction: a post and its first comment are
 	// written atomically, since both live on the author's shard.
-	bob := users[1]
-	var txPost *blogdb.Post
-	err = p.step("in one transaction on bob's shard: a post and a comment on it", func() error {
-		return db.InBlogShard(ctx, blogdb.BlogKey(bob.ID), func(tx *blogdb.BlogTx) error {
-			txPost = &blogdb.Post{AuthorID: bob.ID, Title: "Bob's post in a transaction", Body: "Written with its first comment.", Created: time.Now().UTC()}
-			if _, err := tx.Posts().Insert(ctx, txPost); err != nil {
+	bob := d.users[1]
+	var first *blogdb.Comment
+	err = d.p.step("in one transaction on bob's shard: a post and a comment on it", func() error {
+		return d.db.InBlogShard(ctx, blogdb.BlogKey(bob.ID), func(tx *blogdb.BlogTx) error {
+			post := &blogdb.Post{AuthorID: bob.ID, Title: "Bob's post in a transaction", Body: "Written with its first comment.", Created: time.Now().UTC()}
+			if _, err := tx.Posts().Insert(ctx, post); err != nil {
 				return err
 			}
-			c := &blogdb.Comment{PostID: txPost.ID, PostAuthorID: bob.ID, CommenterID: users[0].ID, Body: "First!", Created: time.Now().UTC()}
+			c := &blogdb.Comment{PostID: post.ID, PostAuthorID: bob.ID, CommenterID: d.users[0].ID, Body: "First!", Created: time.Now().UTC()}
 			if _, err := tx.Comments().Insert(ctx, c); err != nil {
 				return err
 			}
-			comments = append(comments, c)
+			d.txPost, first = post, c
 			return nil
 		})
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	posts = append(posts, txPost)
-	res.Posts = append(res.Posts, blogdb.PostID(txPost.ID))
-	res.Comments = append(res.Comments, blogdb.CommentID(comments[len(comments)-1].ID))
+	d.posts = append(d.posts, d.txPost)
+	d.res.Posts = append(d.res.Posts, blogdb.PostID(d.txPost.ID))
+	d.comments = append(d.comments, first)
+	d.res.Comments = append(d.res.Comments, blogdb.CommentID(first.ID))
+	return nil
+}
 
-	p.section("Where each row lives")
-	userDB, err := r.Database("default")
+// placement prints the logical shard, schema and server of every row and
+// checks that every comment is on its post's shard.
+func (d *demo) placement(ctx context.Context) error {
+	d.p.section("Where each row lives")
+	userDB, err := d.r.Database("default")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var tb strings.Builder
 	tw := tabwriter.NewWriter(&tb, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "ROW\tID\tKEY\tSHARD\tSCHEMA\tSERVER\n")
-	for _, u := range users {
+	name := map[int64]string{}
+	for _, u := range d.users {
+		name[u.ID] = strings.ToLower(u.Name)
 		fmt.Fprintf(tw, "user %s\t%d\t-\t-\tpublic\tdefault %s\n", u.Email, u.ID, userDB.Server().Addr())
 	}
-	name := map[int64]string{}
-	for _, u := range users {
-		name[u.ID] = strings.ToLower(u.Name)
-	}
-	for _, post := range posts {
+	for _, post := range d.posts {
 		s := blogdb.PostID(post.ID).Shard()
-		srv := blog.ServerOf(s)
-		fmt.Fprintf(tw, "post %q\t%d\tauthor %s (%d)\t%d\t%s\t%s %s\n", post.Title, post.ID, name[post.AuthorID], post.AuthorID, s, blog.Schema(s), srv.Name(), srv.Addr())
+		srv := d.blog.ServerOf(s)
+		fmt.Fprintf(tw, "post %q\t%d\tauthor %s (%d)\t%d\t%s\t%s %s\n", post.Title, post.ID, name[post.AuthorID], post.AuthorID, s, d.blog.Schema(s), srv.Name(), srv.Addr())
 	}
-	for _, c := range comments {
+	for _, c := range d.comments {
 		s := blogdb.CommentID(c.ID).Shard()
-		srv := blog.ServerOf(s)
-		fmt.Fprintf(tw, "comment on %d\t%d\tpost author %s (%d)\t%d\t%s\t%s %s\n", c.PostID, c.ID, name[c.PostAuthorID], c.PostAuthorID, s, blog.Schema(s), srv.Name(), srv.Addr())
+		srv := d.blog.ServerOf(s)
+		fmt.Fprintf(tw, "comment on %d\t%d\tpost author %s (%d)\t%d\t%s\t%s %s\n", c.PostID, c.ID, name[c.PostAuthorID], c.PostAuthorID, s, d.blog.Schema(s), srv.Name(), srv.Addr())
 	}
 	tw.Flush()
-	p.block(tb.String())
-	for _, c := range comments {
+	d.p.block(tb.String())
+	for _, c := range d.comments {
 		if cs, ps := blogdb.CommentID(c.ID).Shard(), blogdb.PostID(c.PostID).Shard(); cs != ps {
-			return nil, fmt.Errorf("comment %d is on shard %d but its post %d on shard %d", c.ID, cs, c.PostID, ps)
+			return fmt.Errorf("comment %d is on shard %d but its post %d on shard %d", c.ID, cs, c.PostID, ps)
 		}
 	}
-	p.linef("every comment is on its post's shard: the ID of each row names its shard (%d comments checked)", len(comments))
+	d.p.linef("every comment is on its post's shard: the ID of each row names its shard (%d comments checked)", len(d.comments))
+	return nil
+}
 
-	p.section("Reading back")
+// readBack reads rows by ID alone, lists one author's posts a page at a
+// time by shard key, and follows the co-located relation.
+func (d *demo) readBack(ctx context.Context) error {
+	d.p.section("Reading back")
 	// By ID alone: the ID carries its logical shard, so no key is needed.
+	// One post per server.
 	seen := map[string]bool{}
-	for _, post := range posts {
+	for _, post := range d.posts {
 		s := blogdb.PostID(post.ID).Shard()
-		srv := blog.ServerOf(s).Name()
+		srv := d.blog.ServerOf(s).Name()
 		if seen[srv] {
 			continue
 		}
 		seen[srv] = true
-		got, err := db.Posts.Get(ctx, blogdb.PostID(post.ID))
+		got, err := d.db.Posts.Get(ctx, blogdb.PostID(post.ID))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if got.Title != post.Title || got.AuthorID != post.AuthorID || !slices.Equal(got.Tags, post.Tags) {
-			return nil, fmt.Errorf("post %d read back as %+v, wrote %+v", post.ID, got, post)
+			return fmt.Errorf("post %d read back as %+v, wrote %+v", post.ID, got, post)
 		}
-		p.linef("Posts.Get(%d) by ID alone -> shard %d on server %s: %q by user %d", post.ID, s, srv, got.Title, got.AuthorID)
+		d.p.linef("Posts.Get(%d) by ID alone -> shard %d on server %s: %q by user %d", post.ID, s, srv, got.Title, got.AuthorID)
 	}
-	c0 := comments[0]
-	gotC, err := db.Comments.Get(ctx, blogdb.CommentID(c0.ID))
+	c0 := d.comments[0]
+	gotC, err := d.db.Comments.Get(ctx, blogdb.CommentID(c0.ID))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if gotC.Body != c0.Body || gotC.PostID != c0.PostID {
-		return nil, fmt.Errorf("comment %d read back as %+v, wrote %+v", c0.ID, gotC, c0)
+		return fmt.Errorf("comment %d read back as %+v, wrote %+v", c0.ID, gotC, c0)
 	}
-	p.linef("Comments.Get(%d) by ID alone -> %q on post %d", c0.ID, gotC.Body, gotC.PostID)
-	gotU, err := db.Users.Get(ctx, blogdb.UserID(users[0].ID))
+	d.p.linef("Comments.Get(%d) by ID alone -> %q on post %d", c0.ID, gotC.Body, gotC.PostID)
+	gotU, err := d.db.Users.Get(ctx, blogdb.UserID(d.users[0].ID))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	p.linef("Users.Get(%d) on the default database -> %s <%s>", gotU.ID, gotU.Name, gotU.Email)
+	d.p.linef("Users.Get(%d) on the default database -> %s <%s>", gotU.ID, gotU.Name, gotU.Email)
 
 	// By shard key, a page at a time (keyset pagination, newest first).
-	alice := users[0]
+	alice := d.users[0]
 	page := runtime.Page{Limit: 2}
 	for n := 1; ; n++ {
-		list, err := db.Posts.List(ctx, blogdb.BlogKey(alice.ID), page)
+		list, err := d.db.Posts.List(ctx, blogdb.BlogKey(alice.ID), page)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if len(list) == 0 {
 			break
@@ -269,86 +305,100 @@ func Demo(ctx context.Context, p *printer, cfg runtime.Config, source string, op
 		for i, post := range list {
 			ids[i], titles[i] = blogdb.PostID(post.ID), fmt.Sprintf("%q", post.Title)
 		}
-		res.Pages = append(res.Pages, ids)
-		p.linef("Posts.List(alice, Page{Limit: 2, After: %d}) page %d: %s", page.After, n, strings.Join(titles, ", "))
+		d.res.Pages = append(d.res.Pages, ids)
+		d.p.linef("Posts.List(alice, Page{Limit: 2, After: %d}) page %d: %s", page.After, n, strings.Join(titles, ", "))
 		page = page.Next(list[len(list)-1].ID)
 	}
 	// The relation accessor exists because Comment -> Post is co-located.
-	cs, err := db.Comments.ListByPost(ctx, blogdb.PostID(txPost.ID), runtime.Page{})
+	cs, err := d.db.Comments.ListByPost(ctx, blogdb.PostID(d.txPost.ID), runtime.Page{})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if len(cs) != 1 {
-		return nil, fmt.Errorf("Comments.ListByPost(%d) returned %d comments, want 1", txPost.ID, len(cs))
+		return fmt.Errorf("Comments.ListByPost(%d) returned %d comments, want 1", d.txPost.ID, len(cs))
 	}
-	p.linef("Comments.ListByPost(%d) -> %d comment: %q", txPost.ID, len(cs), cs[0].Body)
+	d.p.linef("Comments.ListByPost(%d) -> %d comment: %q", d.txPost.ID, len(cs), cs[0].Body)
+	return nil
+}
 
-	p.section("Updating and deleting by ID")
+// updateAndDelete publishes a post and deletes a comment, by ID.
+func (d *demo) updateAndDelete(ctx context.Context) error {
+	d.p.section("Updating and deleting by ID")
 	published := time.Now().UTC().Truncate(time.Microsecond)
-	txPost.Published = &published
-	if err := db.Posts.Update(ctx, txPost); err != nil {
-		return nil, err
+	d.txPost.Published = &published
+	if err := d.db.Posts.Update(ctx, d.txPost); err != nil {
+		return err
 	}
-	if got, err := db.Posts.Get(ctx, blogdb.PostID(txPost.ID)); err != nil || got.Published == nil || !got.Published.Equal(published) {
-		return nil, fmt.Errorf("post %d not published after Update: %+v, %v", txPost.ID, got, err)
+	if got, err := d.db.Posts.Get(ctx, blogdb.PostID(d.txPost.ID)); err != nil || got.Published == nil || !got.Published.Equal(published) {
+		return fmt.Errorf("post %d not published after Update: %+v, %v", d.txPost.ID, got, err)
 	}
-	p.linef("Posts.Update(%d): published at %s", txPost.ID, published.Format(time.RFC3339))
-	last := comments[len(comments)-1]
-	if err := db.Comments.Delete(ctx, blogdb.CommentID(last.ID)); err != nil {
-		return nil, err
+	d.p.linef("Posts.Update(%d): published at %s", d.txPost.ID, published.Format(time.RFC3339))
+	last := d.comments[len(d.comments)-1]
+	if err := d.db.Comments.Delete(ctx, blogdb.CommentID(last.ID)); err != nil {
+		return err
 	}
-	res.Comments = res.Comments[:len(res.Comments)-1]
-	_, err = db.Comments.Get(ctx, blogdb.CommentID(last.ID))
+	d.res.Comments = d.res.Comments[:len(d.res.Comments)-1]
+	_, err := d.db.Comments.Get(ctx, blogdb.CommentID(last.ID))
 	if !errors.Is(err, runtime.ErrNotFound) {
-		return nil, fmt.Errorf("Get after Delete: want runtime.ErrNotFound, got %v", err)
+		return fmt.Errorf("Get after Delete: want runtime.ErrNotFound, got %v", err)
 	}
-	p.linef("Comments.Delete(%d), then Get -> errors.Is(err, runtime.ErrNotFound): %v", last.ID, err)
+	d.p.linef("Comments.Delete(%d), then Get -> errors.Is(err, runtime.ErrNotFound): %v", last.ID, err)
+	return nil
+}
 
-	p.section("What the types and the router refuse")
+// refusals shows a shard transaction refusing a row of another shard.
+func (d *demo) refusals(ctx context.Context) error {
+	d.p.section("What the types and the router refuse")
 	// A transaction is bound to one shard: a post of an author on another
 	// shard is refused before anything is sent.
-	other := otherShardUser(blog, users, alice)
-	if other != nil {
-		err = db.InBlogShard(ctx, blogdb.BlogKey(alice.ID), func(tx *blogdb.BlogTx) error {
+	alice := d.users[0]
+	if other := otherShardUser(d.blog, d.users, alice); other != nil {
+		err := d.db.InBlogShard(ctx, blogdb.BlogKey(alice.ID), func(tx *blogdb.BlogTx) error {
 			_, err := tx.Posts().Insert(ctx, &blogdb.Post{AuthorID: other.ID, Title: "misplaced", Created: time.Now().UTC()})
 			return err
 		})
 		if !errors.Is(err, runtime.ErrWrongShard) {
-			return nil, fmt.Errorf("insert into another shard's transaction: want runtime.ErrWrongShard, got %v", err)
+			return fmt.Errorf("insert into another shard's transaction: want runtime.ErrWrongShard, got %v", err)
 		}
-		p.linef("a post by %s inside alice's shard transaction -> errors.Is(err, runtime.ErrWrongShard):", strings.ToLower(other.Name))
-		p.linef("  %v", err)
+		d.p.linef("a post by %s inside alice's shard transaction -> errors.Is(err, runtime.ErrWrongShard):", strings.ToLower(other.Name))
+		d.p.linef("  %v", err)
 	}
-	p.linef("a PostID where a CommentID is expected, or a plain int64 where a BlogKey is, does not compile")
+	d.p.linef("a PostID where a CommentID is expected, or a plain int64 where a BlogKey is, does not compile")
+	return nil
+}
 
-	p.section("Explicit fan-out over all 16 shards (one pipelined round trip per server)")
-	err = p.step("Posts.CountAllShards and Comments.CountAllShards", func() error {
+// fanOut counts every shard's rows with the generated, explicitly named
+// fan-out, and per server with the runtime's FanOut.
+func (d *demo) fanOut(ctx context.Context) error {
+	d.p.section("Explicit fan-out over all 16 shards (one pipelined round trip per server)")
+	res := d.res
+	err := d.p.step("Posts.CountAllShards and Comments.CountAllShards", func() error {
 		var err error
-		if res.TotalPosts, err = db.Posts.CountAllShards(ctx); err != nil {
+		if res.TotalPosts, err = d.db.Posts.CountAllShards(ctx); err != nil {
 			return err
 		}
-		res.TotalComments, err = db.Comments.CountAllShards(ctx)
+		res.TotalComments, err = d.db.Comments.CountAllShards(ctx)
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	p.linef("posts: %d, comments: %d", res.TotalPosts, res.TotalComments)
-	if res.PostsPerServer, err = countPerServer(ctx, blog, "posts"); err != nil {
-		return nil, err
+	d.p.linef("posts: %d, comments: %d", res.TotalPosts, res.TotalComments)
+	if res.PostsPerServer, err = countPerServer(ctx, d.blog, "posts"); err != nil {
+		return err
 	}
-	if res.CommentsPerServer, err = countPerServer(ctx, blog, "comments"); err != nil {
-		return nil, err
+	if res.CommentsPerServer, err = countPerServer(ctx, d.blog, "comments"); err != nil {
+		return err
 	}
-	for _, s := range blog.Servers() {
-		p.linef("server %s (shards %s): %d posts, %d comments", s.Name(), blog.ShardsOn(s), res.PostsPerServer[s.Name()], res.CommentsPerServer[s.Name()])
+	for _, s := range d.blog.Servers() {
+		d.p.linef("server %s (shards %s): %d posts, %d comments", s.Name(), d.blog.ShardsOn(s), res.PostsPerServer[s.Name()], res.CommentsPerServer[s.Name()])
 	}
-	views, err := db.PageViews.Count(ctx)
+	views, err := d.db.PageViews.Count(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	p.linef("page views on the analytics database: %d (one query, no fan-out)", views)
-	return res, nil
+	d.p.linef("page views on the analytics database: %d (one query, no fan-out)", views)
+	return nil
 }
 
 // migrate applies the generated DDL everywhere, showing progress.
