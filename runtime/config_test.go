@@ -3,9 +3,11 @@ package runtime
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -352,4 +354,65 @@ func TestShardErrorMessages(t *testing.T) {
 	if !errors.Is(fe, ErrUnavailable) {
 		t.Errorf("FanOutError does not unwrap: %v", fe)
 	}
+}
+
+// A server that accepts TCP connections but never answers (a hung host)
+// fails with ErrUnavailable within the acquire timeout; Open does not
+// wait for it.
+func TestHungServerWithinTimeout(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c) // never read or answered
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		mu.Unlock()
+	}()
+
+	const timeout = 400 * time.Millisecond
+	spec := Spec{Groups: []GroupSpec{{Name: "blog", Shards: 2}}}
+	cfg := Config{
+		Groups: map[string][]ServerConfig{"blog": {
+			{Name: "hung", URL: "postgres://app@" + l.Addr().String() + "/app", Shards: "0-1"},
+		}},
+		Pool: PoolConfig{AcquireTimeout: timeout},
+	}
+	start := time.Now()
+	r, err := Open(context.Background(), cfg, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Errorf("Open took %s; it must not connect", d)
+	}
+	g, _ := r.Group("blog")
+	start = time.Now()
+	_, err = g.At(1).Exec(context.Background(), g.Prepare("SELECT 1 FROM @schema@.t"))
+	elapsed := time.Since(start)
+	var se *ShardError
+	if !errors.Is(err, ErrUnavailable) || !errors.As(err, &se) || se.Server != "hung" || se.Shard != 1 {
+		t.Fatalf("got %v, want ErrUnavailable on server hung, shard 1", err)
+	}
+	if elapsed < timeout/2 || elapsed > timeout+300*time.Millisecond {
+		t.Errorf("failed after %s, want about %s", elapsed, timeout)
+	}
+	t.Logf("hung server failed after %s: %v", elapsed.Round(time.Millisecond), err)
 }
