@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -254,7 +256,8 @@ func checkRunOutput(t *testing.T, out, source string, a, b *pgtest.Server) {
 }
 
 // TestRunThrowaway runs the program as `go run ./examples/blog` does: no
-// URLs, so it starts two servers of its own and removes them at the end.
+// URLs, so it starts two servers of its own, and stops them and removes
+// their data directories at the end.
 func TestRunThrowaway(t *testing.T) {
 	if _, err := pgtest.BinDir(pgtest.Options{}); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -262,6 +265,17 @@ func TestRunThrowaway(t *testing.T) {
 		}
 		t.Skipf("%v; the demo's throwaway mode needs the PostgreSQL binaries", err)
 	}
+	// The clusters go in a temporary directory of our own, which must be
+	// empty again afterwards; when running as root the servers run as
+	// user postgres, who must be able to reach it.
+	tmp := t.TempDir()
+	for _, d := range []string{tmp, filepath.Dir(tmp)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("TMPDIR", tmp)
+
 	var out bytes.Buffer
 	if err := run(testContext(t), &out, nil, "", ""); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
@@ -270,6 +284,25 @@ func TestRunThrowaway(t *testing.T) {
 	for _, want := range []string{"Starting two throwaway PostgreSQL servers", "server a (shards 0-7):", "server b (shards 8-15):", "Shutting down"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%s", want, s)
+		}
+	}
+	left, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range left {
+		t.Errorf("left behind in the temporary directory: %s", e.Name())
+	}
+	// Both servers are stopped: their ports, shown in the layout, refuse
+	// connections.
+	ports := regexp.MustCompile(`server [ab] 127\.0\.0\.1:(\d+)/`).FindAllStringSubmatch(s, -1)
+	if len(ports) != 2 {
+		t.Fatalf("want the two servers' ports in the output, found %v:\n%s", ports, s)
+	}
+	for _, m := range ports {
+		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+m[1], time.Second); err == nil {
+			c.Close()
+			t.Errorf("a server still listens on port %s after the demo", m[1])
 		}
 	}
 }
