@@ -20,7 +20,7 @@ import (
 //	SHARDGEN_POOL_MAX_CONNS=8   SHARDGEN_POOL_MIN_CONNS=0
 //	SHARDGEN_POOL_ACQUIRE_TIMEOUT=5s   SHARDGEN_POOL_CONNECT_TIMEOUT=5s   (Go durations)
 //	SHARDGEN_POOL_MAX_CONN_LIFETIME=1h SHARDGEN_POOL_MAX_CONN_IDLE_TIME=30m
-//	SHARDGEN_POOL_QUERY_EXEC_MODE=exec (cache_statement, cache_describe, describe_exec, simple_protocol)
+//	SHARDGEN_POOL_QUERY_EXEC_MODE=auto (default; or exec, cache_statement, cache_describe, describe_exec, simple_protocol)
 //
 // Values set in the environment override the file's. Any other variable
 // starting with SHARDGEN_DATABASE_, SHARDGEN_GROUP_ or SHARDGEN_POOL_ is an

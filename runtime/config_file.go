@@ -18,7 +18,7 @@ import (
 //	    ]
 //	  },
 //	  "pool": {"max_conns": 8, "min_conns": 0, "acquire_timeout": "5s", "connect_timeout": "5s",
-//	           "max_conn_lifetime": "1h", "max_conn_idle_time": "30m", "query_exec_mode": "exec"}
+//	           "max_conn_lifetime": "1h", "max_conn_idle_time": "30m", "query_exec_mode": "auto"}
 //	}
 //
 // Unknown keys are errors. Connection strings may reference environment

@@ -42,7 +42,7 @@
 //	SHARDGEN_POOL_MAX_CONNS, SHARDGEN_POOL_MIN_CONNS,
 //	SHARDGEN_POOL_ACQUIRE_TIMEOUT, SHARDGEN_POOL_CONNECT_TIMEOUT,
 //	SHARDGEN_POOL_MAX_CONN_LIFETIME, SHARDGEN_POOL_MAX_CONN_IDLE_TIME (Go durations),
-//	SHARDGEN_POOL_QUERY_EXEC_MODE (exec, cache_describe, cache_statement, describe_exec, simple_protocol)
+//	SHARDGEN_POOL_QUERY_EXEC_MODE (auto, the default; exec, cache_statement, cache_describe, describe_exec, simple_protocol)
 //
 // Names are upper-cased in variable names (group "blog" -> SHARDGEN_GROUP_BLOG_...).
 // Unknown SHARDGEN_DATABASE_*, SHARDGEN_GROUP_* and SHARDGEN_POOL_* variables
