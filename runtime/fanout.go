@@ -138,16 +138,58 @@ func (g *Group) fanOutServer(ctx context.Context, p fanOutPlan, q *Query, args [
 	defer sp.release(c)
 	conn := c.Conn()
 
-	// Arguments are the same on every shard: encode them once, in the text
-	// format with types left to the server, as QueryExecModeExec does.
-	var eqb pgx.ExtendedQueryBuilder
-	if err := eqb.Build(conn.TypeMap(), nil, args); err != nil {
-		return g.failShards(p.shards, fmt.Errorf("encode fan-out arguments: %w", err))
-	}
+	shards := p.shards
 	var errs []*ShardError
-	shards, every := p.shards, fanOutSyncEvery
+	// Statements: while the server's distinct statement texts fit its
+	// connections' statement cache (exec mode "auto", see the package
+	// documentation), each shard's text is a prepared statement of the
+	// connection, as pgx's default mode would make it, so the server skips
+	// parsing and planning; beyond that, unnamed statements (as
+	// QueryExecModeExec), whose cost does not depend on the shard count.
+	for _, s := range shards {
+		q.text(s) // render (and count) every text before deciding
+	}
+	var sds map[Shard]*pgconn.StatementDescription
+	if sp.auto && sp.texts.Load() <= sp.cacheCap {
+		sds = make(map[Shard]*pgconn.StatementDescription, len(shards))
+		var ok []Shard
+		for i, s := range shards {
+			// Prepare with name == sql is what pgx does for its own
+			// cache and is a map lookup once the connection has it; the
+			// first fan-out on a connection pays a round trip per shard.
+			sd, err := conn.Prepare(ctx, q.text(s), q.text(s))
+			var pgErr *pgconn.PgError
+			switch {
+			case err == nil:
+				sds[s] = sd
+				ok = append(ok, s)
+			case errors.As(err, &pgErr):
+				t := g.At(s)
+				errs = append(errs, t.fail(sp.classify(ctx, conn, err)))
+			default:
+				return append(errs, g.failShards(shards[i:], sp.classify(ctx, conn, err))...)
+			}
+		}
+		shards = ok
+		if len(shards) == 0 {
+			return errs
+		}
+	}
+
+	// Arguments are the same on every shard: encode them once, for the
+	// prepared statements' parameter types, or in the text format with the
+	// types left to the server, as QueryExecModeExec does.
+	var eqb pgx.ExtendedQueryBuilder
+	var sd0 *pgconn.StatementDescription
+	if sds != nil {
+		sd0 = sds[shards[0]]
+	}
+	if err := eqb.Build(conn.TypeMap(), sd0, args); err != nil {
+		return append(errs, g.failShards(shards, fmt.Errorf("encode fan-out arguments: %w", err))...)
+	}
+	every := fanOutSyncEvery
 	for len(shards) > 0 {
-		skipped, failed, err := g.fanOutRound(ctx, sp, conn, shards, every, q, &eqb, each)
+		skipped, failed, err := g.fanOutRound(ctx, sp, conn, shards, every, q, sds, &eqb, each)
 		errs = append(errs, failed...)
 		if err != nil {
 			// The connection is gone: skipped holds every shard without
@@ -155,6 +197,17 @@ func (g *Group) fanOutServer(ctx context.Context, p fanOutPlan, q *Query, args [
 			return append(errs, g.failShards(skipped, err)...)
 		}
 		shards, every = skipped, 1
+	}
+	// A prepared statement the server can no longer run as prepared (its
+	// result type changed under DDL) is dropped so the next fan-out on this
+	// connection prepares it again.
+	for _, e := range errs {
+		var pgErr *pgconn.PgError
+		if sds[e.Shard] != nil && errors.As(e, &pgErr) && (pgErr.Code == "0A000" || pgErr.Code == "26000") {
+			if err := conn.Deallocate(ctx, q.text(e.Shard)); err != nil {
+				break // the connection is unusable; pgxpool drops it
+			}
+		}
 	}
 	return errs
 }
@@ -164,10 +217,14 @@ func (g *Group) fanOutServer(ctx context.Context, p fanOutPlan, q *Query, args [
 // because an earlier statement of their group failed, the shards that
 // failed, and a non-nil error when the connection broke (then skipped also
 // holds every shard not yet answered).
-func (g *Group) fanOutRound(ctx context.Context, sp *serverPool, conn *pgx.Conn, shards []Shard, every int, q *Query, eqb *pgx.ExtendedQueryBuilder, each func(Shard, pgx.Rows) error) (skipped []Shard, failed []*ShardError, broken error) {
+func (g *Group) fanOutRound(ctx context.Context, sp *serverPool, conn *pgx.Conn, shards []Shard, every int, q *Query, sds map[Shard]*pgconn.StatementDescription, eqb *pgx.ExtendedQueryBuilder, each func(Shard, pgx.Rows) error) (skipped []Shard, failed []*ShardError, broken error) {
 	pipe := conn.PgConn().StartPipeline(ctx)
 	for i, s := range shards {
-		pipe.SendQueryParams(q.text(s), eqb.ParamValues, nil, eqb.ParamFormats, eqb.ResultFormats)
+		if sd := sds[s]; sd != nil {
+			pipe.SendQueryStatement(sd, eqb.ParamValues, eqb.ParamFormats, eqb.ResultFormats)
+		} else {
+			pipe.SendQueryParams(q.text(s), eqb.ParamValues, nil, eqb.ParamFormats, eqb.ResultFormats)
+		}
 		if (i+1)%every == 0 || i == len(shards)-1 {
 			pipe.SendPipelineSync()
 		}

@@ -101,16 +101,39 @@ func failedShards(err error) []Shard {
 	return out
 }
 
+// TestFanOutTwoServers runs the fan-out over 16 shards on two servers in
+// both statement modes: prepared statements (exec mode "auto" while the
+// texts fit the cache) and unnamed statements (QueryExecModeExec, what
+// large deployments use).
 func TestFanOutTwoServers(t *testing.T) {
 	_, urls := pgtest.NewDatabase(t, 2, "fan")
 	const shards = 16
 	spec := Spec{Groups: []GroupSpec{{Name: "blog", Shards: shards}}}
-	r := openSplit(t, spec, urls, PoolConfig{MaxConns: 2, AcquireTimeout: 2 * time.Second})
-	g, err := r.Group("blog")
-	if err != nil {
-		t.Fatal(err)
+	for i, mode := range []pgx.QueryExecMode{0, pgx.QueryExecModeExec} {
+		name := map[pgx.QueryExecMode]string{0: "auto", pgx.QueryExecModeExec: "exec"}[mode]
+		t.Run(name, func(t *testing.T) {
+			r := openSplit(t, spec, urls, PoolConfig{MaxConns: 2, AcquireTimeout: 2 * time.Second, QueryExecMode: mode})
+			g, err := r.Group("blog")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				createShardTables(t, g, distinctCounts)
+			}
+			testFanOutTwoServers(t, g, urls, spec)
+			// The fan-out chose prepared statements exactly in auto mode.
+			for _, srv := range g.Servers() {
+				sp := srv.pool
+				if prepared := sp.auto && sp.texts.Load() <= sp.cacheCap; prepared != (mode == 0) {
+					t.Errorf("server %s: prepared statements %v in mode %s", srv, prepared, name)
+				}
+			}
+		})
 	}
-	createShardTables(t, g, distinctCounts)
+}
+
+func testFanOutTwoServers(t *testing.T, g *Group, urls []string, spec Spec) {
+	const shards = 16
 	ctx := context.Background()
 	q := g.Prepare("SELECT count(*) FROM @schema@.items WHERE id > $1")
 
