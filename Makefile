@@ -39,9 +39,11 @@ golden:
 demo:
 	$(GO) run ./examples/blog
 
-## bench: run the benchmarks (-count=5, compare medians with benchstat).
+## bench: run the benchmarks (BENCH_COUNT=5 runs each; compare medians with benchstat).
+BENCH_COUNT ?= 5
+BENCH_TIME ?= 1s
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./runtime/... ./gen/...
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -benchtime $(BENCH_TIME) ./runtime/... ./gen/...
 
 ## fmt: gofmt every Go file.
 fmt:
