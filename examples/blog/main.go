@@ -88,13 +88,12 @@ func run(ctx context.Context, out io.Writer, environ []string, configPath, pgBin
 		}
 		defer func() {
 			p.section("Shutting down")
-			p.step("stopping the throwaway servers and removing their data", func() error {
-				tw.Close()
-				return nil
-			})
+			if err := p.step("stopping the throwaway servers and removing their data", tw.Close); err != nil {
+				fmt.Fprintf(os.Stderr, "blog: %v\n", err)
+			}
 		}()
 		c := tw.Config()
-		cfg, source = &c, "throwaway servers"
+		cfg, source = &c, sourceThrowaway
 	}
 	_, err = Demo(ctx, p, *cfg, source, Options{RunTag: runTag(source)})
 	return err
@@ -120,10 +119,14 @@ func loadConfig(path string, environ []string) (*runtime.Config, string, error) 
 	return &cfg, "SHARDGEN_* environment variables", nil
 }
 
+// sourceThrowaway is the source of the configuration of the servers the
+// demo starts itself.
+const sourceThrowaway = "throwaway servers"
+
 // runTag makes the demo's unique values (user e-mail addresses) unique per
 // run on servers that outlive it; throwaway servers start empty.
 func runTag(source string) string {
-	if source == "throwaway servers" {
+	if source == sourceThrowaway {
 		return ""
 	}
 	return fmt.Sprintf("%x", time.Now().UnixMilli())
@@ -134,8 +137,8 @@ type throwaway struct {
 	a, b *pgtest.Server
 }
 
-// throwawayDatabases are created on the throwaway servers: default and
-// analytics on server a only, the shard schemas' database on both.
+// The databases created on the throwaway servers: default (app) and
+// analytics on server a only, blog (the shard schemas) on both.
 const (
 	dbDefault   = "app"
 	dbAnalytics = "analytics"
@@ -166,8 +169,7 @@ func startThrowaway(ctx context.Context, p *printer, opts pgtest.Options) (*thro
 		return tw.b.CreateDatabase(ctx, dbBlog)
 	})
 	if err != nil {
-		tw.Close()
-		return nil, err
+		return nil, errors.Join(err, tw.Close())
 	}
 	return tw, nil
 }
@@ -195,10 +197,6 @@ func throwawayConfig(a, b *pgtest.Server) runtime.Config {
 }
 
 // Close stops both servers and removes their data directories.
-func (tw *throwaway) Close() {
-	for _, s := range []*pgtest.Server{tw.a, tw.b} {
-		if err := s.Close(); err != nil && !errors.Is(err, pgtest.ErrCannotStop) {
-			fmt.Fprintf(os.Stderr, "blog: %v\n", err)
-		}
-	}
+func (tw *throwaway) Close() error {
+	return errors.Join(tw.a.Close(), tw.b.Close())
 }
