@@ -170,6 +170,7 @@ type migTarget struct {
 	server *Server
 	schema string // quoted
 	migs   []migration
+	digest string      // of migs; see historyDigest
 	todo   []migration // after reading the history: versions to apply
 }
 
@@ -312,6 +313,21 @@ func checksum(sql string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// historyDigest summarises a complete history: every version with its
+// checksum. After a successful migration the history table's comment is
+// "shardgen:" + this digest, so a run can tell from one catalog query per
+// server that a schema is up to date, without reading thousands of history
+// tables (each costs a relation open, expensive on a cold backend). The
+// comment is only a cache: whenever it differs from the Spec's digest the
+// history itself is read and compared.
+func historyDigest(ms []migration) string {
+	h := sha256.New()
+	for _, m := range ms {
+		fmt.Fprintf(h, "%d:%s\n", m.Version, m.sum)
+	}
+	return "shardgen:" + hex.EncodeToString(h.Sum(nil))
+}
+
 func withSums(ms []Migration) []migration {
 	out := make([]migration, len(ms))
 	for i, m := range ms {
@@ -329,7 +345,8 @@ func migTargets(r *Router, spec Spec, idSQL string) ([]*migTarget, error) {
 		if err != nil {
 			return nil, fmt.Errorf("shardgen migrate: %w", err)
 		}
-		targets = append(targets, &migTarget{db: d.name, shard: -1, server: d.server, schema: d.target.schema, migs: withSums(ds.Migrations)})
+		migs := withSums(ds.Migrations)
+		targets = append(targets, &migTarget{db: d.name, shard: -1, server: d.server, schema: d.target.schema, migs: migs, digest: historyDigest(migs)})
 	}
 	for _, gs := range spec.Groups {
 		g, err := r.Group(gs.Name)
@@ -340,8 +357,9 @@ func migTargets(r *Router, spec Spec, idSQL string) ([]*migTarget, error) {
 			return nil, fmt.Errorf("shardgen migrate: group %s has %d shards in the Spec but %d in the Router", gs.Name, gs.Shards, g.nShards)
 		}
 		migs := withSums(append([]Migration{{Version: IDFunctionVersion, Name: IDFunctionName, SQL: idSQL}}, gs.Migrations...))
+		digest := historyDigest(migs)
 		for s := range g.nShards {
-			targets = append(targets, &migTarget{group: g, shard: Shard(s), server: g.byShard[s], schema: g.quoted[s], migs: migs})
+			targets = append(targets, &migTarget{group: g, shard: Shard(s), server: g.byShard[s], schema: g.quoted[s], migs: migs, digest: digest})
 		}
 	}
 	for i, t := range targets {
@@ -421,9 +439,11 @@ func (run *migRun) pool(ctx context.Context, sp *serverPool, targets []*migTarge
 		"to_apply", len(pending), "elapsed", time.Since(start).Round(time.Millisecond))
 }
 
-// readHistory fills each target's todo list from its history table and
-// returns the targets with something to apply; it finishes the others (up
-// to date, or failed).
+// readHistory fills each target's todo list and returns the targets with
+// something to apply; it finishes the others (up to date, or failed). One
+// catalog query tells, for every schema of the server, whether its history
+// table exists and whether its digest comment matches the Spec; only the
+// schemas where it does not are read, in one pipelined round trip.
 func (run *migRun) readHistory(ctx context.Context, sp *serverPool, targets []*migTarget) []*migTarget {
 	c, err := sp.acquire(ctx)
 	if err != nil {
@@ -432,18 +452,63 @@ func (run *migRun) readHistory(ctx context.Context, sp *serverPool, targets []*m
 	}
 	defer sp.release(c)
 	conn := c.Conn()
+
+	names := make([]string, len(targets))
+	for i, t := range targets {
+		names[i] = strings.Trim(t.schema, `"`)
+	}
+	rows, err := conn.Query(ctx, `SELECT n.nspname, coalesce(d.description, '')
+		FROM pg_catalog.pg_namespace n
+		JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = $2 AND c.relkind = 'r'
+		LEFT JOIN pg_catalog.pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0
+		WHERE n.nspname = ANY($1)`, names, MigrationsTable)
+	if err != nil {
+		run.failAll(targets, sp.classify(ctx, conn, err))
+		return nil
+	}
+	comments := map[string]string{} // schema -> history table comment, for schemas that have one
+	for rows.Next() {
+		var name, comment string
+		if err := rows.Scan(&name, &comment); err != nil {
+			rows.Close()
+			run.failAll(targets, err)
+			return nil
+		}
+		comments[name] = comment
+	}
+	if err := rows.Err(); err != nil {
+		run.failAll(targets, sp.classify(ctx, conn, err))
+		return nil
+	}
+
+	var pending, unsure []*migTarget
+	for i, t := range targets {
+		comment, exists := comments[names[i]]
+		switch {
+		case !exists:
+			t.todo = t.migs // no history table: everything is pending
+			pending = append(pending, t)
+		case comment == t.digest:
+			run.finish(t, nil, nil)
+		default:
+			unsure = append(unsure, t)
+		}
+	}
+	if len(unsure) == 0 {
+		return pending
+	}
+
 	pipe := conn.PgConn().StartPipeline(ctx)
-	for _, t := range targets {
+	for _, t := range unsure {
 		pipe.SendQueryParams("SELECT version, checksum FROM "+t.schema+"."+MigrationsTable, nil, nil, nil, nil)
 		pipe.SendPipelineSync()
 	}
 	if err := pipe.Flush(); err != nil {
 		_ = pipe.Close()
-		run.failAll(targets, sp.classify(ctx, conn, err))
-		return nil
+		run.failAll(unsure, sp.classify(ctx, conn, err))
+		return pending
 	}
-	var pending []*migTarget
-	for i, t := range targets {
+	for i, t := range unsure {
 		history, err := readOneHistory(pipe, conn)
 		if err == nil {
 			var res any
@@ -456,7 +521,7 @@ func (run *migRun) readHistory(ctx context.Context, sp *serverPool, targets []*m
 			var pgErr *pgconn.PgError
 			if !errors.As(err, &pgErr) {
 				_ = pipe.Close()
-				run.failAll(targets[i:], sp.classify(ctx, conn, err))
+				run.failAll(unsure[i:], sp.classify(ctx, conn, err))
 				return pending
 			}
 			// Unreachable in practice (missing schemas and tables are
@@ -686,6 +751,7 @@ func (t *migTarget) script(b *strings.Builder, lockTimeout time.Duration) {
 		b.WriteString(t.render(m.SQL))
 		b.WriteString("\n;\n")
 	}
+	fmt.Fprintf(b, "COMMENT ON TABLE %s.%s IS '%s';\n", t.schema, MigrationsTable, t.digest)
 	b.WriteString("COMMIT;\n")
 }
 
