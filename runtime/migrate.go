@@ -734,12 +734,17 @@ func (run *migRun) applyBatch(ctx context.Context, sp *serverPool, conn *pgx.Con
 	return nil
 }
 
-// script writes the transaction that applies t.todo: create the schema and
-// the history table if missing, then for each version its history row
+// script writes the transaction that applies t.todo: create the shard's
+// schema and the history table if missing, then for each version its history row
 // followed by its SQL, all under SET LOCAL lock_timeout.
 func (t *migTarget) script(b *strings.Builder, lockTimeout time.Duration) {
 	fmt.Fprintf(b, "BEGIN;\nSET LOCAL lock_timeout = %d;\n", max(1, lockTimeout.Milliseconds()))
-	fmt.Fprintf(b, "CREATE SCHEMA IF NOT EXISTS %s;\n", t.schema)
+	if t.group != nil {
+		// Only shard schemas are created: "public" exists in every
+		// database, and CREATE SCHEMA IF NOT EXISTS checks the CREATE
+		// privilege on the database even when the schema exists.
+		fmt.Fprintf(b, "CREATE SCHEMA IF NOT EXISTS %s;\n", t.schema)
+	}
 	// Bounded column types: a table whose rows cannot outgrow a page gets
 	// no TOAST table, which saves two files (table and index) per schema,
 	// a measurable part of creating thousands of schemas.
