@@ -211,6 +211,19 @@ func testFanOutTwoServers(t *testing.T, g *Group, urls []string, spec Spec) {
 		}
 	})
 
+	t.Run("ended context fails every shard", func(t *testing.T) {
+		dead, cancel := context.WithCancel(ctx)
+		cancel()
+		calls := 0
+		err := g.FanOut(dead, q, []any{int64(0)}, func(Shard, pgx.Rows) error { calls++; return nil })
+		if f := failedShards(err); len(f) != shards || !errors.Is(err, context.Canceled) {
+			t.Fatalf("failed %v, err %v; want all %d shards with context.Canceled", f, err, shards)
+		}
+		if calls != 0 {
+			t.Errorf("each called %d times on a cancelled fan-out", calls)
+		}
+	})
+
 	t.Run("query of another group", func(t *testing.T) {
 		other, err := Open(ctx, splitConfig("blog", shards, urls, PoolConfig{}), spec)
 		if err != nil {
