@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,6 +53,9 @@ type serverPool struct {
 	auto     bool
 	cacheCap int64
 	texts    atomic.Int64
+
+	// chunks holds *objChunk: see newRow.
+	chunks sync.Pool
 }
 
 func newServerPool(ctx context.Context, url string, pc PoolConfig) (*serverPool, error) {
@@ -100,16 +104,73 @@ func newServerPool(ctx context.Context, url string, pc PoolConfig) (*serverPool,
 }
 
 // args returns the statement arguments, prefixed with QueryExecModeExec
-// when auto mode has outgrown the statement cache (one small allocation;
-// the mode constant itself is boxed without allocating).
-func (sp *serverPool) args(args []any) []any {
+// when auto mode has outgrown the statement cache. prefixed reports whether
+// a new slice was made; the caller clears it once pgx is done with it.
+func (sp *serverPool) args(args []any) (a []any, prefixed bool) {
 	if !sp.auto || sp.texts.Load() <= sp.cacheCap {
-		return args
+		return args, false
 	}
-	a := make([]any, len(args)+1)
+	n := len(args) + 1
+	if n > maxChunkArgs {
+		a = make([]any, n)
+	} else {
+		ch := sp.chunk()
+		if len(ch.args) < n {
+			ch.args = make([]any, argsChunkLen)
+		}
+		a, ch.args = ch.args[:n:n], ch.args[n:]
+		sp.chunks.Put(ch)
+	}
 	a[0] = pgx.QueryExecModeExec
 	copy(a[1:], args)
-	return a
+	return a, true
+}
+
+// objChunk hands out the small per-call objects (Row and Rows wrappers,
+// prefixed argument lists) from shared arrays, as pgxpool does for its own
+// row wrappers: one allocation per chunk instead of one per call. Elements
+// are never handed out twice, so a stale pointer a caller keeps stays
+// valid; fields holding request data are cleared after use so a chunk does
+// not keep it alive.
+type objChunk struct {
+	rows []shardRow
+	sets []shardRows
+	args []any
+}
+
+const (
+	objChunkLen  = 64
+	argsChunkLen = 512
+	maxChunkArgs = 64
+)
+
+func (sp *serverPool) chunk() *objChunk {
+	if ch, ok := sp.chunks.Get().(*objChunk); ok {
+		return ch
+	}
+	return &objChunk{}
+}
+
+func (sp *serverPool) newRow() *shardRow {
+	ch := sp.chunk()
+	if len(ch.rows) == 0 {
+		ch.rows = make([]shardRow, objChunkLen)
+	}
+	r := &ch.rows[0]
+	ch.rows = ch.rows[1:]
+	sp.chunks.Put(ch)
+	return r
+}
+
+func (sp *serverPool) newRows() *shardRows {
+	ch := sp.chunk()
+	if len(ch.sets) == 0 {
+		ch.sets = make([]shardRows, objChunkLen)
+	}
+	r := &ch.sets[0]
+	ch.sets = ch.sets[1:]
+	sp.chunks.Put(ch)
+	return r
 }
 
 // acquire takes a pool slot and a connection. Errors are classified:
@@ -176,7 +237,7 @@ func (sp *serverPool) classify(ctx context.Context, conn *pgx.Conn, err error) e
 		}
 		return err
 	}
-	if ctx.Err() != nil {
+	if ctx != nil && ctx.Err() != nil {
 		return err
 	}
 	if conn != nil && conn.IsClosed() {
@@ -289,11 +350,15 @@ func (t Target) Exec(ctx context.Context, q *Query, args ...any) (pgconn.Command
 	if err != nil {
 		return pgconn.CommandTag{}, t.fail(err)
 	}
-	tag, err := c.Conn().Exec(ctx, sql, sp.args(args)...)
+	a, prefixed := sp.args(args)
+	tag, err := c.Conn().Exec(ctx, sql, a...)
 	if err != nil {
 		err = t.fail(sp.classify(ctx, c.Conn(), err))
 	}
 	sp.release(c)
+	if prefixed {
+		clear(a)
+	}
 	return tag, err
 }
 
@@ -311,13 +376,22 @@ func (t Target) Query(ctx context.Context, q *Query, args ...any) (pgx.Rows, err
 		e := t.fail(err)
 		return errRows{e}, e
 	}
-	rows, err := c.Conn().Query(ctx, sql, sp.args(args)...)
+	a, prefixed := sp.args(args)
+	rows, err := c.Conn().Query(ctx, sql, a...)
 	if err != nil {
 		e := t.fail(sp.classify(ctx, c.Conn(), err))
 		sp.release(c)
+		if prefixed {
+			clear(a)
+		}
 		return errRows{e}, e
 	}
-	return &shardRows{Rows: rows, t: t, c: c, ctx: ctx}, nil
+	r := sp.newRows()
+	*r = shardRows{Rows: rows, t: t, c: c, ctx: ctx}
+	if prefixed {
+		r.args = a
+	}
+	return r, nil
 }
 
 // QueryRow runs a statement expected to return at most one row. Scan
@@ -333,16 +407,24 @@ func (t Target) QueryRow(ctx context.Context, q *Query, args ...any) pgx.Row {
 	if err != nil {
 		return errRow{t.fail(err)}
 	}
-	return &shardRow{row: c.Conn().QueryRow(ctx, sql, sp.args(args)...), t: t, c: c, ctx: ctx}
+	a, prefixed := sp.args(args)
+	r := sp.newRow()
+	*r = shardRow{row: c.Conn().QueryRow(ctx, sql, a...), t: t, c: c, ctx: ctx}
+	if prefixed {
+		r.args = a
+	}
+	return r
 }
 
 // shardRows releases the connection when closed and wraps errors.
 type shardRows struct {
 	pgx.Rows
-	t   Target
-	c   *pgxpool.Conn // nil inside a Tx, and once released
-	ctx context.Context
-	err error
+	t    Target
+	c    *pgxpool.Conn // nil inside a Tx, and once released
+	ctx  context.Context
+	args []any // prefixed arguments to clear on Close, if any
+	err  error
+	done bool
 }
 
 func (r *shardRows) Next() bool {
@@ -354,24 +436,28 @@ func (r *shardRows) Next() bool {
 }
 
 func (r *shardRows) Close() {
+	if r.done {
+		return
+	}
+	r.done = true
 	r.Rows.Close()
-	if r.err == nil {
-		if err := r.Rows.Err(); err != nil {
-			var conn *pgx.Conn
-			if r.c != nil {
-				conn = r.c.Conn()
-			}
-			r.err = r.t.fail(r.t.srv.pool.classify(r.ctx, conn, err))
+	if err := r.Rows.Err(); err != nil {
+		var conn *pgx.Conn
+		if r.c != nil {
+			conn = r.c.Conn()
 		}
+		r.err = r.t.fail(r.t.srv.pool.classify(r.ctx, conn, err))
 	}
 	if r.c != nil {
 		r.t.srv.pool.release(r.c)
 		r.c = nil
 	}
+	clear(r.args)
+	r.args, r.ctx = nil, nil
 }
 
 func (r *shardRows) Err() error {
-	if r.err != nil {
+	if r.done {
 		return r.err
 	}
 	if err := r.Rows.Err(); err != nil {
@@ -382,13 +468,20 @@ func (r *shardRows) Err() error {
 
 // shardRow releases the connection after Scan and wraps errors.
 type shardRow struct {
-	row pgx.Row
-	t   Target
-	c   *pgxpool.Conn // nil inside a Tx
-	ctx context.Context
+	row  pgx.Row // nil once scanned
+	t    Target
+	c    *pgxpool.Conn // nil inside a Tx
+	ctx  context.Context
+	args []any // prefixed arguments to clear after Scan, if any
 }
 
+// errScannedTwice is returned by a second Scan of the same Row.
+var errScannedTwice = errors.New("shardgen runtime: Row.Scan called more than once")
+
 func (r *shardRow) Scan(dest ...any) error {
+	if r.row == nil {
+		return errScannedTwice
+	}
 	err := r.row.Scan(dest...)
 	if err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -403,8 +496,9 @@ func (r *shardRow) Scan(dest ...any) error {
 	}
 	if r.c != nil {
 		r.t.srv.pool.release(r.c)
-		r.c = nil
 	}
+	clear(r.args)
+	*r = shardRow{}
 	return err
 }
 
@@ -447,9 +541,14 @@ func (tx *Tx) Exec(ctx context.Context, q *Query, args ...any) (pgconn.CommandTa
 	if err != nil {
 		return pgconn.CommandTag{}, err
 	}
-	tag, err := tx.tx.Exec(ctx, sql, tx.t.srv.pool.args(args)...)
+	sp := tx.t.srv.pool
+	a, prefixed := sp.args(args)
+	tag, err := tx.tx.Exec(ctx, sql, a...)
+	if prefixed {
+		clear(a)
+	}
 	if err != nil {
-		return tag, tx.t.fail(tx.t.srv.pool.classify(ctx, tx.tx.Conn(), err))
+		return tag, tx.t.fail(sp.classify(ctx, tx.tx.Conn(), err))
 	}
 	return tag, nil
 }
@@ -460,12 +559,22 @@ func (tx *Tx) Query(ctx context.Context, q *Query, args ...any) (pgx.Rows, error
 	if err != nil {
 		return errRows{err}, err
 	}
-	rows, err := tx.tx.Query(ctx, sql, tx.t.srv.pool.args(args)...)
+	sp := tx.t.srv.pool
+	a, prefixed := sp.args(args)
+	rows, err := tx.tx.Query(ctx, sql, a...)
 	if err != nil {
-		e := tx.t.fail(tx.t.srv.pool.classify(ctx, tx.tx.Conn(), err))
+		if prefixed {
+			clear(a)
+		}
+		e := tx.t.fail(sp.classify(ctx, tx.tx.Conn(), err))
 		return errRows{e}, e
 	}
-	return &shardRows{Rows: rows, t: tx.t, ctx: ctx}, nil
+	r := sp.newRows()
+	*r = shardRows{Rows: rows, t: tx.t, ctx: ctx}
+	if prefixed {
+		r.args = a
+	}
+	return r, nil
 }
 
 // QueryRow runs a statement in the transaction; see Target.QueryRow.
@@ -474,7 +583,14 @@ func (tx *Tx) QueryRow(ctx context.Context, q *Query, args ...any) pgx.Row {
 	if err != nil {
 		return errRow{err}
 	}
-	return &shardRow{row: tx.tx.QueryRow(ctx, sql, tx.t.srv.pool.args(args)...), t: tx.t, ctx: ctx}
+	sp := tx.t.srv.pool
+	a, prefixed := sp.args(args)
+	r := sp.newRow()
+	*r = shardRow{row: tx.tx.QueryRow(ctx, sql, a...), t: tx.t, ctx: ctx}
+	if prefixed {
+		r.args = a
+	}
+	return r
 }
 
 // InTx runs fn in a transaction on the target's connection: committed when

@@ -94,6 +94,7 @@ func TestPG(t *testing.T) {
 	t.Run("Tx", func(t *testing.T) { testTx(t, f) })
 	t.Run("Injection", func(t *testing.T) { testInjection(t, f) })
 	t.Run("DSN", func(t *testing.T) { testDSN(t, f) })
+	t.Run("AllocsVsPgx", func(t *testing.T) { testAllocsVsPgx(t, f) })
 	// Last: it stops and restarts server b.
 	t.Run("ServerDown", func(t *testing.T) { testServerDown(t, f) })
 }
@@ -109,7 +110,7 @@ func testRouting(t *testing.T, f *pgFixture) {
 		// 16 shards: the texts fit pgx's statement cache, which auto mode
 		// keeps using.
 		for _, sp := range r.pools {
-			if a := sp.args([]any{1}); !sp.auto || sp.cacheCap != 512 || len(a) != 1 {
+			if a, _ := sp.args([]any{1}); !sp.auto || sp.cacheCap != 512 || len(a) != 1 {
 				t.Errorf("pool %s: auto=%v cap=%d texts=%d args=%v, want cached statements", sp.where, sp.auto, sp.cacheCap, sp.texts.Load(), a)
 			}
 		}
@@ -347,7 +348,7 @@ func testManyShardsBoundedConns(t *testing.T, f *pgFixture) {
 		if n := sp.texts.Load(); n != 2048 {
 			t.Errorf("pool %s rendered %d texts, want 2048", sp.where, n)
 		}
-		if a := sp.args([]any{1}); !sp.auto || len(a) != 2 || a[0] != pgx.QueryExecModeExec {
+		if a, _ := sp.args([]any{1}); !sp.auto || len(a) != 2 || a[0] != pgx.QueryExecModeExec {
 			t.Errorf("pool %s: auto=%v args=%v, want exec mode prefixed", sp.where, sp.auto, a)
 		}
 	}
@@ -366,6 +367,15 @@ func testNotFoundAndErrors(t *testing.T, f *pgFixture) {
 	var se *ShardError
 	if !errors.As(err, &se) || se.Group != "blog" || se.Shard != 9 || se.Server != "b" {
 		t.Errorf("ShardError = %+v", se)
+	}
+
+	// A Row is scanned once.
+	row := g.At(9).QueryRow(ctx, q, -1)
+	if err := row.Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	if err := row.Scan(&v); !errors.Is(err, errScannedTwice) {
+		t.Errorf("second Scan: %v", err)
 	}
 
 	// SQL errors keep their *pgconn.PgError.
@@ -668,5 +678,46 @@ func testServerDown(t *testing.T, f *pgFixture) {
 	t.Logf("%d acknowledged writes (%d on b) all present; slowest call %s", len(acked), onB, time.Duration(slowest.Load()))
 	if len(acked) == 0 || onB == 0 {
 		t.Errorf("writers made no progress (%d acked, %d on b)", len(acked), onB)
+	}
+}
+
+// testAllocsVsPgx: a single-shard QueryRow and Exec through the runtime
+// allocate no more than the same call on plain pgxpool (the budget
+// is +2; the chunked wrappers make it +0, allow +1 for noise).
+func testAllocsVsPgx(t *testing.T, f *pgFixture) {
+	ctx := context.Background()
+	for _, mode := range []pgx.QueryExecMode{0, pgx.QueryExecModeExec} {
+		r := f.open(t, PoolConfig{MaxConns: 1, QueryExecMode: mode})
+		g := mustGroup(t, r)
+		get := g.Prepare("SELECT shard, v FROM @schema@.kv WHERE k = $1")
+		upd := g.Prepare("UPDATE @schema@.kv SET v = v WHERE k = $1")
+		pool := g.byShard[3].pool.pool
+		getText, updText := get.Text(3), upd.Text(3)
+		pgxMode := mode
+		if pgxMode == 0 {
+			pgxMode = pgx.QueryExecModeCacheStatement
+		}
+		var sh int
+		var v string
+		key := int64(-1)
+		measure := func(fn func() error) float64 {
+			return testing.AllocsPerRun(200, func() {
+				if err := fn(); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+		rtGet := measure(func() error { return g.At(3).QueryRow(ctx, get, key).Scan(&sh, &v) })
+		pgxGet := measure(func() error { return pool.QueryRow(ctx, getText, pgxMode, key).Scan(&sh, &v) })
+		rtUpd := measure(func() error { _, err := g.At(3).Exec(ctx, upd, key); return err })
+		pgxUpd := measure(func() error { _, err := pool.Exec(ctx, updText, pgxMode, key); return err })
+		name := "auto"
+		if mode != 0 {
+			name = mode.String()
+		}
+		t.Logf("mode %s: QueryRow runtime %.1f vs pgx %.1f allocs; Exec runtime %.1f vs pgx %.1f", name, rtGet, pgxGet, rtUpd, pgxUpd)
+		if rtGet > pgxGet+1 || rtUpd > pgxUpd+1 {
+			t.Errorf("mode %s: runtime allocates more than pgx + 1 (QueryRow %.1f vs %.1f, Exec %.1f vs %.1f)", name, rtGet, pgxGet, rtUpd, pgxUpd)
+		}
 	}
 }
