@@ -1,0 +1,266 @@
+// Package handpgx is the hand-written baseline of the benchmarks
+// (BENCHMARKS.md): the data layer an expert writes directly on pgx/v5 for
+// the workload's items table, sharded over logical-shard schemas spread
+// over physical servers exactly as shardgen lays them out. It is the floor
+// the generated repositories are measured against: statement texts
+// schema-qualified and rendered once per shard at start-up, a slice lookup
+// from key to shard to pool, one round trip per operation, no wrapping of
+// pgx's results or errors beyond what a caller needs.
+//
+// It shares only the placement with shardgen (runtime.ShardForInt64 and the
+// ID layout, which decide where a row lives); it does not use the router,
+// its pools or its queries.
+package handpgx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shardgen/shardgen/runtime"
+)
+
+// Item is a row of the items table.
+type Item struct {
+	ID      int64
+	UserID  int64
+	Title   string
+	Body    string
+	Views   int64
+	Created time.Time
+}
+
+// Server is one physical server and the inclusive range of logical shards
+// whose schemas it holds.
+type Server struct {
+	URL         string
+	First, Last int
+}
+
+// ErrNotFound is returned when no row has the ID.
+var ErrNotFound = errors.New("handpgx: not found")
+
+// Store is the hand-written data layer of one shard group.
+type Store struct {
+	shards  int
+	servers []server
+	byShard []*pgxpool.Pool // logical shard -> its server's pool
+
+	// Statement texts, one per logical shard, rendered once.
+	insert, get, list, update, count []string
+}
+
+type server struct {
+	pool        *pgxpool.Pool
+	first, last int
+}
+
+// The statements, with %s for the quoted schema. They are the statements
+// shardgen generates, so that the comparison is one of code paths only.
+const (
+	insertSQL = `INSERT INTO %s."items" ("user_id", "title", "body", "views", "created_at") VALUES ($1, $2, $3, $4, $5) RETURNING "id"`
+	getSQL    = `SELECT "id", "user_id", "title", "body", "views", "created_at" FROM %s."items" WHERE "id" = $1`
+	listSQL   = `SELECT "id", "user_id", "title", "body", "views", "created_at" FROM %s."items" WHERE "user_id" = $1 AND "id" < $2 ORDER BY "id" DESC LIMIT $3`
+	updateSQL = `UPDATE %s."items" SET "title" = $3, "body" = $4, "views" = $5, "created_at" = $6 WHERE "id" = $1 AND "user_id" = $2`
+	countSQL  = `SELECT count(*) FROM %s."items"`
+)
+
+// Open builds the store of group (schemas group_0000, ...) of shards
+// logical shards over servers, with one pgxpool per server of maxConns
+// connections sending statements in mode. Open does not connect.
+func Open(ctx context.Context, group string, shards int, servers []Server, maxConns int32, mode pgx.QueryExecMode) (*Store, error) {
+	s := &Store{shards: shards, byShard: make([]*pgxpool.Pool, shards)}
+	for _, sv := range servers {
+		cfg, err := pgxpool.ParseConfig(sv.URL)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("handpgx: server for shards %d-%d: %w", sv.First, sv.Last, err)
+		}
+		cfg.MaxConns = maxConns
+		cfg.ConnConfig.DefaultQueryExecMode = mode
+		p, err := pgxpool.NewWithConfig(ctx, cfg)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("handpgx: server for shards %d-%d: %w", sv.First, sv.Last, err)
+		}
+		s.servers = append(s.servers, server{pool: p, first: sv.First, last: sv.Last})
+		for sh := sv.First; sh <= sv.Last && sh < shards; sh++ {
+			s.byShard[sh] = p
+		}
+	}
+	for sh, p := range s.byShard {
+		if p == nil {
+			s.Close()
+			return nil, fmt.Errorf("handpgx: no server holds logical shard %d", sh)
+		}
+	}
+	render := func(f string) []string {
+		out := make([]string, shards)
+		for sh := range shards {
+			out[sh] = fmt.Sprintf(f, runtime.QuoteIdent(runtime.SchemaName(group, runtime.Shard(sh))))
+		}
+		return out
+	}
+	s.insert, s.get, s.list, s.update, s.count = render(insertSQL), render(getSQL), render(listSQL), render(updateSQL), render(countSQL)
+	return s, nil
+}
+
+// Close closes the pools.
+func (s *Store) Close() {
+	for _, sv := range s.servers {
+		sv.pool.Close()
+	}
+}
+
+// shardOfKey is the placement of a user's rows.
+func (s *Store) shardOfKey(user int64) int { return int(runtime.ShardForInt64(user, s.shards)) }
+
+// shardOfID decodes the logical shard from an ID (the 13 bits above the
+// 10-bit sequence); ok is false for an ID no shard of the group can hold.
+func (s *Store) shardOfID(id int64) (int, bool) {
+	sh := int(id>>runtime.DefaultSeqBits) & (1<<runtime.DefaultShardBits - 1)
+	return sh, id > 0 && sh < s.shards
+}
+
+// Insert stores it on its user's shard; the database mints the ID, which
+// Insert writes to it.ID.
+func (s *Store) Insert(ctx context.Context, it *Item) error {
+	sh := s.shardOfKey(it.UserID)
+	return s.byShard[sh].QueryRow(ctx, s.insert[sh], it.UserID, it.Title, it.Body, it.Views, it.Created).Scan(&it.ID)
+}
+
+// Get returns the item with the ID, from the shard the ID names.
+func (s *Store) Get(ctx context.Context, id int64) (*Item, error) {
+	sh, ok := s.shardOfID(id)
+	if !ok {
+		return nil, ErrNotFound
+	}
+	it := new(Item)
+	err := s.byShard[sh].QueryRow(ctx, s.get[sh], id).Scan(&it.ID, &it.UserID, &it.Title, &it.Body, &it.Views, &it.Created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return it, err
+}
+
+// List returns the newest limit items of user.
+func (s *Store) List(ctx context.Context, user int64, limit int) ([]Item, error) {
+	sh := s.shardOfKey(user)
+	rows, err := s.byShard[sh].Query(ctx, s.list[sh], user, int64(1<<63-1), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([]Item, 0, limit)
+	for rows.Next() {
+		out = append(out, Item{})
+		it := &out[len(out)-1]
+		if err := rows.Scan(&it.ID, &it.UserID, &it.Title, &it.Body, &it.Views, &it.Created); err != nil {
+			return nil, err
+		}
+	}
+	return out, rows.Err()
+}
+
+// Update writes it over the row with its ID and user.
+func (s *Store) Update(ctx context.Context, it *Item) error {
+	sh, ok := s.shardOfID(it.ID)
+	if !ok {
+		return ErrNotFound
+	}
+	tag, err := s.byShard[sh].Exec(ctx, s.update[sh], it.ID, it.UserID, it.Title, it.Body, it.Views, it.Created)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// GetUpdateInsert is the workload's shard-bound transaction: in one
+// transaction on the shard of the row with ID id, read the row, write it
+// back with one more view, and insert a new row for the same user (given
+// as fresh). Five round trips: BEGIN, the three statements, COMMIT.
+func (s *Store) GetUpdateInsert(ctx context.Context, id int64, fresh *Item) error {
+	sh, ok := s.shardOfID(id)
+	if !ok {
+		return ErrNotFound
+	}
+	return pgx.BeginFunc(ctx, s.byShard[sh], func(tx pgx.Tx) error {
+		var it Item
+		if err := tx.QueryRow(ctx, s.get[sh], id).Scan(&it.ID, &it.UserID, &it.Title, &it.Body, &it.Views, &it.Created); err != nil {
+			return err
+		}
+		it.Views++
+		if _, err := tx.Exec(ctx, s.update[sh], it.ID, it.UserID, it.Title, it.Body, it.Views, it.Created); err != nil {
+			return err
+		}
+		if s.shardOfKey(fresh.UserID) != sh {
+			return fmt.Errorf("handpgx: user %d is not on shard %d", fresh.UserID, sh)
+		}
+		return tx.QueryRow(ctx, s.insert[sh], fresh.UserID, fresh.Title, fresh.Body, fresh.Views, fresh.Created).Scan(&fresh.ID)
+	})
+}
+
+// CountPipelined counts the rows of every shard: one pgx.Batch per server
+// on one connection (a single round trip per server), servers in parallel.
+func (s *Store) CountPipelined(ctx context.Context) (int64, error) {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		total int64
+		errs  []error
+	)
+	for _, sv := range s.servers {
+		wg.Go(func() {
+			n, err := s.countServer(ctx, sv)
+			mu.Lock()
+			defer mu.Unlock()
+			total += n
+			if err != nil {
+				errs = append(errs, err)
+			}
+		})
+	}
+	wg.Wait()
+	return total, errors.Join(errs...)
+}
+
+func (s *Store) countServer(ctx context.Context, sv server) (int64, error) {
+	batch := &pgx.Batch{}
+	last := min(sv.last, s.shards-1)
+	for sh := sv.first; sh <= last; sh++ {
+		batch.Queue(s.count[sh])
+	}
+	br := sv.pool.SendBatch(ctx, batch)
+	var sum int64
+	for range batch.Len() {
+		var n int64
+		if err := br.QueryRow().Scan(&n); err != nil {
+			br.Close()
+			return 0, err
+		}
+		sum += n
+	}
+	return sum, br.Close()
+}
+
+// CountSequential counts the rows of every shard with one round trip per
+// logical shard, one after the other: what a fan-out costs without
+// pipelining.
+func (s *Store) CountSequential(ctx context.Context) (int64, error) {
+	var total int64
+	for sh := range s.shards {
+		var n int64
+		if err := s.byShard[sh].QueryRow(ctx, s.count[sh]).Scan(&n); err != nil {
+			return 0, fmt.Errorf("handpgx: counting shard %d: %w", sh, err)
+		}
+		total += n
+	}
+	return total, nil
+}
