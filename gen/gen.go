@@ -18,6 +18,7 @@ import (
 	"github.com/shardgen/shardgen/gen/emit"
 	"github.com/shardgen/shardgen/gen/load"
 	"github.com/shardgen/shardgen/gen/model"
+	"github.com/shardgen/shardgen/gen/query"
 	"github.com/shardgen/shardgen/gen/validate"
 )
 
@@ -68,6 +69,10 @@ func Generate(opts Options) *Result {
 	for _, p := range res.Packages {
 		validate.Package(p, &res.Diags)
 	}
+	// Custom SQL (queries/<database or group>/*.sql) is type-checked by
+	// sqlc against the schema of valid models; with invalid models only the
+	// query files themselves are checked, so their errors still show.
+	query.Packages(res.Packages, res.Diags.Errors() == 0, &res.Diags)
 	if len(res.Packages) == 0 && res.Diags.Errors() == 0 {
 		res.Diags.Warnf(token.Position{}, "no shardgen directives found in %s; nothing to generate", strings.Join(patternsOrDot(opts.Patterns), " "))
 	}

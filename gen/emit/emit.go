@@ -64,6 +64,9 @@ func Package(p *model.Package) ([]File, error) {
 	for _, m := range p.Models {
 		todo = append(todo, pending{names[m], e.modelFile(e.models[m])})
 	}
+	if len(querySets(p)) > 0 {
+		todo = append(todo, pending{queryFileName(p), e.queryFile()}) // custom SQL (query.go)
+	}
 	// Formatting and parsing dominate the run time (about 3 ms per model
 	// file); files are independent, so render them on every CPU. Results
 	// go to fixed slots, so the output does not depend on scheduling.

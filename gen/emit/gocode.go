@@ -270,6 +270,7 @@ func (e *emitter) dbDecl(f *jen.File) {
 				g.Id(grp.FieldName()).Op("*").Add(rt("Group"))
 			}
 		}
+		e.queryDBFields(g) // custom SQL (query.go)
 	})
 }
 
@@ -300,6 +301,7 @@ func (e *emitter) newFunc(f *jen.File) {
 		for _, m := range e.p.Models {
 			b.Id("db").Dot(m.DBField()).Op("=").Add(e.newRepo(e.models[m]))
 		}
+		e.queryNew(b) // custom SQL (query.go)
 		b.Return(jen.Id("db"), jen.Nil())
 	})
 }

@@ -30,6 +30,9 @@ type Package struct {
 	// (non-generated) files declare, with their positions, so that a clash
 	// with a generated identifier is reported where the user wrote it.
 	Declared []Name
+	// Queries are the custom SQL query sets of the package (queries/<name>/*.sql),
+	// filled by gen/query after sqlc has checked them.
+	Queries []*QuerySet
 }
 
 // Database is a named database (default or a feature partition).

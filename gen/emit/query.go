@@ -1,0 +1,454 @@
+package emit
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/dave/jennifer/jen"
+
+	"github.com/shardgen/shardgen/gen/model"
+)
+
+// This file emits the custom SQL queries gen/query checked with sqlc: one
+// type per database or group (BlogQueries) with a method per query, its
+// transaction-bound variant (BlogTxQueries, from WithTx), the params and
+// row structs, and for groups the BlogShard interface that lets a method
+// take either a shard key or an ID as its first argument.
+
+// querySets are the sets of p that have queries.
+func querySets(p *model.Package) []*model.QuerySet {
+	var out []*model.QuerySet
+	for _, s := range p.Queries {
+		if len(s.Queries) > 0 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// queryFileName is the name of the queries file, unless a model's file
+// already has it.
+func queryFileName(p *model.Package) string {
+	name := model.QueryFileName
+	for _, n := range p.FileNames() {
+		if n == name {
+			return model.FilePrefix + "queries_sql.go"
+		}
+	}
+	return name
+}
+
+// queryDBFields declares the DB fields of the query sets (called from
+// dbDecl).
+func (e *emitter) queryDBFields(g *jen.Group) {
+	sets := querySets(e.p)
+	if len(sets) == 0 {
+		return
+	}
+	g.Line()
+	for _, s := range sets {
+		g.Add(doc(fmt.Sprintf("%s runs the custom SQL of %s/%s on %s.", s.TypeName(), model.QueriesDir, s.Name(), setWhere(s)))).
+			Id(s.TypeName()).Op("*").Id(s.TypeName())
+	}
+}
+
+// queryNew initializes the DB fields of the query sets in New, preparing
+// every statement once.
+func (e *emitter) queryNew(b *jen.Group) {
+	for _, s := range querySets(e.p) {
+		owner := jen.Id("db").Dot(setOwner(s))
+		d := jen.Dict{}
+		if s.Group != nil {
+			d[jen.Id("group")] = owner
+		} else {
+			d[jen.Id("target")] = jen.Add(owner).Dot("Target").Call()
+		}
+		for _, q := range s.Queries {
+			d[jen.Id(queryField(q))] = jen.Add(owner).Dot("Prepare").Call(jen.Lit(q.SQL))
+		}
+		b.Id("db").Dot(s.TypeName()).Op("=").Op("&").Id(s.TypeName()).Values(d)
+	}
+}
+
+func setOwner(s *model.QuerySet) string {
+	if s.Group != nil {
+		return s.Group.FieldName()
+	}
+	return s.Database.FieldName()
+}
+
+func setWhere(s *model.QuerySet) string {
+	if s.Group != nil {
+		return fmt.Sprintf("one logical shard of group %q at a time", s.Group.Name)
+	}
+	return fmt.Sprintf("database %q", s.Database.Name)
+}
+
+func queryField(q *model.Query) string { return "q" + q.Name }
+
+// queryType renders the Go type of a parameter or column.
+func queryType(t model.QueryType) *jen.Statement {
+	s := jen.Null()
+	if t.Pointer {
+		s.Op("*")
+	}
+	if t.Slice {
+		s.Index()
+	}
+	if t.Ident.ImportPath != "" {
+		return s.Qual(t.Ident.ImportPath, t.Ident.Name)
+	}
+	return s.Id(t.Ident.Name)
+}
+
+// queryFile renders shardgen_queries.go.
+func (e *emitter) queryFile() *jen.File {
+	f := e.newFile()
+	for _, s := range querySets(e.p) {
+		if s.Group != nil {
+			e.shardInterface(f, s)
+		}
+		e.setTypes(f, s)
+		for _, q := range s.Queries {
+			e.queryStructs(f, q)
+			for _, tx := range []bool{false, true} {
+				e.queryMethod(f, s, q, tx)
+			}
+			if q.FanOut {
+				e.fanOutMethod(f, s, q)
+			}
+			e.scanFunc(f, q)
+		}
+	}
+	return f
+}
+
+// shardInterface declares BlogShard and implements it on the group's key
+// type and on the ID type of every model of the group.
+func (e *emitter) shardInterface(f *jen.File, s *model.QuerySet) {
+	g := s.Group
+	var ids []string
+	for _, m := range g.Models {
+		ids = append(ids, m.IDType())
+	}
+	f.Add(doc(fmt.Sprintf("%s locates one logical shard of group %q for a custom query: a %s, or "+
+		"the ID of a row of the group (%s), which carries its shard.", s.ShardType(), g.Name, g.KeyType(), strings.Join(ids, ", ")))).
+		Type().Id(s.ShardType()).Interface(
+		jen.Id(s.ShardMethod()).Params(jen.Id("g").Op("*").Add(rt("Group"))).Params(rt("Shard"), jen.Error()),
+	)
+	f.Add(doc(fmt.Sprintf("%s implements %s: the shard the key hashes to.", s.ShardMethod(), s.ShardType()))).
+		Func().Params(jen.Id("k").Id(g.KeyType())).Id(s.ShardMethod()).Params(jen.Id("g").Op("*").Add(rt("Group"))).Params(rt("Shard"), jen.Error()).
+		Block(jen.Return(shardOfKey(jen.Id("g"), g, jen.Id("k")), jen.Nil()))
+	for _, m := range g.Models {
+		f.Add(doc(fmt.Sprintf("%s implements %s: the shard the ID carries.", s.ShardMethod(), s.ShardType()))).
+			Func().Params(jen.Id("id").Id(m.IDType())).Id(s.ShardMethod()).Params(jen.Id("g").Op("*").Add(rt("Group"))).Params(rt("Shard"), jen.Error()).
+			Block(jen.Return(jen.Id("g").Dot("ShardOfID").Call(jen.Int64().Call(jen.Id("id")))))
+	}
+}
+
+// setTypes declares BlogQueries, BlogTxQueries and WithTx.
+func (e *emitter) setTypes(f *jen.File, s *model.QuerySet) {
+	text := fmt.Sprintf("%s runs the custom SQL of %s/%s, type-checked by sqlc against the tables of %s. ",
+		s.TypeName(), model.QueriesDir, s.Name(), setWhat(s))
+	if s.Group != nil {
+		text += fmt.Sprintf("Each method runs on the one logical shard its first argument (a %s) "+
+			"locates, in one round trip; methods named ...AllShards visit every shard.", s.ShardType())
+	} else {
+		text += "Each method is one round trip."
+	}
+	f.Add(doc(text)).Type().Id(s.TypeName()).StructFunc(func(g *jen.Group) {
+		if s.Group != nil {
+			g.Id("group").Op("*").Add(rt("Group"))
+		} else {
+			g.Id("target").Add(rt("Target"))
+		}
+		for _, q := range s.Queries {
+			g.Id(queryField(q)).Op("*").Add(rt("Query"))
+		}
+	})
+	txType := ""
+	if s.Group != nil {
+		txType = s.Group.TxType()
+	} else {
+		txType = s.Database.TxType()
+	}
+	f.Add(doc(fmt.Sprintf("%s runs the queries of %s in a transaction (%s.WithTx).", s.TxTypeName(), s.TypeName(), s.TypeName()))).
+		Type().Id(s.TxTypeName()).Struct(
+		jen.Id("q").Op("*").Id(s.TypeName()),
+		jen.Id("tx").Op("*").Add(rt("Tx")),
+	)
+	wtext := fmt.Sprintf("WithTx returns the queries bound to tx, a transaction on %s.", setWhat(s))
+	if s.Group != nil {
+		wtext += " Their methods return an error wrapping runtime.ErrWrongShard for a key or ID of another shard than the transaction's."
+	}
+	f.Add(doc(wtext)).Func().Params(jen.Id("q").Op("*").Id(s.TypeName())).Id("WithTx").Params(jen.Id("tx").Op("*").Id(txType)).Id(s.TxTypeName()).
+		Block(jen.Return(jen.Id(s.TxTypeName()).Values(jen.Dict{jen.Id("q"): jen.Id("q"), jen.Id("tx"): jen.Id("tx").Dot("tx")})))
+}
+
+func setWhat(s *model.QuerySet) string {
+	if s.Group != nil {
+		return fmt.Sprintf("group %q", s.Group.Name)
+	}
+	return fmt.Sprintf("database %q", s.Database.Name)
+}
+
+// resultType is what one result of the query is read into: the model's
+// struct, the single column's type, or the query's Row struct.
+func (e *emitter) resultType(q *model.Query) *jen.Statement {
+	switch {
+	case q.RowModel != nil:
+		return e.local(q.RowModel.GoName)
+	case len(q.Columns) == 1:
+		return queryType(q.Columns[0].Type)
+	}
+	return jen.Id(q.RowType())
+}
+
+// queryStructs declares the Params and Row structs when the query needs
+// them (more than one parameter; several columns not matching a model).
+func (e *emitter) queryStructs(f *jen.File, q *model.Query) {
+	field := func(g *jen.Group, qf *model.QueryField) {
+		g.Id(qf.GoName).Add(queryType(qf.Type)).Comment(qf.Name + " " + qf.SQLType)
+	}
+	if len(q.Params) > 1 {
+		f.Add(doc(fmt.Sprintf("%s are the parameters of query %s, in order.", q.ParamsType(), q.Name))).
+			Type().Id(q.ParamsType()).StructFunc(func(g *jen.Group) {
+			for _, p := range q.Params {
+				field(g, p)
+			}
+		})
+	}
+	if (q.Cmd == model.CmdOne || q.Cmd == model.CmdMany) && q.RowModel == nil && len(q.Columns) > 1 {
+		f.Add(doc(fmt.Sprintf("%s is one result row of query %s.", q.RowType(), q.Name))).
+			Type().Id(q.RowType()).StructFunc(func(g *jen.Group) {
+			for _, c := range q.Columns {
+				field(g, c)
+			}
+		})
+	}
+}
+
+// paramDecls are the method parameters after ctx (and the shard) and the
+// bind arguments they become.
+func paramDecls(q *model.Query) (decls, args []jen.Code) {
+	switch len(q.Params) {
+	case 0:
+	case 1:
+		name := argName(q.Params[0].GoName)
+		decls = append(decls, jen.Id(name).Add(queryType(q.Params[0].Type)))
+		args = append(args, jen.Id(name))
+	default:
+		decls = append(decls, jen.Id("arg").Id(q.ParamsType()))
+		for _, p := range q.Params {
+			args = append(args, jen.Id("arg").Dot(p.GoName))
+		}
+	}
+	return decls, args
+}
+
+// argName lower-cases the leading word of a Go name for a parameter
+// (AuthorID -> authorID, ID -> id), avoiding the names the method uses.
+func argName(goName string) string {
+	r := []rune(goName)
+	i := 0
+	for i < len(r) && r[i] >= 'A' && r[i] <= 'Z' {
+		i++
+	}
+	if i > 1 && i < len(r) {
+		i-- // "URLPath": the P starts the next word
+	}
+	if i == 0 {
+		i = 1
+	}
+	name := strings.ToLower(string(r[:i])) + string(r[i:])
+	switch name {
+	case "ctx", "at", "q", "shard", "err", "rows", "row", "tag", "arg", "out":
+		return name + "Arg"
+	}
+	if isGoKeyword(name) {
+		return name + "Arg"
+	}
+	return name
+}
+
+func isGoKeyword(s string) bool {
+	switch s {
+	case "break", "case", "chan", "const", "continue", "default", "defer", "else", "fallthrough",
+		"for", "func", "go", "goto", "if", "import", "interface", "map", "package", "range",
+		"return", "select", "struct", "switch", "type", "var":
+		return true
+	}
+	return false
+}
+
+// results is the method's result list; zero the zero values before an
+// error.
+func (e *emitter) results(q *model.Query) (results []jen.Code, zero []jen.Code) {
+	switch q.Cmd {
+	case model.CmdOne:
+		return []jen.Code{e.resultType(q), jen.Error()}, []jen.Code{jen.Id("out")}
+	case model.CmdMany:
+		return []jen.Code{jen.Index().Add(e.resultType(q)), jen.Error()}, []jen.Code{jen.Nil()}
+	case model.CmdExecRows:
+		return []jen.Code{jen.Int64(), jen.Error()}, []jen.Code{jen.Lit(0)}
+	}
+	return []jen.Code{jen.Error()}, nil
+}
+
+// queryDoc is the doc comment of a query method.
+func queryDoc(s *model.QuerySet, q *model.Query, tx bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s runs query %s of %s", q.Name, q.Name, filepath.ToSlash(filepath.Join(model.QueriesDir, s.Name(), filepath.Base(q.Pos.Filename))))
+	switch {
+	case tx:
+		b.WriteString(" in the transaction.")
+	case s.Group != nil:
+		b.WriteString(" on the logical shard at locates, in one round trip.")
+	default:
+		fmt.Fprintf(&b, " on database %q, in one round trip.", s.Database.Name)
+	}
+	switch q.Cmd {
+	case model.CmdOne:
+		b.WriteString(" The error wraps runtime.ErrNotFound when there is no row.")
+	case model.CmdExecRows:
+		b.WriteString(" It returns the number of rows affected.")
+	}
+	if len(q.Doc) > 0 {
+		b.WriteString("\n\n" + strings.Join(q.Doc, "\n"))
+	}
+	return b.String()
+}
+
+// queryMethod declares the method of a query on BlogQueries (tx false) or
+// BlogTxQueries (tx true).
+func (e *emitter) queryMethod(f *jen.File, s *model.QuerySet, q *model.Query, tx bool) {
+	recv := jen.Id("q").Op("*").Id(s.TypeName())
+	set := jen.Id("q")
+	if tx {
+		recv = jen.Id("q").Id(s.TxTypeName())
+		set = jen.Id("q").Dot("q")
+	}
+	params := []jen.Code{ctxParam()}
+	if s.Group != nil {
+		params = append(params, jen.Id("at").Id(s.ShardType()))
+	}
+	decls, args := paramDecls(q)
+	params = append(params, decls...)
+	results, zero := e.results(q)
+	op := e.p.Name + "." + q.Name
+	fail := func(err jen.Code) []jen.Code {
+		return append(append([]jen.Code{}, zero...), errorf(op+": %w", err))
+	}
+	f.Add(doc(queryDoc(s, q, tx))).Func().Params(recv).Id(q.Name).Params(params...).Params(results...).BlockFunc(func(b *jen.Group) {
+		if q.Cmd == model.CmdOne {
+			b.Var().Id("out").Add(e.resultType(q))
+		}
+		var exec *jen.Statement
+		switch {
+		case s.Group != nil:
+			b.List(jen.Id("shard"), jen.Err()).Op(":=").Id("at").Dot(s.ShardMethod()).Call(jen.Add(set).Dot("group"))
+			b.If(jen.Err().Op("!=").Nil()).Block(jen.Return(fail(jen.Err())...))
+			if tx {
+				b.If(jen.Id("shard").Op("!=").Id("q").Dot("tx").Dot("Shard").Call()).Block(jen.Return(append(append([]jen.Code{}, zero...),
+					errorf(op+": %v is on shard %d, the transaction on shard %d: %w", jen.Id("at"), jen.Id("shard"), jen.Id("q").Dot("tx").Dot("Shard").Call(), rt("ErrWrongShard")))...))
+				exec = jen.Id("q").Dot("tx")
+			} else {
+				exec = jen.Id("q").Dot("group").Dot("At").Call(jen.Id("shard"))
+			}
+		case tx:
+			exec = jen.Id("q").Dot("tx")
+		default:
+			exec = jen.Id("q").Dot("target")
+		}
+		call := append([]jen.Code{jen.Id("ctx"), jen.Add(set).Dot(queryField(q))}, args...)
+		switch q.Cmd {
+		case model.CmdOne:
+			b.If(
+				jen.Err().Op(":=").Add(exec).Dot("QueryRow").Call(call...).Dot("Scan").Call(e.scanDests("out", q)...),
+				jen.Err().Op("!=").Nil(),
+			).Block(jen.Return(fail(jen.Err())...))
+			b.Return(jen.Id("out"), jen.Nil())
+		case model.CmdMany:
+			b.List(jen.Id("rows"), jen.Err()).Op(":=").Add(exec).Dot("Query").Call(call...)
+			b.If(jen.Err().Op("!=").Nil()).Block(jen.Return(fail(jen.Err())...))
+			b.List(jen.Id("out"), jen.Err()).Op(":=").Id(q.ScanFunc()).Call(jen.Id("rows"))
+			b.If(jen.Err().Op("!=").Nil()).Block(jen.Return(fail(jen.Err())...))
+			b.Return(jen.Id("out"), jen.Nil())
+		case model.CmdExec, model.CmdExecRows:
+			if q.Cmd == model.CmdExec {
+				b.If(
+					jen.List(jen.Id("_"), jen.Err()).Op(":=").Add(exec).Dot("Exec").Call(call...),
+					jen.Err().Op("!=").Nil(),
+				).Block(jen.Return(fail(jen.Err())...))
+				b.Return(jen.Nil())
+				break
+			}
+			b.List(jen.Id("tag"), jen.Err()).Op(":=").Add(exec).Dot("Exec").Call(call...)
+			b.If(jen.Err().Op("!=").Nil()).Block(jen.Return(fail(jen.Err())...))
+			b.Return(jen.Id("tag").Dot("RowsAffected").Call(), jen.Nil())
+		}
+	})
+}
+
+// fanOutMethod declares QueryAllShards for a query marked
+// "-- shardgen:fanout".
+func (e *emitter) fanOutMethod(f *jen.File, s *model.QuerySet, q *model.Query) {
+	decls, args := paramDecls(q)
+	op := e.p.Name + "." + q.FanOutName()
+	text := fmt.Sprintf("%s runs query %s on every logical shard of group %q (one pipelined "+
+		"batch per server, servers in parallel) and returns the rows of all shards, shard by shard. "+
+		"When some shards fail it returns the rows of the shards that answered together with an "+
+		"error wrapping *runtime.FanOutError, which names every failed shard: the rows are then "+
+		"partial. Use it for reports and jobs, not on a request path.", q.FanOutName(), q.Name, s.Group.Name)
+	argList := jen.Nil()
+	if len(args) > 0 {
+		argList = jen.Index().Any().Values(args...)
+	}
+	f.Add(doc(text)).Func().Params(jen.Id("q").Op("*").Id(s.TypeName())).Id(q.FanOutName()).Params(append([]jen.Code{ctxParam()}, decls...)...).
+		Params(jen.Index().Add(e.resultType(q)), jen.Error()).BlockFunc(func(b *jen.Group) {
+		b.Var().Id("out").Index().Add(e.resultType(q))
+		b.Err().Op(":=").Id("q").Dot("group").Dot("FanOut").Call(jen.Id("ctx"), jen.Id("q").Dot(queryField(q)), argList,
+			jen.Func().Params(jen.Id("_").Add(rt("Shard")), jen.Id("rows").Qual(pgxPath, "Rows")).Error().Block(
+				jen.List(jen.Id("got"), jen.Err()).Op(":=").Id(q.ScanFunc()).Call(jen.Id("rows")),
+				jen.Id("out").Op("=").Append(jen.Id("out"), jen.Id("got").Op("...")),
+				jen.Return(jen.Err()),
+			))
+		b.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Id("out"), errorf(op+": %w", jen.Err())))
+		b.Return(jen.Id("out"), jen.Nil())
+	})
+}
+
+// scanDests are the Scan destinations of one result in v.
+func (e *emitter) scanDests(v string, q *model.Query) []jen.Code {
+	switch {
+	case q.RowModel != nil:
+		return scanDest(v, q.RowModel)
+	case len(q.Columns) == 1:
+		return []jen.Code{jen.Op("&").Id(v)}
+	}
+	out := make([]jen.Code, len(q.Columns))
+	for i, c := range q.Columns {
+		out[i] = jen.Op("&").Id(v).Dot(c.GoName)
+	}
+	return out
+}
+
+// scanFunc declares the helper reading every row of a :many query.
+func (e *emitter) scanFunc(f *jen.File, q *model.Query) {
+	if q.Cmd != model.CmdMany {
+		return
+	}
+	f.Add(doc(fmt.Sprintf("%s reads the rows of query %s and closes them.", q.ScanFunc(), q.Name))).
+		Func().Id(q.ScanFunc()).Params(jen.Id("rows").Qual(pgxPath, "Rows")).Params(jen.Index().Add(e.resultType(q)), jen.Error()).Block(
+		jen.Defer().Id("rows").Dot("Close").Call(),
+		jen.Var().Id("out").Index().Add(e.resultType(q)),
+		jen.For(jen.Id("rows").Dot("Next").Call()).Block(
+			jen.Var().Id("i").Add(e.resultType(q)),
+			jen.If(jen.Err().Op(":=").Id("rows").Dot("Scan").Call(e.scanDests("i", q)...), jen.Err().Op("!=").Nil()).
+				Block(jen.Return(jen.Nil(), jen.Err())),
+			jen.Id("out").Op("=").Append(jen.Id("out"), jen.Id("i")),
+		),
+		jen.Return(jen.Id("out"), jen.Id("rows").Dot("Err").Call()),
+	)
+}
