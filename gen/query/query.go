@@ -101,6 +101,9 @@ func Packages(pkgs []*model.Package, models bool, diags *diag.List) {
 	for i, s := range runSets {
 		build(s, res.requests[i], diags)
 	}
+	for _, p := range pkgs {
+		checkNames(p, diags)
+	}
 }
 
 func shortPos(p token.Position) string {
@@ -146,18 +149,18 @@ func discover(p *model.Package, diags *diag.List) []*set {
 		for _, g := range p.Groups {
 			if g.Name == name {
 				if s.out.Database != nil {
-					diags.Errorf(token.Position{Filename: path}, "%s/%s: %q names both a database and a shard group", model.QueriesDir, name, name)
+					diags.Errorf(token.Position{Filename: path}, "%q names both a database and a shard group", name)
 				}
 				s.out.Group = g
 				s.models = g.Models
 			}
 		}
 		if s.out.Database == nil && s.out.Group == nil {
-			diags.Errorf(token.Position{Filename: path}, "%s/%s: no database or shard group is named %q (%s); the directory of a query file names where its queries run", model.QueriesDir, name, name, declared(p))
+			diags.Errorf(token.Position{Filename: path}, "no database or shard group is named %q (%s): the directory of a query file names the database or group its queries run on", name, declared(p))
 			continue
 		}
 		if len(s.models) == 0 {
-			diags.Errorf(token.Position{Filename: path}, "%s/%s: %s has no models, so its queries would have no tables", model.QueriesDir, name, what(s.out))
+			diags.Errorf(token.Position{Filename: path}, "%s has no models, so its queries would have no tables", what(s.out))
 			continue
 		}
 		for _, m := range s.models {
