@@ -1,6 +1,6 @@
 // Package pgtest starts throwaway PostgreSQL servers for tests, benchmarks
 // and demos: real clusters created with the local PostgreSQL binaries
-// (initdb, pg_ctl) in temporary directories, listening on 127.0.0.1 and a
+// (initdb, postgres) in temporary directories, listening on 127.0.0.1 and a
 // free port, tuned for speed (fsync off: never use them for data you want
 // to keep). Several servers stand in for several physical machines.
 //
@@ -11,9 +11,10 @@
 // (with a unique prefix) and dropped on Close; Stop and Start then return
 // ErrCannotStop.
 //
-// When the process runs as root, initdb and the server run as the
-// "postgres" user through runuser, and the data directories are handed to
-// that user.
+// When the process runs as root, initdb (through runuser) and the server
+// run as the "postgres" user, and the data directories are handed to that
+// user. The server is a child process: on Linux it is shut down by the
+// kernel if the process that started it dies without calling Close.
 package pgtest
 
 import (
@@ -32,6 +33,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -50,7 +52,7 @@ var ErrCannotStop = errors.New("pgtest: server was not started by pgtest and can
 
 // Options tunes StartServers. The zero value is ready to use.
 type Options struct {
-	// BinDir holds initdb, pg_ctl and postgres. Default: DefaultBinDir, or
+	// BinDir holds initdb and postgres. Default: DefaultBinDir, or
 	// the directory of initdb on PATH.
 	BinDir string
 	// Parent is the directory in which the temporary data directories are
@@ -88,13 +90,15 @@ type Server struct {
 	name string
 
 	// Local cluster.
-	dir     string // data directory
-	port    int
-	bin     string
-	asUser  bool // run binaries via runuser -u postgres
-	mu      sync.Mutex
-	running bool
-	root    *rootCloser // shared temp dir, removed by the last Close
+	dir      string // data directory
+	port     int
+	bin      string
+	asUser   bool // run binaries as the postgres user
+	uid, gid int  // of the postgres user, when asUser
+	mu       sync.Mutex
+	proc     *exec.Cmd     // the running postmaster, nil when stopped
+	exited   chan struct{} // closed when proc has exited
+	root     *rootCloser   // shared temp dir, removed by the last Close
 
 	// External mode.
 	external *url.URL
@@ -117,7 +121,7 @@ func BinDir(opts Options) (string, error) {
 			continue
 		}
 		ok := true
-		for _, b := range []string{"initdb", "pg_ctl", "postgres"} {
+		for _, b := range []string{"initdb", "postgres"} {
 			if st, err := os.Stat(filepath.Join(d, b)); err != nil || st.IsDir() {
 				ok = false
 			}
@@ -126,7 +130,7 @@ func BinDir(opts Options) (string, error) {
 			return d, nil
 		}
 	}
-	return "", fmt.Errorf("pgtest: no PostgreSQL binaries (initdb, pg_ctl, postgres) in %s or on PATH", strings.Join(dirs, ", "))
+	return "", fmt.Errorf("pgtest: no PostgreSQL binaries (initdb, postgres) in %s or on PATH", strings.Join(dirs, ", "))
 }
 
 // StartServers starts n servers named pg0, pg1, ... in parallel. On error
@@ -184,7 +188,7 @@ func StartServers(ctx context.Context, n int, opts Options) ([]*Server, error) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		s := &Server{name: "pg" + strconv.Itoa(i), dir: filepath.Join(root, "pg"+strconv.Itoa(i)), bin: bin, asUser: asUser}
+		s := &Server{name: "pg" + strconv.Itoa(i), dir: filepath.Join(root, "pg"+strconv.Itoa(i)), bin: bin, asUser: asUser, uid: uid, gid: gid}
 		servers[i] = s
 		wg.Add(1)
 		go func() {
@@ -195,7 +199,7 @@ func StartServers(ctx context.Context, n int, opts Options) ([]*Server, error) {
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		for _, s := range servers {
-			s.stop("immediate")
+			s.stop(syscall.SIGQUIT)
 		}
 		return nil, err
 	}
@@ -379,23 +383,68 @@ func (s *Server) adminURL() string {
 	return s.URL("postgres")
 }
 
-// Start starts a stopped server on the same port and data directory.
+// Start starts a stopped server on the same port and data directory and
+// waits until it accepts connections.
 func (s *Server) Start() error {
 	if s.external != nil {
 		return ErrCannotStop
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.running {
+	if s.proc != nil {
 		return nil
 	}
-	err := run(context.Background(), s.asUser, filepath.Join(s.bin, "pg_ctl"), "start", "-w", "-t", "60",
-		"-D", s.dir, "-l", filepath.Join(s.dir, "server.log"), "-s")
+	logf, err := os.OpenFile(filepath.Join(s.dir, "server.log"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
+		return fmt.Errorf("pgtest: %w", err)
+	}
+	cmd := s.serverCmd(filepath.Join(s.bin, "postgres"), "-D", s.dir)
+	cmd.Dir = s.dir
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("pgtest: starting %s: %w", s.name, err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		logf.Close()
+		close(exited)
+	}()
+	if err := s.waitReady(exited); err != nil {
+		cmd.Process.Kill()
+		<-exited
 		return fmt.Errorf("pgtest: starting %s on port %d: %w; log: %s", s.name, s.port, err, s.logTail())
 	}
-	s.running = true
+	s.proc, s.exited = cmd, exited
 	return nil
+}
+
+// waitReady polls until the server answers a query, it exits, or a minute
+// passes.
+func (s *Server) waitReady(exited <-chan struct{}) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		select {
+		case <-exited:
+			return errors.New("server exited")
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		conn, err := pgx.Connect(ctx, s.URL("postgres"))
+		if err == nil {
+			err = conn.Ping(ctx)
+			conn.Close(ctx)
+		}
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready after a minute: %w", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // Stop stops the server (fast shutdown: sessions are disconnected, every
@@ -404,21 +453,35 @@ func (s *Server) Stop() error {
 	if s.external != nil {
 		return ErrCannotStop
 	}
-	return s.stop("fast")
+	return s.stop(syscall.SIGINT)
 }
 
-func (s *Server) stop(mode string) error {
+// stop signals the postmaster (SIGINT: fast shutdown, SIGQUIT: immediate)
+// and waits for it to exit, killing it after a minute.
+func (s *Server) stop(sig syscall.Signal) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.running {
+	if s.proc == nil {
 		return nil
 	}
-	err := run(context.Background(), s.asUser, filepath.Join(s.bin, "pg_ctl"), "stop", "-w", "-t", "60", "-m", mode, "-D", s.dir, "-s")
-	if err != nil {
-		return fmt.Errorf("pgtest: stopping %s: %w", s.name, err)
+	proc, exited := s.proc, s.exited
+	s.proc, s.exited = nil, nil
+	if err := proc.Process.Signal(sig); err != nil {
+		select {
+		case <-exited:
+			return nil // already gone
+		default:
+			return fmt.Errorf("pgtest: stopping %s: %w", s.name, err)
+		}
 	}
-	s.running = false
-	return nil
+	select {
+	case <-exited:
+		return nil
+	case <-time.After(time.Minute):
+		proc.Process.Kill()
+		<-exited
+		return fmt.Errorf("pgtest: %s did not stop within a minute; killed", s.name)
+	}
 }
 
 // Close stops the server and removes its data (in external mode, drops the
@@ -427,7 +490,7 @@ func (s *Server) Close() error {
 	if s.external != nil {
 		return s.dropCreated()
 	}
-	err := s.stop("immediate")
+	err := s.stop(syscall.SIGQUIT)
 	s.mu.Lock()
 	dir, rc := s.dir, s.root
 	s.root = nil

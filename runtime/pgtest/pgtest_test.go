@@ -2,9 +2,15 @@ package pgtest_test
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/shardgen/shardgen/runtime/pgtest"
@@ -161,5 +167,57 @@ func TestExternalMode(t *testing.T) {
 	var n int
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = ANY($1)", names).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("%d of %v left after Close (%v)", n, names, err)
+	}
+}
+
+// A server must not outlive a process that dies without Close (a test
+// binary killed by -timeout, a crashed demo): the child process below
+// starts one and exits at once; the server must shut down.
+func TestServerDiesWithParent(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("parent-death signal is Linux-only")
+	}
+	if os.Getenv("PGTEST_CHILD") == "1" {
+		servers, err := pgtest.StartServers(context.Background(), 1, pgtest.Options{})
+		if err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		fmt.Printf("server %d %s\n", servers[0].Port(), filepath.Dir(servers[0].Dir()))
+		os.Exit(0) // no Close
+	}
+	if os.Getenv(pgtest.EnvDatabaseURL) != "" {
+		t.Skip("external server mode")
+	}
+	if _, err := pgtest.BinDir(pgtest.Options{}); err != nil {
+		t.Skip(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestServerDiesWithParent$")
+	cmd.Env = append(os.Environ(), "PGTEST_CHILD=1")
+	out, err := cmd.Output()
+	var port int
+	var dir string
+	for _, line := range strings.Split(string(out), "\n") {
+		if n, _ := fmt.Sscanf(line, "server %d %s", &port, &dir); n == 2 {
+			break
+		}
+	}
+	if port == 0 {
+		t.Fatalf("child did not start a server: %v\n%s", err, out)
+	}
+	if strings.HasPrefix(filepath.Base(dir), "shardgen-pgtest-") {
+		t.Cleanup(func() { os.RemoveAll(dir) })
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		if err != nil {
+			return // the server is gone
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("server on port %d still accepts connections 15s after its parent exited", port)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

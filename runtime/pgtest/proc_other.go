@@ -1,0 +1,15 @@
+//go:build !linux
+
+package pgtest
+
+import "os/exec"
+
+// serverCmd returns the command that runs the postmaster in the
+// foreground (via runuser when running as root). Without Linux's
+// parent-death signal a server outlives a process killed before Close.
+func (s *Server) serverCmd(bin string, args ...string) *exec.Cmd {
+	if s.asUser {
+		return exec.Command("runuser", append([]string{"-u", "postgres", "--", bin}, args...)...)
+	}
+	return exec.Command(bin, args...)
+}
