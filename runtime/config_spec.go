@@ -50,6 +50,13 @@ type Migration struct {
 	Version int
 	Name    string
 	SQL     string
+	// Declarative marks SQL that describes the desired schema and can be
+	// run again at any time (CREATE TABLE IF NOT EXISTS, ADD COLUMN IF NOT
+	// EXISTS, ...), as the migration shardgen generates is. Migrate
+	// applies it again whenever its SQL differs from the last application
+	// recorded for that schema. A migration that is not declarative is
+	// applied once and must never change (see Migrate).
+	Declarative bool
 }
 
 // identRE is what the runtime accepts as a database, group, server or schema

@@ -70,6 +70,51 @@
 // fails with ErrPoolTimeout, an unreachable server with ErrUnavailable,
 // both inside a *ShardError naming group, shard and server.
 //
+// # Migrations and schema changes
+//
+// Migrate applies a Spec's migrations to every database (schema public)
+// and every logical shard schema, keeping a history per schema and target
+// (MigrationsTable, keyed by target, version and seq): two logical
+// databases kept in one physical database have separate histories in its
+// public.shardgen_migrations.
+//
+// A Migration is either ordinary or Declarative. An ordinary migration is
+// applied once; its SQL must never change afterwards (ErrChecksumMismatch).
+// A declarative migration describes the desired schema with SQL that can be
+// run again at any time; Migrate applies it again, recording each
+// application, whenever its SQL differs from the last application recorded
+// for that schema. The Spec shardgen generates has one declarative
+// migration per database and group (version 1, "schema"), additive and
+// idempotent: CREATE TABLE IF NOT EXISTS; ALTER TABLE ... ADD COLUMN IF NOT
+// EXISTS for every column (a NOT NULL column reaches existing rows with the
+// Go zero value of its field, then loses the default, so rows read back as
+// the Go code would have written them); CREATE [UNIQUE] INDEX IF NOT EXISTS;
+// unique constraints and foreign keys added when missing. So after editing
+// models, go generate and Migrate bring every database and shard up to
+// date: new models, new fields (nullable or not), new indexes, unique
+// constraints and co-located relations, and a model moved to another
+// database or group (its table is created there; rows are not moved).
+//
+// Destructive changes are never made by Migrate: a removed model keeps
+// its table, a removed field keeps its column (with its data), and a
+// changed column type, a field that became nullable, a changed primary key
+// or shard key, or a removed index or constraint leave the database as it
+// was. Generated statements name their columns, so a column the model no
+// longer has is ignored by reads and updates and left to its default (or
+// NULL) by inserts; if it is NOT NULL without a default, inserts fail with
+// PostgreSQL's not_null_violation naming it, never silently. Make such
+// changes with ordinary migrations appended to the generated ones, for
+// example
+//
+//	spec := app.Spec
+//	spec.Groups[0].Migrations = append(slices.Clone(spec.Groups[0].Migrations),
+//		runtime.Migration{Version: 2, Name: "drop_posts_legacy", SQL: `ALTER TABLE @schema@.posts DROP COLUMN legacy`})
+//	err := runtime.Migrate(ctx, r, spec, runtime.MigrateOptions{})
+//
+// Within a run, pending migrations are applied in version order, so an
+// ordinary migration with a higher version runs after the declarative one
+// (it can fill a column the declarative one just added).
+//
 // # Exec mode
 //
 // Every (statement, schema) pair is a distinct SQL text: 20 statements over

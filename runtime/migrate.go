@@ -18,8 +18,21 @@ import (
 
 // MigrationsTable is the history table Migrate keeps in every schema it
 // migrates ("public" of each database, and each logical shard's schema):
-// one row per applied migration version, with the checksum of its SQL.
+// one row per application of a migration, keyed by (target, version, seq).
+// The target is the database's name, or the group's name in a shard
+// schema, so that two logical databases kept on one physical database
+// (both in its schema "public") have separate histories. seq counts the
+// applications of one version: always 1 for an ordinary migration, 1, 2,
+// ... for a declarative one applied again after its SQL changed.
 const MigrationsTable = "shardgen_migrations"
+
+// migrateLockKey is the transaction-level advisory lock a database's
+// migration takes before touching schema "public": logical databases that
+// share a physical database share its history table, and creating it (or
+// altering their tables) from two transactions at once could fail on the
+// catalog's unique indexes. Shard schemas belong to one group each and need
+// no lock. The value spells "sgmg" in its high word.
+const migrateLockKey = 0x73676d67_00000001
 
 // IDFunctionVersion is the migration version under which Migrate installs
 // the per-shard ID function (Layout.IDFunctionSQL) in every logical shard,
@@ -38,8 +51,9 @@ const (
 )
 
 // ErrChecksumMismatch reports that a migration version already applied to a
-// schema was applied with different SQL than the Spec now has. Migrations
-// are append-only: add a new version instead of editing an applied one.
+// schema was applied with different SQL than the Spec now has. Ordinary
+// migrations are append-only: add a new version instead of editing an
+// applied one. (A Declarative migration is applied again instead.)
 var ErrChecksumMismatch = errors.New("applied migration has a different checksum")
 
 // MigrateOptions tunes Migrate. The zero value is ready to use.
@@ -154,9 +168,18 @@ func (e *MigrateError) Databases() []string {
 	return out
 }
 
-// migration is a Migration with its checksum.
+// migration is a Migration with its checksum and, in a target's todo
+// list, the seq its application gets in the history.
 type migration struct {
 	Migration
+	sum string
+	seq int
+}
+
+// applied is what a schema's history says about one version: its latest
+// application.
+type applied struct {
+	seq int
 	sum string
 }
 
@@ -169,6 +192,7 @@ type migTarget struct {
 	shard  Shard  // -1 for a database
 	server *Server
 	schema string // quoted
+	name   string // history target: the database's or the group's name
 	migs   []migration
 	digest string      // of migs; see historyDigest
 	todo   []migration // after reading the history: versions to apply
@@ -202,11 +226,16 @@ func (t *migTarget) progress() MigrateProgress {
 // shard's schema and installing the per-shard ID function first (version
 // IDFunctionVersion).
 //
-// Each schema keeps its own history table (MigrationsTable). A version
-// already in the history is skipped, so a second run changes nothing, and a
-// run that failed part-way is finished by running it again; a version in the
-// history whose checksum differs from the Spec's fails that schema with
-// ErrChecksumMismatch. Each schema's pending versions are applied in one
+// Each schema keeps its own history (MigrationsTable, per target). An
+// ordinary migration already in the history is skipped, so a second run
+// changes nothing, and a run that failed part-way is finished by running it
+// again; one in the history whose checksum differs from the Spec's fails
+// that schema with ErrChecksumMismatch. A Declarative migration is applied
+// again, and its application recorded, whenever its checksum differs from
+// the last one recorded for that schema: this is how the schema shardgen
+// generates follows the models (see the package documentation, "Schema
+// changes"). Pending migrations run in Spec order (ascending versions).
+// Each schema's pending versions are applied in one
 // transaction together with their history rows, so a schema is either fully
 // migrated or untouched; the history row is inserted before the DDL runs,
 // so two concurrent runs cannot both apply a version (the second waits on
@@ -313,15 +342,20 @@ func checksum(sql string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// historyDigest summarises a complete history: every version with its
-// checksum. After a successful migration the history table's comment is
-// "shardgen:" + this digest, so a run can tell from one catalog query per
-// server that a schema is up to date, without reading thousands of history
-// tables (each costs a relation open, expensive on a cold backend). The
-// comment is only a cache: whenever it differs from the Spec's digest the
-// history itself is read and compared.
-func historyDigest(ms []migration) string {
+// historyDigest summarises a complete history: the target and every
+// version with its (latest) checksum. After a successful migration of a
+// shard schema the history table's comment is "shardgen:" + this digest,
+// so a run can tell from one catalog query per server that a schema is up
+// to date, without reading thousands of history tables (each costs a
+// relation open, expensive on a cold backend). The comment is only a
+// cache: whenever it differs from the Spec's digest the history itself is
+// read and compared. Databases do not use it: their history table in
+// "public" may hold several targets, and they are few.
+func historyDigest(target string, ms []migration) string {
 	h := sha256.New()
+	// The format marker keeps a table of an older format from ever
+	// matching.
+	fmt.Fprintf(h, "history 2 %s\n", target)
 	for _, m := range ms {
 		fmt.Fprintf(h, "%d:%s\n", m.Version, m.sum)
 	}
@@ -331,7 +365,7 @@ func historyDigest(ms []migration) string {
 func withSums(ms []Migration) []migration {
 	out := make([]migration, len(ms))
 	for i, m := range ms {
-		out[i] = migration{Migration: m, sum: checksum(m.SQL)}
+		out[i] = migration{Migration: m, sum: checksum(m.SQL), seq: 1}
 	}
 	return out
 }
@@ -346,7 +380,7 @@ func migTargets(r *Router, spec Spec, idSQL string) ([]*migTarget, error) {
 			return nil, fmt.Errorf("shardgen migrate: %w", err)
 		}
 		migs := withSums(ds.Migrations)
-		targets = append(targets, &migTarget{db: d.name, shard: -1, server: d.server, schema: d.target.schema, migs: migs, digest: historyDigest(migs)})
+		targets = append(targets, &migTarget{db: d.name, name: d.name, shard: -1, server: d.server, schema: d.target.schema, migs: migs})
 	}
 	for _, gs := range spec.Groups {
 		g, err := r.Group(gs.Name)
@@ -357,9 +391,9 @@ func migTargets(r *Router, spec Spec, idSQL string) ([]*migTarget, error) {
 			return nil, fmt.Errorf("shardgen migrate: group %s has %d shards in the Spec but %d in the Router", gs.Name, gs.Shards, g.nShards)
 		}
 		migs := withSums(append([]Migration{{Version: IDFunctionVersion, Name: IDFunctionName, SQL: idSQL}}, gs.Migrations...))
-		digest := historyDigest(migs)
+		digest := historyDigest(g.name, migs)
 		for s := range g.nShards {
-			targets = append(targets, &migTarget{group: g, shard: Shard(s), server: g.byShard[s], schema: g.quoted[s], migs: migs, digest: digest})
+			targets = append(targets, &migTarget{group: g, name: g.name, shard: Shard(s), server: g.byShard[s], schema: g.quoted[s], migs: migs, digest: digest})
 		}
 	}
 	for i, t := range targets {
@@ -486,9 +520,9 @@ func (run *migRun) readHistory(ctx context.Context, sp *serverPool, targets []*m
 		comment, exists := comments[names[i]]
 		switch {
 		case !exists:
-			t.todo = t.migs // no history table: everything is pending
+			t.todo = t.migs // no history table: everything is pending, each a first application
 			pending = append(pending, t)
-		case comment == t.digest:
+		case t.group != nil && comment == t.digest:
 			run.finish(t, nil, nil)
 		default:
 			unsure = append(unsure, t)
@@ -500,7 +534,8 @@ func (run *migRun) readHistory(ctx context.Context, sp *serverPool, targets []*m
 
 	pipe := conn.PgConn().StartPipeline(ctx)
 	for _, t := range unsure {
-		pipe.SendQueryParams("SELECT version, checksum FROM "+t.schema+"."+MigrationsTable, nil, nil, nil, nil)
+		pipe.SendQueryParams("SELECT version, seq, checksum FROM "+t.schema+"."+MigrationsTable+" WHERE target = $1 ORDER BY version, seq",
+			[][]byte{[]byte(t.name)}, nil, nil, nil)
 		pipe.SendPipelineSync()
 	}
 	if err := pipe.Flush(); err != nil {
@@ -524,9 +559,12 @@ func (run *migRun) readHistory(ctx context.Context, sp *serverPool, targets []*m
 				run.failAll(unsure[i:], sp.classify(ctx, conn, err))
 				return pending
 			}
-			// Unreachable in practice (missing schemas and tables are
-			// handled by readOneHistory), but a per-schema error stays
-			// per-schema.
+			// A history table of an older format, or (unreachable in
+			// practice: readOneHistory handles missing schemas and
+			// tables) another per-schema error, stays per-schema.
+			if pgErr.Code == "42703" { // undefined_column
+				err = fmt.Errorf("%s.%s has the format of an older shardgen (no target or seq column); rename it and migrate again: %w", t.schema, MigrationsTable, err)
+			}
 			run.finish(t, nil, err)
 			continue
 		}
@@ -544,9 +582,10 @@ func (run *migRun) readHistory(ctx context.Context, sp *serverPool, targets []*m
 	return pending
 }
 
-// readOneHistory reads one schema's history result from the pipeline. A
-// schema or history table that does not exist yet is an empty history.
-func readOneHistory(pipe *pgconn.Pipeline, conn *pgx.Conn) (map[int]string, error) {
+// readOneHistory reads one schema's history result from the pipeline: the
+// latest application of each version. A schema or history table that does
+// not exist yet is an empty history.
+func readOneHistory(pipe *pgconn.Pipeline, conn *pgx.Conn) (map[int]applied, error) {
 	res, err := pipe.GetResults()
 	if err != nil {
 		var pgErr *pgconn.PgError
@@ -559,34 +598,40 @@ func readOneHistory(pipe *pgconn.Pipeline, conn *pgx.Conn) (map[int]string, erro
 	if !ok {
 		return nil, fmt.Errorf("migration history pipeline out of step: got %T", res)
 	}
-	history := map[int]string{}
+	history := map[int]applied{}
 	rows := pgx.RowsFromResultReader(conn.TypeMap(), rr)
 	for rows.Next() {
 		var v int
-		var sum string
-		if err := rows.Scan(&v, &sum); err != nil {
+		var a applied
+		if err := rows.Scan(&v, &a.seq, &a.sum); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		history[v] = sum
+		history[v] = a // rows come ordered by seq: the last one wins
 	}
 	rows.Close()
 	return history, rows.Err()
 }
 
-// plan compares the history with the Spec and sets todo.
-func (t *migTarget) plan(history map[int]string) error {
-	t.todo = t.todo[:0]
+// plan compares the history with the Spec and sets todo: every version
+// never applied, and every declarative one whose last application had
+// other SQL.
+func (t *migTarget) plan(history map[int]applied) error {
+	t.todo = nil // never append into t.migs, which targets share
 	known := map[int]bool{}
 	for _, m := range t.migs {
 		known[m.Version] = true
-		sum, applied := history[m.Version]
+		last, done := history[m.Version]
 		switch {
-		case !applied:
+		case !done:
 			t.todo = append(t.todo, m)
-		case sum != m.sum:
+		case last.sum == m.sum:
+		case m.Declarative:
+			m.seq = last.seq + 1
+			t.todo = append(t.todo, m)
+		default:
 			return fmt.Errorf("%w: version %d (%s) of %s was applied with checksum %.12s…, the Spec's SQL has %.12s…; add a new migration instead of editing an applied one",
-				ErrChecksumMismatch, m.Version, m.Name, t.schema, sum, m.sum)
+				ErrChecksumMismatch, m.Version, m.Name, t.schema, last.sum, m.sum)
 		}
 	}
 	var unknown []int
@@ -739,7 +784,9 @@ func (run *migRun) applyBatch(ctx context.Context, sp *serverPool, conn *pgx.Con
 // followed by its SQL, all under SET LOCAL lock_timeout.
 func (t *migTarget) script(b *strings.Builder, lockTimeout time.Duration) {
 	fmt.Fprintf(b, "BEGIN;\nSET LOCAL lock_timeout = %d;\n", max(1, lockTimeout.Milliseconds()))
-	if t.group != nil {
+	if t.group == nil {
+		fmt.Fprintf(b, "SELECT pg_catalog.pg_advisory_xact_lock(%d);\n", int64(migrateLockKey))
+	} else {
 		// Only shard schemas are created: "public" exists in every
 		// database, and CREATE SCHEMA IF NOT EXISTS checks the CREATE
 		// privilege on the database even when the schema exists.
@@ -748,15 +795,23 @@ func (t *migTarget) script(b *strings.Builder, lockTimeout time.Duration) {
 	// Bounded column types: a table whose rows cannot outgrow a page gets
 	// no TOAST table, which saves two files (table and index) per schema,
 	// a measurable part of creating thousands of schemas.
-	fmt.Fprintf(b, "CREATE TABLE IF NOT EXISTS %s.%s (version integer PRIMARY KEY, name varchar(%d) NOT NULL, checksum char(64) NOT NULL, applied_at timestamptz NOT NULL DEFAULT pg_catalog.now());\n", t.schema, MigrationsTable, maxMigrationName)
+	fmt.Fprintf(b, "CREATE TABLE IF NOT EXISTS %s.%s (target varchar(%d) NOT NULL, version integer NOT NULL, seq integer NOT NULL, "+
+		"name varchar(%d) NOT NULL, checksum char(64) NOT NULL, declarative boolean NOT NULL, applied_at timestamptz NOT NULL DEFAULT pg_catalog.now(), "+
+		"PRIMARY KEY (target, version, seq));\n", t.schema, MigrationsTable, maxIdent, maxMigrationName)
 	for _, m := range t.todo {
-		fmt.Fprintf(b, "INSERT INTO %s.%s (version, name, checksum) VALUES (%d, %s, '%s');\n", t.schema, MigrationsTable, m.Version, quoteLiteral(m.Name), m.sum)
+		// A concurrent run that read the same history inserts the same
+		// key: it waits for this transaction and then fails instead of
+		// applying the version a second time.
+		fmt.Fprintf(b, "INSERT INTO %s.%s (target, version, seq, name, checksum, declarative) VALUES (%s, %d, %d, %s, '%s', %t);\n",
+			t.schema, MigrationsTable, quoteLiteral(t.name), m.Version, m.seq, quoteLiteral(m.Name), m.sum, m.Declarative)
 		// The newline keeps the terminating semicolon out of a trailing
 		// "-- comment"; an extra empty statement after one is harmless.
 		b.WriteString(t.render(m.SQL))
 		b.WriteString("\n;\n")
 	}
-	fmt.Fprintf(b, "COMMENT ON TABLE %s.%s IS '%s';\n", t.schema, MigrationsTable, t.digest)
+	if t.group != nil {
+		fmt.Fprintf(b, "COMMENT ON TABLE %s.%s IS '%s';\n", t.schema, MigrationsTable, t.digest)
+	}
 	b.WriteString("COMMIT;\n")
 }
 
