@@ -90,7 +90,7 @@ func Demo(ctx context.Context, p *printer, cfg runtime.Config, source string, op
 		return nil, err
 	}
 	for _, step := range []func(context.Context) error{
-		d.write, d.placement, d.readBack, d.updateAndDelete, d.refusals, d.fanOut,
+		d.write, d.placement, d.readBack, d.updateAndDelete, d.refusals, d.customQueries, d.fanOut,
 	} {
 		if err := step(ctx); err != nil {
 			return nil, err

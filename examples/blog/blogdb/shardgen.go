@@ -103,6 +103,13 @@ type DB struct {
 	databaseDefault   *runtime.Database
 	databaseAnalytics *runtime.Database
 	groupBlog         *runtime.Group
+
+	// AnalyticsQueries runs the custom SQL of queries/analytics on database
+	// "analytics".
+	AnalyticsQueries *AnalyticsQueries
+	// BlogQueries runs the custom SQL of queries/blog on one logical shard of
+	// group "blog" at a time.
+	BlogQueries *BlogQueries
 }
 
 // New binds the repositories to r, which must have been opened with Spec. It
@@ -156,6 +163,15 @@ func New(r *runtime.Router) (*DB, error) {
 		qList:   db.databaseAnalytics.Prepare("SELECT \"id\", \"post_id\", \"viewer_id\", \"path\", \"viewed_at\" FROM @schema@.\"page_views\" WHERE \"id\" < $1 ORDER BY \"id\" DESC LIMIT $2"),
 		qUpdate: db.databaseAnalytics.Prepare("UPDATE @schema@.\"page_views\" SET \"post_id\" = $2, \"viewer_id\" = $3, \"path\" = $4, \"viewed_at\" = $5 WHERE \"id\" = $1"),
 		target:  db.databaseAnalytics.Target(),
+	}
+	db.AnalyticsQueries = &AnalyticsQueries{
+		qMostViewed: db.databaseAnalytics.Prepare("\nSELECT post_id, count(*) AS views\nFROM @schema@.page_views\nGROUP BY post_id\nORDER BY views DESC, post_id\nLIMIT $1"),
+		target:      db.databaseAnalytics.Target(),
+	}
+	db.BlogQueries = &BlogQueries{
+		group:          db.groupBlog,
+		qMostCommented: db.groupBlog.Prepare("\nSELECT p.id, p.title, count(c.id) AS comments\nFROM @schema@.posts p\nLEFT JOIN @schema@.comments c ON c.post_id = p.id AND c.post_author_id = p.author_id\nWHERE p.author_id = $1\nGROUP BY p.id, p.title\nORDER BY comments DESC, p.id DESC\nLIMIT $2"),
+		qNewestPosts:   db.groupBlog.Prepare("SELECT id, author_id, title, created_at\nFROM @schema@.posts\nORDER BY created_at DESC, id DESC\nLIMIT $1"),
 	}
 	return db, nil
 }
