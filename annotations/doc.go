@@ -176,6 +176,48 @@
 // field without ref=, or by sharding both models by the same key and saying
 // so with via=.
 //
+// # Custom SQL queries
+//
+// Queries of your own (joins, aggregates, reports) are written the sqlc way
+// in .sql files next to the models, in a directory named after the database
+// or shard group they run on:
+//
+//	blogdb/queries/blog/posts.sql        runs on one shard of group "blog"
+//	blogdb/queries/default/users.sql     runs on the default database
+//	blogdb/queries/analytics/views.sql   runs on database "analytics"
+//
+// Each query starts with sqlc's name line, "-- name: <Name> <command>",
+// where Name is an exported Go identifier and the command is :one, :many,
+// :exec or :execrows. Comment lines between the name line and the SQL
+// document the generated method; among them, the one query directive
+//
+//	-- shardgen:fanout
+//
+// also generates <Name>AllShards, which runs a :many query on every shard
+// of the group and merges the rows. Parameters are $1, $2, ... or
+// sqlc.arg(name) / @name. Table names are written without a schema:
+//
+//	-- name: MostCommented :many
+//	-- An author's posts, most commented first.
+//	SELECT p.id, p.title, count(c.id) AS comments
+//	FROM posts p LEFT JOIN comments c ON c.post_id = p.id
+//	WHERE p.author_id = sqlc.arg(author_id)
+//	GROUP BY p.id ORDER BY comments DESC LIMIT sqlc.arg(top);
+//
+// shardgen type-checks every query with sqlc against the tables of that
+// one database or group only, so a query naming a table of another
+// database (a join from a sharded table to a default-database table), an
+// unknown column or a syntax error fails generation at its file:line:col.
+// It then generates, per database or group, a type with one method per
+// query (DB.BlogQueries.MostCommented), its transaction-bound variant
+// (DB.BlogQueries.WithTx(tx)), and the parameter and row structs sqlc would
+// generate (MostCommentedParams, MostCommentedRow; a row that is exactly a
+// model's columns is read into the model's struct). A method of a group's
+// query takes, right after ctx, the shard to run on: a key of the group
+// (BlogKey) or the ID of one of its rows (PostID), which carries its shard.
+// Every table the query names is qualified with the shard's schema, so each
+// call is one round trip on one shard, with no search_path.
+//
 // # Errors
 //
 // The grammar is strict: an unknown directive or option, a missing or extra
