@@ -23,7 +23,9 @@ func BenchmarkWorkload(b *testing.B) {
 	env := workload.Setup(b, size, false)
 	for _, g := range env.Groups() {
 		b.Run(fmt.Sprintf("shards=%d", g.Shards), func(b *testing.B) {
-			workload.Run(b, g, workload.Generated(env, g), workload.HandPGX(g), workload.HandPGXSequential(g))
+			gen, hand := workload.Generated(env, g), workload.HandPGX(g)
+			workload.Run(b, g, gen, hand, workload.HandPGXSequential(g))
+			b.Run("paired", func(b *testing.B) { workload.RunPaired(b, g, gen, hand) })
 		})
 	}
 }

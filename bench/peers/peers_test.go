@@ -89,7 +89,9 @@ func gormOps(tb testing.TB, env *workload.Env, g *workload.Group) (workload.Ops,
 // BenchmarkWorkload is the benchmark of issue 6: every operation at 16 and
 // 4,096 logical shards with shardgen's generated repositories, the
 // hand-written pgx floor (and its count without pipelining) and GORM with
-// gorm.io/sharding, in one run. With -short the data set is small.
+// gorm.io/sharding, in one run; then the generated repositories against
+// each of the other two in paired runs (workload.RunPaired). With -short
+// the data set is small.
 func BenchmarkWorkload(b *testing.B) {
 	size := workload.FullSize
 	if testing.Short() {
@@ -99,7 +101,12 @@ func BenchmarkWorkload(b *testing.B) {
 	for _, g := range env.Groups() {
 		gorm, _ := gormOps(b, env, g)
 		b.Run(fmt.Sprintf("shards=%d", g.Shards), func(b *testing.B) {
-			workload.Run(b, g, workload.Generated(env, g), workload.HandPGX(g), gorm, workload.HandPGXSequential(g))
+			gen := workload.Generated(env, g)
+			workload.Run(b, g, gen, workload.HandPGX(g), gorm, workload.HandPGXSequential(g))
+			b.Run("paired", func(b *testing.B) {
+				workload.RunPaired(b, g, gen, workload.HandPGX(g))
+				workload.RunPaired(b, g, gen, gorm)
+			})
 		})
 	}
 }

@@ -22,6 +22,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -124,6 +127,14 @@ func Setup(tb testing.TB, size Size, smallOnly bool) *Env {
 	tb.Helper()
 	ctx := context.Background()
 	servers := pgtest.New(tb, 2)
+	if cpus := os.Getenv(EnvServerCPUs); cpus != "" {
+		for _, s := range servers {
+			if err := pinServer(s, cpus); err != nil {
+				tb.Fatalf("%s: %v", EnvServerCPUs, err)
+			}
+		}
+		tb.Logf("PostgreSQL servers pinned to CPUs %s", cpus)
+	}
 	env := &Env{Size: size, Servers: servers}
 	cfg := runtime.Config{Groups: map[string][]runtime.ServerConfig{}, Pool: runtime.PoolConfig{MaxConns: MaxConns}}
 	for _, gs := range benchdb.Spec.Groups {
@@ -191,6 +202,31 @@ func Setup(tb testing.TB, size Size, smallOnly bool) *Env {
 		tb.Logf("loaded %d rows over %d users into group %s (%d shards) in %v", len(g.Refs), size.Users, g.Name, g.Shards, time.Since(start).Round(time.Millisecond))
 	}
 	return env
+}
+
+// EnvServerCPUs, when set (to a CPU list such as "1"), pins the
+// PostgreSQL servers to those CPUs (taskset): the postmaster, and so every
+// backend it forks afterwards. bench/run.sh pins the benchmark process to
+// the other CPUs, so that client and servers never share a core, as on
+// separate machines, and the scheduler's placement of a backend next to or
+// away from its client stops making latency bimodal from one run to the
+// next.
+const EnvServerCPUs = "SHARDGEN_BENCH_SERVER_CPUS"
+
+// pinServer sets the CPU affinity of a server's postmaster.
+func pinServer(s *pgtest.Server, cpus string) error {
+	if s.External() {
+		return fmt.Errorf("cannot pin %s: not started by pgtest", s.Name())
+	}
+	b, err := os.ReadFile(filepath.Join(s.Dir(), "postmaster.pid"))
+	if err != nil {
+		return err
+	}
+	pid, _, _ := strings.Cut(string(b), "\n")
+	if out, err := exec.Command("taskset", "-a", "-p", "-c", cpus, strings.TrimSpace(pid)).CombinedOutput(); err != nil {
+		return fmt.Errorf("taskset: %v: %s", err, out)
+	}
+	return nil
 }
 
 // Body is the body of every loaded and inserted row: about 200 bytes, a
