@@ -39,11 +39,12 @@ golden:
 demo:
 	$(GO) run ./examples/blog
 
-## bench: run the benchmarks (BENCH_COUNT=5 runs each; compare medians with benchstat).
+## bench: the benchmarks of BENCHMARKS.md (generated vs hand-written pgx vs gorm sharding, routing, IDs,
+##        generator); prints medians and ratios. BENCH_COUNT=5 runs each, BENCH_TIME=1s; see bench/run.sh.
 BENCH_COUNT ?= 5
 BENCH_TIME ?= 1s
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -benchtime $(BENCH_TIME) ./runtime/... ./gen/...
+	GO=$(GO) BENCH_COUNT=$(BENCH_COUNT) BENCH_TIME=$(BENCH_TIME) ./bench/run.sh
 
 ## fmt: gofmt every Go file.
 fmt:
