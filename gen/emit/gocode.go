@@ -225,7 +225,11 @@ func (e *emitter) argHelpers(f *jen.File) {
 func migrationsLit(ms []migration) *jen.Statement {
 	return jen.Index().Add(rt("Migration")).ValuesFunc(func(g *jen.Group) {
 		for _, m := range ms {
-			g.Values(kv("Version", jen.Lit(m.Version), "Name", jen.Lit(m.Name), "SQL", sqlLit(m.SQL))...)
+			pairs := []any{"Version", jen.Lit(m.Version), "Name", jen.Lit(m.Name), "SQL", sqlLit(m.SQL)}
+			if m.Declarative {
+				pairs = append(pairs, "Declarative", jen.True())
+			}
+			g.Values(kv(pairs...)...)
 		}
 	})
 }
@@ -249,7 +253,9 @@ func (e *emitter) specDecl(f *jen.File) {
 	}
 	f.Add(doc(fmt.Sprintf("Spec lists the databases and shard groups the models of package %s live on,\n"+
 		"with the DDL that creates their tables (see %s). Open the router with it\n"+
-		"(runtime.Open) and apply the DDL with runtime.Migrate.", e.p.Name, model.SchemaFileName))).Var().Id("Spec").Op("=").Add(rt("Spec")).Values(kv(fields...)...)
+		"(runtime.Open) and apply the DDL with runtime.Migrate; the DDL is declarative\n"+
+		"and additive, so migrating again after go generate brings every database and\n"+
+		"shard up to the models.", e.p.Name, model.SchemaFileName))).Var().Id("Spec").Op("=").Add(rt("Spec")).Values(kv(fields...)...)
 }
 
 func (e *emitter) dbDecl(f *jen.File) {
