@@ -12,7 +12,9 @@ import (
 
 // Spec lists the databases and shard groups the models of package benchdb live
 // on, with the DDL that creates their tables (see shardgen_schema.sql). Open
-// the router with it (runtime.Open) and apply the DDL with runtime.Migrate.
+// the router with it (runtime.Open) and apply the DDL with runtime.Migrate;
+// the DDL is declarative and additive, so migrating again after go generate
+// brings every database and shard up to the models.
 var Spec = runtime.Spec{
 	Groups: []runtime.GroupSpec{
 		{
@@ -20,7 +22,7 @@ var Spec = runtime.Spec{
 			Shards: 16,
 			Migrations: []runtime.Migration{{
 				Version: 1,
-				Name:    "create_tables",
+				Name:    "schema",
 				SQL: "CREATE TABLE IF NOT EXISTS @schema@.\"items\" (\n" +
 					"    \"id\" bigint NOT NULL DEFAULT @schema@.shardgen_next_id(),\n" +
 					"    \"user_id\" bigint NOT NULL,\n" +
@@ -30,7 +32,25 @@ var Spec = runtime.Spec{
 					"    \"created_at\" timestamptz NOT NULL,\n" +
 					"    CONSTRAINT \"items_pkey\" PRIMARY KEY (\"id\"),\n" +
 					"    CONSTRAINT \"items_user_id_id_key\" UNIQUE (\"user_id\", \"id\")\n" +
-					");\n",
+					");\n" +
+					"ALTER TABLE @schema@.\"items\"\n" +
+					"    ADD COLUMN IF NOT EXISTS \"title\" text NOT NULL DEFAULT '',\n" +
+					"    ADD COLUMN IF NOT EXISTS \"body\" text NOT NULL DEFAULT '',\n" +
+					"    ADD COLUMN IF NOT EXISTS \"views\" bigint NOT NULL DEFAULT 0,\n" +
+					"    ADD COLUMN IF NOT EXISTS \"created_at\" timestamptz NOT NULL DEFAULT '0001-01-01 00:00:00+00';\n" +
+					"ALTER TABLE @schema@.\"items\"\n" +
+					"    ALTER COLUMN \"title\" DROP DEFAULT,\n" +
+					"    ALTER COLUMN \"body\" DROP DEFAULT,\n" +
+					"    ALTER COLUMN \"views\" DROP DEFAULT,\n" +
+					"    ALTER COLUMN \"created_at\" DROP DEFAULT;\n" +
+					"DO $$\n" +
+					"BEGIN\n" +
+					"    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = '@schema@.\"items\"'::pg_catalog.regclass AND conname = 'items_user_id_id_key') THEN\n" +
+					"        ALTER TABLE @schema@.\"items\" ADD CONSTRAINT \"items_user_id_id_key\" UNIQUE (\"user_id\", \"id\");\n" +
+					"    END IF;\n" +
+					"END\n" +
+					"$$;\n",
+				Declarative: true,
 			}},
 		},
 		{
@@ -38,7 +58,7 @@ var Spec = runtime.Spec{
 			Shards: 4096,
 			Migrations: []runtime.Migration{{
 				Version: 1,
-				Name:    "create_tables",
+				Name:    "schema",
 				SQL: "CREATE TABLE IF NOT EXISTS @schema@.\"items\" (\n" +
 					"    \"id\" bigint NOT NULL DEFAULT @schema@.shardgen_next_id(),\n" +
 					"    \"user_id\" bigint NOT NULL,\n" +
@@ -48,7 +68,25 @@ var Spec = runtime.Spec{
 					"    \"created_at\" timestamptz NOT NULL,\n" +
 					"    CONSTRAINT \"items_pkey\" PRIMARY KEY (\"id\"),\n" +
 					"    CONSTRAINT \"items_user_id_id_key\" UNIQUE (\"user_id\", \"id\")\n" +
-					");\n",
+					");\n" +
+					"ALTER TABLE @schema@.\"items\"\n" +
+					"    ADD COLUMN IF NOT EXISTS \"title\" text NOT NULL DEFAULT '',\n" +
+					"    ADD COLUMN IF NOT EXISTS \"body\" text NOT NULL DEFAULT '',\n" +
+					"    ADD COLUMN IF NOT EXISTS \"views\" bigint NOT NULL DEFAULT 0,\n" +
+					"    ADD COLUMN IF NOT EXISTS \"created_at\" timestamptz NOT NULL DEFAULT '0001-01-01 00:00:00+00';\n" +
+					"ALTER TABLE @schema@.\"items\"\n" +
+					"    ALTER COLUMN \"title\" DROP DEFAULT,\n" +
+					"    ALTER COLUMN \"body\" DROP DEFAULT,\n" +
+					"    ALTER COLUMN \"views\" DROP DEFAULT,\n" +
+					"    ALTER COLUMN \"created_at\" DROP DEFAULT;\n" +
+					"DO $$\n" +
+					"BEGIN\n" +
+					"    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = '@schema@.\"items\"'::pg_catalog.regclass AND conname = 'items_user_id_id_key') THEN\n" +
+					"        ALTER TABLE @schema@.\"items\" ADD CONSTRAINT \"items_user_id_id_key\" UNIQUE (\"user_id\", \"id\");\n" +
+					"    END IF;\n" +
+					"END\n" +
+					"$$;\n",
+				Declarative: true,
 			}},
 		},
 	},

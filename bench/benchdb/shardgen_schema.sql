@@ -4,6 +4,11 @@
 -- holds the same SQL; runtime.Migrate applies it to every database and to
 -- every shard schema. In group sections, @schema@ stands for the quoted shard
 -- schema ("<group>_0000", "<group>_0001", ...) and @shard@ for its number.
+--
+-- Each "schema" migration is declarative: runtime.Migrate applies it again
+-- whenever it changes, so after editing the models, go generate and migrate.
+-- It only adds (tables, columns, constraints, indexes) and never drops or
+-- changes anything: see "Migrations and schema changes" in package runtime.
 
 -- group "small": 16 logical shards, run in every shard schema
 
@@ -43,7 +48,7 @@ $shardgen$;
 
 COMMENT ON FUNCTION @schema@.shardgen_next_id() IS 'shardgen ID layout 41/13/10@2024-01-01T00:00:00Z, shard @shard@';
 
--- migration 1: create_tables
+-- migration 1: schema
 CREATE TABLE IF NOT EXISTS @schema@."items" (
     "id" bigint NOT NULL DEFAULT @schema@.shardgen_next_id(),
     "user_id" bigint NOT NULL,
@@ -54,6 +59,23 @@ CREATE TABLE IF NOT EXISTS @schema@."items" (
     CONSTRAINT "items_pkey" PRIMARY KEY ("id"),
     CONSTRAINT "items_user_id_id_key" UNIQUE ("user_id", "id")
 );
+ALTER TABLE @schema@."items"
+    ADD COLUMN IF NOT EXISTS "title" text NOT NULL DEFAULT '',
+    ADD COLUMN IF NOT EXISTS "body" text NOT NULL DEFAULT '',
+    ADD COLUMN IF NOT EXISTS "views" bigint NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS "created_at" timestamptz NOT NULL DEFAULT '0001-01-01 00:00:00+00';
+ALTER TABLE @schema@."items"
+    ALTER COLUMN "title" DROP DEFAULT,
+    ALTER COLUMN "body" DROP DEFAULT,
+    ALTER COLUMN "views" DROP DEFAULT,
+    ALTER COLUMN "created_at" DROP DEFAULT;
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = '@schema@."items"'::pg_catalog.regclass AND conname = 'items_user_id_id_key') THEN
+        ALTER TABLE @schema@."items" ADD CONSTRAINT "items_user_id_id_key" UNIQUE ("user_id", "id");
+    END IF;
+END
+$$;
 
 
 -- group "large": 4096 logical shards, run in every shard schema
@@ -94,7 +116,7 @@ $shardgen$;
 
 COMMENT ON FUNCTION @schema@.shardgen_next_id() IS 'shardgen ID layout 41/13/10@2024-01-01T00:00:00Z, shard @shard@';
 
--- migration 1: create_tables
+-- migration 1: schema
 CREATE TABLE IF NOT EXISTS @schema@."items" (
     "id" bigint NOT NULL DEFAULT @schema@.shardgen_next_id(),
     "user_id" bigint NOT NULL,
@@ -105,3 +127,20 @@ CREATE TABLE IF NOT EXISTS @schema@."items" (
     CONSTRAINT "items_pkey" PRIMARY KEY ("id"),
     CONSTRAINT "items_user_id_id_key" UNIQUE ("user_id", "id")
 );
+ALTER TABLE @schema@."items"
+    ADD COLUMN IF NOT EXISTS "title" text NOT NULL DEFAULT '',
+    ADD COLUMN IF NOT EXISTS "body" text NOT NULL DEFAULT '',
+    ADD COLUMN IF NOT EXISTS "views" bigint NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS "created_at" timestamptz NOT NULL DEFAULT '0001-01-01 00:00:00+00';
+ALTER TABLE @schema@."items"
+    ALTER COLUMN "title" DROP DEFAULT,
+    ALTER COLUMN "body" DROP DEFAULT,
+    ALTER COLUMN "views" DROP DEFAULT,
+    ALTER COLUMN "created_at" DROP DEFAULT;
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = '@schema@."items"'::pg_catalog.regclass AND conname = 'items_user_id_id_key') THEN
+        ALTER TABLE @schema@."items" ADD CONSTRAINT "items_user_id_id_key" UNIQUE ("user_id", "id");
+    END IF;
+END
+$$;
