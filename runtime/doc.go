@@ -95,11 +95,17 @@
 // constraints and co-located relations, and a model moved to another
 // database or group (its table is created there; rows are not moved).
 //
+// Applying it again takes each of the target's tables' ACCESS EXCLUSIVE
+// lock for a moment (ALTER TABLE; no table is rewritten), each wait bounded
+// by MigrateOptions.LockTimeout.
+//
 // Destructive changes are never made by Migrate: a removed model keeps
 // its table, a removed field keeps its column (with its data), and a
-// changed column type, a field that became nullable, a changed primary key
-// or shard key, or a removed index or constraint leave the database as it
-// was. Generated statements name their columns, so a column the model no
+// changed column type, a field that became nullable or NOT NULL, a changed
+// primary key or shard key, or a removed index or constraint leave the
+// database as it was (a NOT NULL column whose field became a pointer rejects nil; a
+// nullable column whose field is no longer a pointer fails the scan of a
+// NULL). Generated statements name their columns, so a column the model no
 // longer has is ignored by reads and updates and left to its default (or
 // NULL) by inserts; if it is NOT NULL without a default, inserts fail with
 // PostgreSQL's not_null_violation naming it, never silently. Make such
