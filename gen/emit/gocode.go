@@ -368,6 +368,7 @@ func (e *emitter) txStruct(f *jen.File, name, text string, models []*model.Model
 		for _, m := range models {
 			g.Id(lowerFirst(m.DBField())).Add(e.local(m.TxRepoName()))
 		}
+		e.queryTxField(g, name) // custom SQL (query.go)
 	})
 	f.Add(doc("Tx returns the underlying runtime transaction, for statements of your own.")).Func().Params(jen.Id("t").Op("*").Id(name)).Id("Tx").Params().Op("*").Add(rt("Tx")).Block(jen.Return(jen.Id("t").Dot("tx")))
 	for _, m := range models {
@@ -385,6 +386,7 @@ func (e *emitter) newTx(name string, models []*model.Model) jen.Code {
 			jen.Id("tx"):   jen.Id("tx"),
 		})
 	}
+	e.queryTxInit(d, name) // custom SQL (query.go)
 	return jen.Op("&").Id(name).Values(d)
 }
 

@@ -71,6 +71,39 @@ func (e *emitter) queryNew(b *jen.Group) {
 	}
 }
 
+// txSet returns the query set whose transaction type is txType, if any.
+func (e *emitter) txSet(txType string) *model.QuerySet {
+	for _, s := range querySets(e.p) {
+		if setTxType(s) == txType {
+			return s
+		}
+	}
+	return nil
+}
+
+// queryTxField adds the query set to a transaction type's struct (called
+// from txStruct), so that tx.Queries() reaches the prepared statements.
+func (e *emitter) queryTxField(g *jen.Group, txType string) {
+	if s := e.txSet(txType); s != nil {
+		g.Id("queries").Op("*").Id(s.TypeName())
+	}
+}
+
+// queryTxInit sets that field in InTx (called from newTx).
+func (e *emitter) queryTxInit(d jen.Dict, txType string) {
+	if s := e.txSet(txType); s != nil {
+		d[jen.Id("queries")] = jen.Id("db").Dot(s.TypeName())
+	}
+}
+
+// setTxType is the transaction type of the set's database or group.
+func setTxType(s *model.QuerySet) string {
+	if s.Group != nil {
+		return s.Group.TxType()
+	}
+	return s.Database.TxType()
+}
+
 func setOwner(s *model.QuerySet) string {
 	if s.Group != nil {
 		return s.Group.FieldName()
@@ -167,12 +200,7 @@ func (e *emitter) setTypes(f *jen.File, s *model.QuerySet) {
 			g.Id(queryField(q)).Op("*").Add(rt("Query"))
 		}
 	})
-	txType := ""
-	if s.Group != nil {
-		txType = s.Group.TxType()
-	} else {
-		txType = s.Database.TxType()
-	}
+	txType := setTxType(s)
 	f.Add(doc(fmt.Sprintf("%s runs the queries of %s in a transaction (%s.WithTx).", s.TxTypeName(), s.TypeName(), s.TypeName()))).
 		Type().Id(s.TxTypeName()).Struct(
 		jen.Id("q").Op("*").Id(s.TypeName()),
@@ -184,6 +212,9 @@ func (e *emitter) setTypes(f *jen.File, s *model.QuerySet) {
 	}
 	f.Add(doc(wtext)).Func().Params(jen.Id("q").Op("*").Id(s.TypeName())).Id("WithTx").Params(jen.Id("tx").Op("*").Id(txType)).Id(s.TxTypeName()).
 		Block(jen.Return(jen.Id(s.TxTypeName()).Values(jen.Dict{jen.Id("q"): jen.Id("q"), jen.Id("tx"): jen.Id("tx").Dot("tx")})))
+	f.Add(doc(fmt.Sprintf("Queries returns the custom queries of %s/%s bound to the transaction (%s.WithTx).", model.QueriesDir, s.Name(), s.TypeName()))).
+		Func().Params(jen.Id("t").Op("*").Id(txType)).Id("Queries").Params().Id(s.TxTypeName()).
+		Block(jen.Return(jen.Id("t").Dot("queries").Dot("WithTx").Call(jen.Id("t"))))
 }
 
 func setWhat(s *model.QuerySet) string {

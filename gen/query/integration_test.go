@@ -257,7 +257,7 @@ func TestCustomQueries(t *testing.T) {
 	// shard is refused.
 	errRollback := errors.New("rollback")
 	err = db.InBlogShard(ctx, BlogKey(a), func(tx *BlogTx) error {
-		q := db.BlogQueries.WithTx(tx)
+		q := tx.Queries()
 		if n, err := q.DeleteComments(ctx, pa1, int64(pa1)); err != nil || n != 2 {
 			t.Errorf("tx DeleteComments = %d, %v; want 2", n, err)
 		}

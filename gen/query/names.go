@@ -59,6 +59,18 @@ func checkNames(p *model.Package, diags *diag.List) {
 		if s.Group != nil {
 			add(s.ShardType(), what, pos)
 		}
+		// The transaction type gets a Queries method and a queries field.
+		var models []*model.Model
+		if s.Group != nil {
+			models = s.Group.Models
+		} else {
+			models = s.Database.Models
+		}
+		for _, m := range models {
+			if m.DBField() == "Queries" {
+				diags.Errorf(m.Pos, "model %s: its transaction accessor %s clashes with the Queries method that %s/%s gives the transaction type; rename the model", m.GoName, m.DBField(), model.QueriesDir, s.Name())
+			}
+		}
 		methods := map[string]string{"WithTx": "the query set"}
 		method := func(name, what string, pos token.Position) {
 			if prev, ok := methods[name]; ok {

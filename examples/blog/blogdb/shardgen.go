@@ -280,6 +280,7 @@ func (db *DB) InDefaultTx(ctx context.Context, fn func(tx *DefaultTx) error) err
 type AnalyticsTx struct {
 	tx        *runtime.Tx
 	pageViews PageViewTxRepo
+	queries   *AnalyticsQueries
 }
 
 // Tx returns the underlying runtime transaction, for statements of your own.
@@ -301,7 +302,8 @@ func (db *DB) InAnalyticsTx(ctx context.Context, fn func(tx *AnalyticsTx) error)
 				repo: db.PageViews,
 				tx:   tx,
 			},
-			tx: tx,
+			queries: db.AnalyticsQueries,
+			tx:      tx,
 		})
 	})
 }
@@ -319,6 +321,7 @@ type BlogTx struct {
 	tx       *runtime.Tx
 	posts    PostTxRepo
 	comments CommentTxRepo
+	queries  *BlogQueries
 }
 
 // Tx returns the underlying runtime transaction, for statements of your own.
@@ -354,7 +357,8 @@ func (db *DB) InBlogShard(ctx context.Context, key BlogKey, fn func(tx *BlogTx) 
 				repo: db.Posts,
 				tx:   tx,
 			},
-			tx: tx,
+			queries: db.BlogQueries,
+			tx:      tx,
 		})
 	})
 }

@@ -36,6 +36,12 @@ func (q *AnalyticsQueries) WithTx(tx *AnalyticsTx) AnalyticsTxQueries {
 	}
 }
 
+// Queries returns the custom queries of queries/analytics bound to the
+// transaction (AnalyticsQueries.WithTx).
+func (t *AnalyticsTx) Queries() AnalyticsTxQueries {
+	return t.queries.WithTx(t)
+}
+
 // MostViewedRow is one result row of query MostViewed.
 type MostViewedRow struct {
 	PostID int64 // post_id int8
@@ -132,6 +138,12 @@ func (q *BlogQueries) WithTx(tx *BlogTx) BlogTxQueries {
 		q:  q,
 		tx: tx.tx,
 	}
+}
+
+// Queries returns the custom queries of queries/blog bound to the transaction
+// (BlogQueries.WithTx).
+func (t *BlogTx) Queries() BlogTxQueries {
+	return t.queries.WithTx(t)
 }
 
 // MostCommentedParams are the parameters of query MostCommented, in order.
