@@ -210,9 +210,10 @@
 // unknown column or a syntax error fails generation at its file:line:col.
 // It then generates, per database or group, a type with one method per
 // query (DB.BlogQueries.MostCommented), its transaction-bound variant
-// (DB.BlogQueries.WithTx(tx)), and the parameter and row structs sqlc would
-// generate (MostCommentedParams, MostCommentedRow; a row that is exactly a
-// model's columns is read into the model's struct). A method of a group's
+// (tx.Queries() inside DB.InBlogShard, or DB.BlogQueries.WithTx(tx)), and
+// the parameter and row structs sqlc would generate (MostCommentedParams,
+// MostCommentedRow; a row that is exactly a model's columns is read into
+// the model's struct). A method of a group's
 // query takes, right after ctx, the shard to run on: a key of the group
 // (BlogKey) or the ID of one of its rows (PostID), which carries its shard.
 // Every table the query names is qualified with the shard's schema, so each
