@@ -64,6 +64,7 @@ func Packages(pkgs []*model.Package, models bool, diags *diag.List) {
 				seen[src.name] = src
 				s.byName[src.name] = src
 				checkUnqualified(src, diags)
+				checkFanOut(s, src, diags)
 			}
 		}
 	}
@@ -228,6 +229,17 @@ func checkUnqualified(src *source, diags *diag.List) {
 	}
 }
 
+// checkFanOut checks where -- shardgen:fanout may be written.
+func checkFanOut(s *set, src *source, diags *diag.List) {
+	switch {
+	case !src.fanOut:
+	case s.out.Group == nil:
+		diags.Errorf(src.fanOutPos, "query %s: -- shardgen:fanout is for queries on a shard group; %s is one database", src.name, what(s.out))
+	case src.cmd != model.CmdMany:
+		diags.Errorf(src.fanOutPos, "query %s: -- shardgen:fanout needs a :many query (the rows of every shard are merged)", src.name)
+	}
+}
+
 // missingRelation matches sqlc's message for an unknown table.
 var missingRelation = regexp.MustCompile(`^relation "([^"]+)" does not exist$`)
 
@@ -355,20 +367,14 @@ func build(s *set, req *sqlcRequest, diags *diag.List) {
 		if !ok {
 			continue
 		}
+		if (out.Cmd == model.CmdOne || out.Cmd == model.CmdMany) && len(out.Columns) == 0 {
+			diags.Errorf(src.pos, "query %s is %s but returns no columns: use :exec or :execrows, or add RETURNING", q.Name, q.Cmd)
+			continue
+		}
 		goNames(out.Params)
 		goNames(out.Columns)
 		if out.Cmd == model.CmdOne || out.Cmd == model.CmdMany {
 			out.RowModel = rowModel(s, q.Columns)
-		}
-		if src.fanOut {
-			switch {
-			case s.out.Group == nil:
-				diags.Errorf(src.fanOutPos, "query %s: -- shardgen:fanout is for queries on a shard group; %s is one database", q.Name, what(s.out))
-				continue
-			case out.Cmd != model.CmdMany:
-				diags.Errorf(src.fanOutPos, "query %s: -- shardgen:fanout needs a :many query (the rows of every shard are merged)", q.Name)
-				continue
-			}
 		}
 		s.out.Queries = append(s.out.Queries, out)
 	}
