@@ -63,7 +63,7 @@ func Packages(pkgs []*model.Package, models bool, diags *diag.List) {
 				}
 				seen[src.name] = src
 				s.byName[src.name] = src
-				checkUnqualified(src, diags)
+				checkUnqualified(s, src, diags)
 				checkFanOut(s, src, diags)
 			}
 		}
@@ -215,11 +215,20 @@ func declared(p *model.Package) string {
 
 // checkUnqualified refuses schema-qualified table names in a query: the
 // schema is the shard's (or "public" on a database) and shardgen writes
-// it; a name written with a schema would bypass routing.
-func checkUnqualified(src *source, diags *diag.List) {
-	rels, _, err := tableRefs(src.text)
+// it; a name written with a schema would bypass routing. It also refuses a
+// common table expression named like a table of the target.
+func checkUnqualified(s *set, src *source, diags *diag.List) {
+	rels, ctes, err := tableRefs(src.text)
 	if err != nil {
 		return // sqlc reports syntax errors with their position
+	}
+	// A common table expression named like a table would make the same
+	// name mean two things in one statement; qualifying by name could not
+	// tell them apart.
+	for name, off := range ctes {
+		if s.tables[name] != nil {
+			diags.Errorf(src.position(off), "query %s: the common table expression %q has the name of table %q of %s: rename it", src.name, name, name, what(s.out))
+		}
 	}
 	for _, r := range rels {
 		if r.schema == "" || r.schema == "pg_catalog" || r.schema == "information_schema" {

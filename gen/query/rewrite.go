@@ -22,20 +22,21 @@ type relation struct {
 
 // tableRefs parses sql with PostgreSQL's own parser and returns every table
 // reference (RangeVar: FROM, JOIN, INSERT INTO, UPDATE, DELETE FROM, ...)
-// and the names of the common table expressions (WITH x AS ...) it defines.
-func tableRefs(sql string) ([]relation, map[string]bool, error) {
+// and the common table expressions (WITH x AS ...) it defines, by name,
+// with their offsets.
+func tableRefs(sql string) ([]relation, map[string]int, error) {
 	tree, err := pg_query.Parse(sql)
 	if err != nil {
 		return nil, nil, err
 	}
 	var rels []relation
-	ctes := map[string]bool{}
+	ctes := map[string]int{}
 	walk(tree.ProtoReflect(), func(m protoreflect.Message) {
 		switch n := m.Interface().(type) {
 		case *pg_query.RangeVar:
 			rels = append(rels, relation{schema: n.Schemaname, name: n.Relname, offset: int(n.Location)})
 		case *pg_query.CommonTableExpr:
-			ctes[n.Ctename] = true
+			ctes[n.Ctename] = int(n.Location)
 		}
 	})
 	return rels, ctes, nil
@@ -77,7 +78,7 @@ func qualify(sql string, tables map[string]bool) (string, error) {
 	}
 	var at []int
 	for _, r := range rels {
-		if r.schema != "" || ctes[r.name] || !tables[r.name] {
+		if _, cte := ctes[r.name]; r.schema != "" || cte || !tables[r.name] {
 			continue
 		}
 		if r.offset < 0 || r.offset > len(sql) {
