@@ -359,7 +359,7 @@ func build(s *set, req *sqlcRequest, diags *diag.List) {
 				name = "column_" + strconv.Itoa(p.Number)
 			}
 			out.Params = append(out.Params, &model.QueryField{Name: name, SQLType: sqlTypeText(p.Column),
-				Type: goType(p.Column.typeName(), true, p.Column.IsArray || p.Column.ArrayDims > 0)})
+				Type: goType(p.Column.typeName(), p.Column.NotNull, p.Column.IsArray || p.Column.ArrayDims > 0)})
 		}
 		for i, c := range q.Columns {
 			if c.EmbedTable != nil {
