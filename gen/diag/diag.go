@@ -68,10 +68,11 @@ func (l *List) Add(d Diagnostic) { l.items = append(l.items, d) }
 // Append records every diagnostic of other.
 func (l *List) Append(other *List) { l.items = append(l.items, other.items...) }
 
-// Errors reports how many errors (not warnings) were recorded.
+// Errors reports how many distinct errors (not warnings) were recorded: the
+// number Print reports.
 func (l *List) Errors() int {
 	n := 0
-	for _, d := range l.items {
+	for _, d := range l.Items() {
 		if d.Severity == Error {
 			n++
 		}
