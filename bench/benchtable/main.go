@@ -50,7 +50,10 @@ func (s *stats) median(get func(result) float64) float64 {
 	return (vals[n/2-1] + vals[n/2]) / 2
 }
 
-func (s *stats) ns() float64     { return s.median(func(r result) float64 { return r.nsOp }) }
+func (s *stats) ns() float64 { return s.median(func(r result) float64 { return r.nsOp }) }
+func (s *stats) cpu() float64 {
+	return s.median(func(r result) float64 { return r.metrics["cpu-ns/op"] })
+}
 func (s *stats) allocs() float64 { return s.median(func(r result) float64 { return r.allocs }) }
 
 // procSuffix is the -GOMAXPROCS suffix go test appends to names.
@@ -152,8 +155,15 @@ func workload(w io.Writer, all map[string]*stats, prefix string, shards int) []b
 	}
 	var bars []bar
 	fmt.Fprintf(w, "\n### %d logical shards\n\n", shards)
-	fmt.Fprintln(w, "| operation | generated | hand-written pgx | gorm sharding | generated / pgx | paired | allocs generated − pgx | gorm / generated | paired | runs |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "Time per operation (median), and ratios: separate = of the medians of the separate benchmarks; paired = median of the interleaved runs.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| operation | generated | hand-written pgx | gorm sharding | generated / pgx, separate | paired | gorm / generated, separate | paired |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
+	var cost strings.Builder
+	fmt.Fprintln(&cost, "Client cost per operation (median): allocations, and CPU time of the whole benchmark process (garbage collection included; waiting for the server is not CPU time).")
+	fmt.Fprintln(&cost)
+	fmt.Fprintln(&cost, "| operation | allocs generated | pgx | gorm | generated − pgx | CPU generated | pgx | gorm | gorm / generated CPU |")
+	fmt.Fprintln(&cost, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, op := range singleOps {
 		g, h, o := get(op, "generated"), get(op, "handpgx"), get(op, "gorm")
 		if g == nil || h == nil {
@@ -162,20 +172,33 @@ func workload(w io.Writer, all map[string]*stats, prefix string, shards int) []b
 		ratio := g.ns() / h.ns()
 		pr := paired(op, "generated", "handpgx")
 		dAllocs := g.allocs() - h.allocs()
-		gormCol, gormRatio, gormPaired := "n/a", "n/a", "n/a"
+		gormCol, gormRatio, gormPaired, gormAllocs, gormCPU, gormCPURatio := "n/a", "n/a", "n/a", "n/a", "n/a", "n/a"
 		if o != nil {
-			gormCol = fmt.Sprintf("%s (%.0f allocs)", dur(o.ns()), o.allocs())
+			gormCol = dur(o.ns())
+			gormAllocs = fmt.Sprintf("%.0f", o.allocs())
 			gr := o.ns() / g.ns()
 			gormRatio = fmt.Sprintf("%.2fx", gr)
 			gp := paired(op, "generated", "gorm")
 			gormPaired = fmtPaired(gp, true)
+			if o.cpu() > 0 && g.cpu() > 0 {
+				gormCPU = dur(o.cpu())
+				gormCPURatio = fmt.Sprintf("%.1fx", o.cpu()/g.cpu())
+			}
 			bars = append(bars, bar{fmt.Sprintf("%d shards %s: generated >= 1.5x faster than gorm sharding, separate (%.2fx)", shards, op, gr), gr >= 1.5})
 			if gp != 0 {
 				bars = append(bars, bar{fmt.Sprintf("%d shards %s: generated >= 1.5x faster than gorm sharding, paired (%.2fx)", shards, op, 1/gp), 1/gp >= 1.5})
 			}
 		}
-		fmt.Fprintf(w, "| %s | %s (%.0f allocs) | %s (%.0f allocs) | %s | %.3f | %s | %+.0f | %s | %s | %d |\n",
-			op, dur(g.ns()), g.allocs(), dur(h.ns()), h.allocs(), gormCol, ratio, fmtPaired(pr, false), dAllocs, gormRatio, gormPaired, len(g.runs))
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %.3f | %s | %s | %s |\n",
+			op, dur(g.ns()), dur(h.ns()), gormCol, ratio, fmtPaired(pr, false), gormRatio, gormPaired)
+		cpuCol := func(st *stats) string {
+			if st.cpu() == 0 {
+				return "–"
+			}
+			return dur(st.cpu())
+		}
+		fmt.Fprintf(&cost, "| %s | %.0f | %.0f | %s | %+.0f | %s | %s | %s | %s |\n",
+			op, g.allocs(), h.allocs(), gormAllocs, dAllocs, cpuCol(g), cpuCol(h), gormCPU, gormCPURatio)
 		bars = append(bars,
 			bar{fmt.Sprintf("%d shards %s: generated / hand-written pgx <= 1.05, separate (%.3f)", shards, op, ratio), ratio <= 1.05})
 		if pr != 0 {
@@ -183,6 +206,8 @@ func workload(w io.Writer, all map[string]*stats, prefix string, shards int) []b
 		}
 		bars = append(bars, bar{fmt.Sprintf("%d shards %s: allocations within +2 of hand-written pgx (%+.0f)", shards, op, dAllocs), dAllocs <= 2})
 	}
+	fmt.Fprintln(w)
+	fmt.Fprint(w, cost.String())
 	g, h, s := get("CountAllShards", "generated"), get("CountAllShards", "handpgx"), get("CountAllShards", "sequential")
 	if g != nil && h != nil && s != nil {
 		ratio, speedup := g.ns()/h.ns(), s.ns()/g.ns()

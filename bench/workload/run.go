@@ -60,7 +60,10 @@ func bind(ctx context.Context, g *Group, v Ops, name string) func(int) error {
 // named <op>/<variant> (so that a run prints the variants of one operation
 // next to each other; use it under a b.Run("shards=N", ...)). Variants of
 // one operation run back to back, so slow drift of the machine affects
-// them alike.
+// them alike. Besides time and allocations, each reports cpu-ns/op: the
+// CPU time the whole benchmark process (garbage collector included) spent
+// per operation, the data layer's own cost, which unlike the time does
+// not include waiting for the server.
 //
 // Before any timed run, every operation of every variant runs once for
 // every user (or one row of every user), untimed: each connection's caches
@@ -88,10 +91,14 @@ func Run(b *testing.B, g *Group, variants ...Ops) {
 			}
 			b.Run(name+"/"+v.Name, func(b *testing.B) {
 				b.ReportAllocs()
+				cpu0 := processCPU()
 				for i := 0; b.Loop(); i++ {
 					if err := f(i); err != nil {
 						b.Fatal(err)
 					}
+				}
+				if cpu := processCPU() - cpu0; cpu0 != 0 {
+					b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 				}
 			})
 		}
