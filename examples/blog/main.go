@@ -60,11 +60,17 @@ func main() {
 	}
 
 	// Ctrl-C cancels the run; the deferred shutdown still stops the
-	// throwaway servers and removes their data.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// throwaway servers and removes their data. So does a closed output
+	// (go run ./examples/blog | head): SIGPIPE cancels instead of killing
+	// the process before it cleans up.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGPIPE)
 	defer stop()
 	if err := run(ctx, os.Stdout, os.Environ(), *configPath, *pgBin); err != nil {
-		fmt.Fprintf(os.Stderr, "blog: %v\n", err)
+		if ctx.Err() != nil {
+			fmt.Fprintf(os.Stderr, "blog: interrupted, everything it started is stopped and removed: %v\n", err)
+		} else {
+			fmt.Fprintf(os.Stderr, "blog: %v\n", err)
+		}
 		stop()
 		os.Exit(1)
 	}
