@@ -225,14 +225,24 @@ func (sp *serverPool) release(c *pgxpool.Conn) {
 	<-sp.sem
 }
 
+// serverGoingAway reports whether a SQLSTATE means the server or the
+// connection is gone: class 08 (connection exception) and 57P01-57P03
+// (admin/crash shutdown, cannot connect now). 08P01 (protocol violation) is
+// in class 08 but is the caller's bug, such as a wrong parameter count, not
+// an outage, so it is not reported as ErrUnavailable.
+func serverGoingAway(code string) bool {
+	if code == "08P01" {
+		return false
+	}
+	return strings.HasPrefix(code, "08") || code == "57P01" || code == "57P02" || code == "57P03"
+}
+
 // classify turns an error from a statement on conn into the error stored in
 // a ShardError: connection-level failures become ErrUnavailable.
 func (sp *serverPool) classify(ctx context.Context, conn *pgx.Conn, err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		// Class 08 (connection exception) and 57P01-57P03 (admin/crash
-		// shutdown, cannot connect now) mean the server is going away.
-		if strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03" {
+		if serverGoingAway(pgErr.Code) {
 			return &causeError{kind: ErrUnavailable, cause: err, secret: sp.secret}
 		}
 		return err
