@@ -301,7 +301,7 @@ func (p *dirParser) positional(t tok) {
 	}
 	tt := t
 	p.arg = &tt
-	if !isSQLName(t.text) {
+	if !IsSQLName(t.text) {
 		p.e.add(t.off, fmt.Sprintf("invalid %s %q: %s", sx.argName, t.text, sqlNameRule))
 	}
 }
@@ -353,7 +353,7 @@ func (p *dirParser) option(o option) {
 			p.e.add(o.valOff, fmt.Sprintf("invalid key=%s: want the name of a field of the struct", o.val))
 		}
 	case "table":
-		if !isSQLName(o.val) {
+		if !IsSQLName(o.val) {
 			p.e.add(o.valOff, fmt.Sprintf("invalid table name %q: %s", o.val, sqlNameRule))
 		}
 	}

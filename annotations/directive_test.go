@@ -348,3 +348,23 @@ func TestErrorString(t *testing.T) {
 		t.Errorf("Error() = %q, want prefix %q", got, want)
 	}
 }
+
+func TestClosest(t *testing.T) {
+	for _, tt := range []struct {
+		word       string
+		candidates []string
+		want       string
+	}{
+		{"analytcs", []string{"default", "analytics"}, "analytics"},
+		{"PostAuthor", []string{"ID", "PostID", "PostAuthorID"}, "PostAuthorID"},
+		{"postauthorid", []string{"PostAuthorID"}, "PostAuthorID"}, // case-insensitive
+		{"px", []string{"pk"}, "pk"},
+		{"xyz", []string{"pk", "index"}, ""},
+		{"defaultx", []string{"default"}, "default"},
+		{"defaulttable", []string{"default"}, ""}, // prefix fallback is the parser's own (suggest), not Closest's
+	} {
+		if got := Closest(tt.word, tt.candidates); got != tt.want {
+			t.Errorf("Closest(%q, %q) = %q, want %q", tt.word, tt.candidates, got, tt.want)
+		}
+	}
+}

@@ -6,12 +6,13 @@ import (
 	"strings"
 )
 
-// isSQLName reports whether s is a name shardgen accepts for a database,
+// IsSQLName reports whether s is a name shardgen accepts for a database,
 // group, table or column: lowercase ASCII letters, digits and underscores, not
-// starting with a digit. Such names never need case folding by PostgreSQL and
-// are safe to quote; the 63-byte limit is checked by the validator, which
-// knows the prefixes a name receives (shard schemas).
-func isSQLName(s string) bool {
+// starting with a digit (^[a-z_][a-z0-9_]*$). Such names never need case
+// folding by PostgreSQL and are safe to quote; the 63-byte limit is checked by
+// the validator, which knows the prefixes a name receives (shard schemas).
+// The loader and validator apply the same rule to derived names.
+func IsSQLName(s string) bool {
 	if s == "" {
 		return false
 	}
@@ -83,22 +84,30 @@ func closeEnough(candidate string) int {
 	}
 }
 
-// suggest returns the candidate closest to word (case-insensitively), or ""
-// when none is close enough to be a plausible misspelling. A candidate that
-// is a prefix of word ("default,table=x", "groupblog") is also suggested:
-// the user forgot a space.
-func suggest(word string, candidates []string) string {
+// Closest returns the candidate closest to word, compared case-insensitively,
+// or "" when none is close enough to be a plausible misspelling. Every
+// "did you mean" of shardgen (parser, loader, validator) uses it, so that
+// all hints follow one rule.
+func Closest(word string, candidates []string) string {
 	lw := strings.ToLower(word)
 	best, bestD := "", -1
 	for _, c := range candidates {
-		d := distance(lw, c)
+		d := distance(lw, strings.ToLower(c))
 		if d <= closeEnough(c) && (bestD < 0 || d < bestD) {
 			best, bestD = c, d
 		}
 	}
-	if best != "" {
+	return best
+}
+
+// suggest is Closest for the parser's own keywords, which also suggests a
+// candidate that is a prefix of word ("default,table=x", "groupblog"): the
+// user forgot a space.
+func suggest(word string, candidates []string) string {
+	if best := Closest(word, candidates); best != "" {
 		return best
 	}
+	lw := strings.ToLower(word)
 	for _, c := range candidates {
 		if len(lw) > len(c) && strings.HasPrefix(lw, c) {
 			return c

@@ -216,7 +216,7 @@ func parseDBTag(p tagPair, t *FieldTag, e *errs) {
 		t.Skip = true
 	case p.value == "":
 		e.add(p.offs[0], `empty db tag: name the column, or drop the tag to derive the name`)
-	case !isSQLName(p.value):
+	case !IsSQLName(p.value):
 		e.add(p.offs[0], fmt.Sprintf("invalid column name %q: %s", p.value, sqlNameRule))
 	default:
 		t.Column = &Ident{Name: p.value, Pos: at(e.base, p.offs[0])}

@@ -181,11 +181,11 @@ func (l *loader) directive(c *ast.Comment) annotations.Directive {
 	}
 	switch d := d.(type) {
 	case *annotations.Database:
-		if !model.IsSQLName(d.Name.Name) {
+		if !annotations.IsSQLName(d.Name.Name) {
 			return nil
 		}
 	case *annotations.Group:
-		if !model.IsSQLName(d.Name.Name) {
+		if !annotations.IsSQLName(d.Name.Name) {
 			return nil
 		}
 	case *annotations.Default:
@@ -204,7 +204,7 @@ func (l *loader) directive(c *ast.Comment) annotations.Directive {
 // validTable drops a table= name the parser refused, so that the derived
 // name is used instead.
 func validTable(t *annotations.Ident) *annotations.Ident {
-	if t != nil && !model.IsSQLName(t.Name) {
+	if t != nil && !annotations.IsSQLName(t.Name) {
 		return nil
 	}
 	return t

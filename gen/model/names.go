@@ -19,25 +19,6 @@ import (
 // would make two derived names collide, so shardgen refuses them.
 const MaxIdentifier = 63
 
-// IsSQLName reports whether s is a name shardgen accepts for a database,
-// group, table or column: ^[a-z_][a-z0-9_]*$. Such names need no case
-// folding and are safe to quote; length is checked separately.
-func IsSQLName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c == '_':
-		case c >= '0' && c <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 // SnakeCase converts a Go identifier to snake_case the way Go names are
 // read: AuthorID -> author_id, URL -> url, HTTPStatus -> http_status,
 // PageView -> page_view, UserIDs -> user_ids, Address2 -> address2.

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/shardgen/shardgen/annotations"
 	"github.com/shardgen/shardgen/gen/diag"
 	"github.com/shardgen/shardgen/gen/model"
 	"github.com/shardgen/shardgen/runtime"
@@ -134,7 +135,7 @@ func (c *checker) groups() {
 // database/group name in configuration). It reports whether the name is
 // acceptable.
 func (c *checker) identifier(pos token.Position, what, name string) bool {
-	if !model.IsSQLName(name) {
+	if !annotations.IsSQLName(name) {
 		c.d.Errorf(pos, "%s %q is not a safe SQL name: names use lowercase letters, digits and underscores and do not start with a digit", what, name)
 		return false
 	}
@@ -385,7 +386,7 @@ func (c *checker) sameGroup(r *model.Relation, rel, plain string) {
 // derivedNames checks the identifiers shardgen derives from the table and
 // column names (constraints, indexes, sequences) against the 63-byte limit.
 func (c *checker) derivedNames(m *model.Model) {
-	if !model.IsSQLName(m.Table) || len(m.Table) > model.MaxIdentifier {
+	if !annotations.IsSQLName(m.Table) || len(m.Table) > model.MaxIdentifier {
 		return // the table name itself is reported
 	}
 	for _, n := range m.DerivedNames() {
