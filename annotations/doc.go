@@ -129,6 +129,13 @@
 // A field skipped with db:"-" takes no shardgen options, and via= needs ref=
 // on the same field.
 //
+// On a sharded model, unique is a constraint of each logical shard's table:
+// PostgreSQL cannot check it across shards. Rows with the same shard key are
+// always on one shard, so the value is unique among the rows of one key, but
+// two rows of different keys on different shards may share it. A value that
+// must be unique across the whole group belongs on a database model (for
+// example a slug table on default that maps the value to the row's ID).
+//
 // The primary key must be int64; the database mints it. For a sharded model
 // it is minted by a function of the shard schema and carries the logical
 // shard, so that an ID alone says where its row is (Get, Update and Delete
