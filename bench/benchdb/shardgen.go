@@ -23,33 +23,34 @@ var Spec = runtime.Spec{
 			Migrations: []runtime.Migration{{
 				Version: 1,
 				Name:    "schema",
-				SQL: "CREATE TABLE IF NOT EXISTS @schema@.\"items\" (\n" +
-					"    \"id\" bigint NOT NULL DEFAULT @schema@.shardgen_next_id(),\n" +
-					"    \"user_id\" bigint NOT NULL,\n" +
-					"    \"title\" text NOT NULL,\n" +
-					"    \"body\" text NOT NULL,\n" +
-					"    \"views\" bigint NOT NULL,\n" +
-					"    \"created_at\" timestamptz NOT NULL,\n" +
-					"    CONSTRAINT \"items_pkey\" PRIMARY KEY (\"id\"),\n" +
-					"    CONSTRAINT \"items_user_id_id_key\" UNIQUE (\"user_id\", \"id\")\n" +
-					");\n" +
-					"ALTER TABLE @schema@.\"items\"\n" +
-					"    ADD COLUMN IF NOT EXISTS \"title\" text NOT NULL DEFAULT '',\n" +
-					"    ADD COLUMN IF NOT EXISTS \"body\" text NOT NULL DEFAULT '',\n" +
-					"    ADD COLUMN IF NOT EXISTS \"views\" bigint NOT NULL DEFAULT 0,\n" +
-					"    ADD COLUMN IF NOT EXISTS \"created_at\" timestamptz NOT NULL DEFAULT '0001-01-01 00:00:00+00';\n" +
-					"ALTER TABLE @schema@.\"items\"\n" +
-					"    ALTER COLUMN \"title\" DROP DEFAULT,\n" +
-					"    ALTER COLUMN \"body\" DROP DEFAULT,\n" +
-					"    ALTER COLUMN \"views\" DROP DEFAULT,\n" +
-					"    ALTER COLUMN \"created_at\" DROP DEFAULT;\n" +
-					"DO $$\n" +
-					"BEGIN\n" +
-					"    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = '@schema@.\"items\"'::pg_catalog.regclass AND conname = 'items_user_id_id_key') THEN\n" +
-					"        ALTER TABLE @schema@.\"items\" ADD CONSTRAINT \"items_user_id_id_key\" UNIQUE (\"user_id\", \"id\");\n" +
-					"    END IF;\n" +
-					"END\n" +
-					"$$;\n",
+				SQL: `CREATE TABLE IF NOT EXISTS @schema@."items" (
+    "id" bigint NOT NULL DEFAULT @schema@.shardgen_next_id(),
+    "user_id" bigint NOT NULL,
+    "title" text NOT NULL,
+    "body" text NOT NULL,
+    "views" bigint NOT NULL,
+    "created_at" timestamptz NOT NULL,
+    CONSTRAINT "items_pkey" PRIMARY KEY ("id"),
+    CONSTRAINT "items_user_id_id_key" UNIQUE ("user_id", "id")
+);
+ALTER TABLE @schema@."items"
+    ADD COLUMN IF NOT EXISTS "title" text NOT NULL DEFAULT '',
+    ADD COLUMN IF NOT EXISTS "body" text NOT NULL DEFAULT '',
+    ADD COLUMN IF NOT EXISTS "views" bigint NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS "created_at" timestamptz NOT NULL DEFAULT '0001-01-01 00:00:00+00';
+ALTER TABLE @schema@."items"
+    ALTER COLUMN "title" DROP DEFAULT,
+    ALTER COLUMN "body" DROP DEFAULT,
+    ALTER COLUMN "views" DROP DEFAULT,
+    ALTER COLUMN "created_at" DROP DEFAULT;
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = '@schema@."items"'::pg_catalog.regclass AND conname = 'items_user_id_id_key') THEN
+        ALTER TABLE @schema@."items" ADD CONSTRAINT "items_user_id_id_key" UNIQUE ("user_id", "id");
+    END IF;
+END
+$$;
+`,
 				Declarative: true,
 			}},
 		},
@@ -59,33 +60,34 @@ var Spec = runtime.Spec{
 			Migrations: []runtime.Migration{{
 				Version: 1,
 				Name:    "schema",
-				SQL: "CREATE TABLE IF NOT EXISTS @schema@.\"items\" (\n" +
-					"    \"id\" bigint NOT NULL DEFAULT @schema@.shardgen_next_id(),\n" +
-					"    \"user_id\" bigint NOT NULL,\n" +
-					"    \"title\" text NOT NULL,\n" +
-					"    \"body\" text NOT NULL,\n" +
-					"    \"views\" bigint NOT NULL,\n" +
-					"    \"created_at\" timestamptz NOT NULL,\n" +
-					"    CONSTRAINT \"items_pkey\" PRIMARY KEY (\"id\"),\n" +
-					"    CONSTRAINT \"items_user_id_id_key\" UNIQUE (\"user_id\", \"id\")\n" +
-					");\n" +
-					"ALTER TABLE @schema@.\"items\"\n" +
-					"    ADD COLUMN IF NOT EXISTS \"title\" text NOT NULL DEFAULT '',\n" +
-					"    ADD COLUMN IF NOT EXISTS \"body\" text NOT NULL DEFAULT '',\n" +
-					"    ADD COLUMN IF NOT EXISTS \"views\" bigint NOT NULL DEFAULT 0,\n" +
-					"    ADD COLUMN IF NOT EXISTS \"created_at\" timestamptz NOT NULL DEFAULT '0001-01-01 00:00:00+00';\n" +
-					"ALTER TABLE @schema@.\"items\"\n" +
-					"    ALTER COLUMN \"title\" DROP DEFAULT,\n" +
-					"    ALTER COLUMN \"body\" DROP DEFAULT,\n" +
-					"    ALTER COLUMN \"views\" DROP DEFAULT,\n" +
-					"    ALTER COLUMN \"created_at\" DROP DEFAULT;\n" +
-					"DO $$\n" +
-					"BEGIN\n" +
-					"    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = '@schema@.\"items\"'::pg_catalog.regclass AND conname = 'items_user_id_id_key') THEN\n" +
-					"        ALTER TABLE @schema@.\"items\" ADD CONSTRAINT \"items_user_id_id_key\" UNIQUE (\"user_id\", \"id\");\n" +
-					"    END IF;\n" +
-					"END\n" +
-					"$$;\n",
+				SQL: `CREATE TABLE IF NOT EXISTS @schema@."items" (
+    "id" bigint NOT NULL DEFAULT @schema@.shardgen_next_id(),
+    "user_id" bigint NOT NULL,
+    "title" text NOT NULL,
+    "body" text NOT NULL,
+    "views" bigint NOT NULL,
+    "created_at" timestamptz NOT NULL,
+    CONSTRAINT "items_pkey" PRIMARY KEY ("id"),
+    CONSTRAINT "items_user_id_id_key" UNIQUE ("user_id", "id")
+);
+ALTER TABLE @schema@."items"
+    ADD COLUMN IF NOT EXISTS "title" text NOT NULL DEFAULT '',
+    ADD COLUMN IF NOT EXISTS "body" text NOT NULL DEFAULT '',
+    ADD COLUMN IF NOT EXISTS "views" bigint NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS "created_at" timestamptz NOT NULL DEFAULT '0001-01-01 00:00:00+00';
+ALTER TABLE @schema@."items"
+    ALTER COLUMN "title" DROP DEFAULT,
+    ALTER COLUMN "body" DROP DEFAULT,
+    ALTER COLUMN "views" DROP DEFAULT,
+    ALTER COLUMN "created_at" DROP DEFAULT;
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = '@schema@."items"'::pg_catalog.regclass AND conname = 'items_user_id_id_key') THEN
+        ALTER TABLE @schema@."items" ADD CONSTRAINT "items_user_id_id_key" UNIQUE ("user_id", "id");
+    END IF;
+END
+$$;
+`,
 				Declarative: true,
 			}},
 		},
