@@ -170,6 +170,37 @@ func TestExternalMode(t *testing.T) {
 	}
 }
 
+// With UnixSocket, URL and DSN reach the server through its socket, not
+// TCP: the backend sees no client address.
+func TestUnixSocket(t *testing.T) {
+	ctx := context.Background()
+	servers := pgtest.NewWith(t, 1, pgtest.Options{UnixSocket: true})
+	s := servers[0]
+	if s.External() {
+		t.Skip("external server mode: the URL is used as given")
+	}
+	if err := s.CreateDatabase(ctx, "sock db"); err != nil {
+		t.Fatal(err)
+	}
+	for _, dsn := range []string{s.URL("sock db"), s.DSN("postgres")} {
+		if strings.Contains(dsn, "127.0.0.1") {
+			t.Errorf("%q names TCP loopback", dsn)
+		}
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Fatalf("%s: %v", dsn, err)
+		}
+		var addr *string
+		if err := conn.QueryRow(ctx, "SELECT inet_client_addr()::text").Scan(&addr); err != nil {
+			t.Fatal(err)
+		}
+		if addr != nil {
+			t.Errorf("%s: client address %s, want none (a Unix-domain socket)", dsn, *addr)
+		}
+		conn.Close(ctx)
+	}
+}
+
 // A server must not outlive a process that dies without Close (a test
 // binary killed by -timeout, a crashed demo): the child process below
 // starts one and exits at once; the server must shut down.

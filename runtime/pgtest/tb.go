@@ -25,7 +25,16 @@ type TB interface {
 // pass by skipping the database tests.
 func New(tb TB, n int) []*Server {
 	tb.Helper()
-	opts := Options{ExternalURL: os.Getenv(EnvDatabaseURL)}
+	return NewWith(tb, n, Options{})
+}
+
+// NewWith is New with options; an empty ExternalURL is taken from
+// SHARDGEN_TEST_DATABASE_URL.
+func NewWith(tb TB, n int, opts Options) []*Server {
+	tb.Helper()
+	if opts.ExternalURL == "" {
+		opts.ExternalURL = os.Getenv(EnvDatabaseURL)
+	}
 	if opts.ExternalURL == "" {
 		if _, err := BinDir(opts); err != nil {
 			if os.Getenv("CI") == "true" {
