@@ -126,7 +126,16 @@ func HandMode(shardsPerServer int) pgx.QueryExecMode {
 func Setup(tb testing.TB, size Size, smallOnly bool) *Env {
 	tb.Helper()
 	ctx := context.Background()
-	servers := pgtest.New(tb, 2)
+	transport := os.Getenv(EnvTransport)
+	switch transport {
+	case "":
+		transport = "unix"
+	case "unix", "tcp":
+	default:
+		tb.Fatalf("%s=%q: want unix or tcp", EnvTransport, transport)
+	}
+	servers := pgtest.NewWith(tb, 2, pgtest.Options{UnixSocket: transport == "unix"})
+	tb.Logf("PostgreSQL servers reached over %s", transport)
 	if cpus := os.Getenv(EnvServerCPUs); cpus != "" {
 		for _, s := range servers {
 			if err := pinServer(s, cpus); err != nil {
@@ -212,6 +221,13 @@ func Setup(tb testing.TB, size Size, smallOnly bool) *Env {
 // away from its client stops making latency bimodal from one run to the
 // next.
 const EnvServerCPUs = "SHARDGEN_BENCH_SERVER_CPUS"
+
+// EnvTransport chooses how every variant reaches the servers: "unix" (the
+// default), through their Unix-domain sockets, or "tcp", through
+// 127.0.0.1. Both are local; the socket is the shorter path through the
+// kernel, so more of each operation's time is the data layer's own, which
+// is what the benchmark compares. BENCHMARKS.md gives figures for both.
+const EnvTransport = "SHARDGEN_BENCH_TRANSPORT"
 
 // pinServer sets the CPU affinity of a server's postmaster.
 func pinServer(s *pgtest.Server, cpus string) error {
