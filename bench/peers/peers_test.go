@@ -12,8 +12,11 @@ import (
 
 // gormOps sets up the GORM variant of group g: a database of its own on
 // the first server, its sharded tables, the same users and as many rows
-// per user as the other variants, and the operations over them.
-func gormOps(tb testing.TB, env *workload.Env, g *workload.Group) (workload.Ops, *gormsharding.Store) {
+// per user as the other variants, and the operations over them; and, as
+// a second variant on the same tables, its single writes with GORM's
+// SkipDefaultTransaction (gormsharding.Store.SkipTx), which the plugin's
+// README does not set.
+func gormOps(tb testing.TB, env *workload.Env, g *workload.Group) (readme, skipTx workload.Ops, _ *gormsharding.Store) {
 	tb.Helper()
 	ctx := context.Background()
 	srv := env.Servers[0]
@@ -46,6 +49,20 @@ func gormOps(tb testing.TB, env *workload.Env, g *workload.Group) (workload.Ops,
 	ins := &gormsharding.Item{Title: "new", Body: workload.Body, CreatedAt: workload.Created}
 	upd := &gormsharding.Item{Title: "updated", Body: workload.Body, CreatedAt: workload.Created}
 	fresh := &gormsharding.Item{Title: "in tx", Body: workload.Body, CreatedAt: workload.Created}
+	fast := s.SkipTx()
+	skipTx = workload.Ops{
+		Name: "gorm_skiptx",
+		Refs: refs,
+		InsertByKey: func(ctx context.Context, user int64) error {
+			ins.UserID = user
+			return fast.Insert(ctx, ins)
+		},
+		UpdateByID: func(ctx context.Context, ref workload.Ref) error {
+			upd.ID, upd.UserID = ref.ID, ref.User
+			upd.Views++
+			return fast.Update(ctx, upd)
+		},
+	}
 	return workload.Ops{
 		Name: "gorm",
 		Refs: refs,
@@ -83,7 +100,7 @@ func gormOps(tb testing.TB, env *workload.Env, g *workload.Group) (workload.Ops,
 		},
 		// gorm.io/sharding offers no fan-out: a query without the
 		// sharding key fails with ErrMissingShardingKey.
-	}, s
+	}, skipTx, s
 }
 
 // BenchmarkWorkload is the benchmark of issue 6: every operation at 16 and
@@ -99,10 +116,10 @@ func BenchmarkWorkload(b *testing.B) {
 	}
 	env := workload.Setup(b, size, false)
 	for _, g := range env.Groups() {
-		gorm, _ := gormOps(b, env, g)
+		gorm, gormSkipTx, _ := gormOps(b, env, g)
 		b.Run(fmt.Sprintf("shards=%d", g.Shards), func(b *testing.B) {
 			gen := workload.Generated(env, g)
-			workload.Run(b, g, gen, workload.HandPGX(g), gorm, workload.HandPGXSequential(g))
+			workload.Run(b, g, gen, workload.HandPGX(g), gorm, gormSkipTx, workload.HandPGXSequential(g))
 			// Paired against GORM too, though interleaving charges part of
 			// the garbage collection of GORM's allocations to the
 			// generated code's calls: that pairing errs against the
@@ -123,7 +140,7 @@ func TestGorm(t *testing.T) {
 	ctx := context.Background()
 	for _, g := range env.Groups() {
 		t.Run(fmt.Sprintf("shards=%d", g.Shards), func(t *testing.T) {
-			ops, s := gormOps(t, env, g)
+			ops, skipTx, s := gormOps(t, env, g)
 			for i, ref := range ops.Refs[:30] {
 				if err := ops.GetByID(ctx, ref); err != nil {
 					t.Fatalf("get %v: %v", ref, err)
@@ -142,9 +159,15 @@ func TestGorm(t *testing.T) {
 				if err := ops.InsertByKey(ctx, u); err != nil {
 					t.Fatalf("insert for %d: %v", u, err)
 				}
+				if err := skipTx.InsertByKey(ctx, u); err != nil {
+					t.Fatalf("insert without GORM's transaction for %d: %v", u, err)
+				}
+			}
+			if err := skipTx.UpdateByID(ctx, ops.Refs[1]); err != nil {
+				t.Fatalf("update without GORM's transaction: %v", err)
 			}
 			n, err := s.Count(ctx)
-			if want := int64(env.Size.Rows() + 30 + len(g.Users)); err != nil || n != want {
+			if want := int64(env.Size.Rows() + 30 + 2*len(g.Users)); err != nil || n != want {
 				t.Fatalf("count = %d, %v; want %d", n, err, want)
 			}
 			// Every row is in the table of its user.
