@@ -4,10 +4,15 @@
 #
 #   BENCH_COUNT  runs of every benchmark (default 5; the tables use medians)
 #   BENCH_TIME   -benchtime of each run (default 1s)
-#   BENCH_PIN    1 (default on machines with at least 2 CPUs): the workload's
-#                client runs on CPU 0 and the PostgreSQL servers on the
-#                other CPUs, never sharing a core; 0 leaves placement to the
-#                scheduler
+#   BENCH_PLACE  where the client and the PostgreSQL servers run:
+#                same (default on machines with at least 2 CPUs): all on
+#                CPU 0, so an operation's time is the work of the client,
+#                the kernel and the server, with no cross-CPU wake-up in it;
+#                split: the client on CPU 0, the servers on the other CPUs;
+#                free: the scheduler decides (BENCHMARKS.md gives figures
+#                for all three and why same is the default)
+#   BENCH_TRANSPORT  unix (default) or tcp: how every variant reaches the
+#                servers (SHARDGEN_BENCH_TRANSPORT)
 #   BENCH_OUT    directory for the raw go test output (default: a new
 #                temporary directory, printed at the end)
 #   BENCH_SHORT  1: small data set, for checking the script, not for numbers
@@ -21,10 +26,18 @@ TIME=${BENCH_TIME:-1s}
 OUT=${BENCH_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/shardgen-bench.XXXXXX")}
 mkdir -p "$OUT"
 ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
-PIN=${BENCH_PIN:-1}
+PLACE=${BENCH_PLACE:-same}
+case $PLACE in
+same | split | free) ;;
+*)
+	echo "BENCH_PLACE=$PLACE: want same, split or free" >&2
+	exit 2
+	;;
+esac
 if [ "$ncpu" -lt 2 ] || ! command -v taskset >/dev/null 2>&1; then
-	PIN=0
+	PLACE=free
 fi
+export SHARDGEN_BENCH_TRANSPORT=${BENCH_TRANSPORT:-unix}
 short=
 if [ "${BENCH_SHORT:-0}" = 1 ]; then
 	short=-test.short
@@ -33,19 +46,26 @@ fi
 {
 	echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $(uname -srm), $ncpu CPUs, $($GO version)"
 	echo "# load average before the run: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
-	echo "# count=$COUNT benchtime=$TIME pin=$PIN"
+	echo "# count=$COUNT benchtime=$TIME place=$PLACE transport=$SHARDGEN_BENCH_TRANSPORT"
 } >"$OUT/env.txt"
 cat "$OUT/env.txt"
 
 echo "== workload: generated vs hand-written pgx vs gorm sharding (bench/peers)" >&2
 (cd bench/peers && $GO test -c -o "$OUT/peers.test" .)
-if [ "$PIN" = 1 ]; then
+case $PLACE in
+same)
+	export SHARDGEN_BENCH_SERVER_CPUS=0
+	run="taskset -c 0"
+	;;
+split)
 	export SHARDGEN_BENCH_SERVER_CPUS="1-$((ncpu - 1))"
 	run="taskset -c 0"
-else
+	;;
+*)
 	unset SHARDGEN_BENCH_SERVER_CPUS 2>/dev/null || true
 	run=
-fi
+	;;
+esac
 (cd bench/peers && $run "$OUT/peers.test" -test.run '^$' -test.bench '^BenchmarkWorkload$' -test.benchmem \
 	-test.count "$COUNT" -test.benchtime "$TIME" -test.timeout 60m $short) | tee "$OUT/workload.txt" >&2
 unset SHARDGEN_BENCH_SERVER_CPUS 2>/dev/null || true
