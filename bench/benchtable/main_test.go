@@ -47,11 +47,11 @@ func TestBars(t *testing.T) {
 	var out strings.Builder
 	bars := append(workload(&out, all, "BenchmarkWorkload", 16), others(&out, all)...)
 	want := map[string]bool{
-		"16 shards GetByID: generated / hand-written pgx <= 1.05, separate (1.100)":        false,
-		"16 shards GetByID: generated / hand-written pgx <= 1.05, paired (1.020)":          true,
-		"16 shards GetByID: allocations within +2 of hand-written pgx (+3)":                false,
-		"16 shards GetByID: generated >= 1.5x faster than gorm sharding, separate (1.09x)": false,
-		"Route/int64/shards=16: <= 50 ns/op and 0 allocs (60.5 ns, 0 allocs)":              false,
+		"16 shards GetByID: generated / hand-written pgx <= 1.05, separate (1.100)":           false,
+		"16 shards GetByID: generated / hand-written pgx <= 1.05, paired (1.020)":             true,
+		"16 shards GetByID: allocations within +2 of hand-written pgx (+3)":                   false,
+		"16 shards GetByID: generated >= 1.5x faster than gorm sharding, separate (1.09x)":    false,
+		"Route/int64/shards=16: <= 50 ns/op and 0 allocs (60.5 ns, 0 allocs)":                 false,
 		"16 shards UpdateByID: generated >= 1.5x faster than gorm sharding, separate (3.00x)": true,
 	}
 	got := map[string]bool{}
