@@ -15,9 +15,13 @@ all: check test
 help:
 	@sed -n 's/^## //p' $(MAKEFILE_LIST)
 
-## test: every test, including the ones against throwaway PostgreSQL servers.
+## test: every test, including the ones against throwaway PostgreSQL servers; then every
+##       benchmark once, on its small data set (-short), to keep them working: also those of
+##       bench/peers, a module of its own (GORM stays out of shardgen's go.mod).
 test:
 	$(GO) test -count=1 -timeout 10m $(PKGS)
+	$(GO) test -count=1 -timeout 10m -short -run '^$$' -bench . -benchtime 1x $(PKGS)
+	cd bench/peers && $(GO) test -count=1 -timeout 10m -short -bench . -benchtime 1x ./...
 
 ## test-short: the tests that need no database (generator, goldens, parsers).
 test-short:
@@ -54,9 +58,10 @@ fmt:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-clean:"; echo "$$out"; exit 1; fi
 
-## vet: go vet every package.
+## vet: go vet every package, bench/peers' too.
 vet:
 	$(GO) vet $(PKGS)
+	cd bench/peers && $(GO) vet ./...
 
 ## check: the fast static checks (format, vet, generated code).
 check: fmt-check vet check-generated
