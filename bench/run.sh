@@ -16,6 +16,9 @@
 #   BENCH_OUT    directory for the raw go test output (default: a new
 #                temporary directory, printed at the end)
 #   BENCH_SHORT  1: small data set, for checking the script, not for numbers
+#   BENCH_WORKLOAD  -test.bench pattern of the workload part (default all of
+#                BenchmarkWorkload); set, it also skips the routing, ID and
+#                generator parts (bench/placement.sh uses it)
 #   GO           the go command (default go)
 set -eu
 
@@ -66,9 +69,14 @@ split)
 	run=
 	;;
 esac
-(cd bench/peers && $run "$OUT/peers.test" -test.run '^$' -test.bench '^BenchmarkWorkload$' -test.benchmem \
+(cd bench/peers && $run "$OUT/peers.test" -test.run '^$' -test.bench "${BENCH_WORKLOAD:-^BenchmarkWorkload\$}" -test.benchmem \
 	-test.count "$COUNT" -test.benchtime "$TIME" -test.timeout 60m $short) | tee "$OUT/workload.txt" >&2
 unset SHARDGEN_BENCH_SERVER_CPUS 2>/dev/null || true
+if [ -n "${BENCH_WORKLOAD:-}" ]; then
+	$GO run ./bench/benchtable "$OUT/workload.txt" | tee "$OUT/table.md"
+	echo "raw results in $OUT" >&2
+	exit 0
+fi
 
 echo "== routing and ID minting (runtime)" >&2
 $GO test -run '^$' -bench '^(BenchmarkRoute|BenchmarkGeneratorNext|BenchmarkGeneratorNextUncapped|BenchmarkIDFunction)$' \

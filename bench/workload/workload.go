@@ -215,11 +215,9 @@ func Setup(tb testing.TB, size Size, smallOnly bool) *Env {
 
 // EnvServerCPUs, when set (to a CPU list such as "1"), pins the
 // PostgreSQL servers to those CPUs (taskset): the postmaster, and so every
-// backend it forks afterwards. bench/run.sh pins the benchmark process to
-// the other CPUs, so that client and servers never share a core, as on
-// separate machines, and the scheduler's placement of a backend next to or
-// away from its client stops making latency bimodal from one run to the
-// next.
+// backend it forks afterwards. bench/run.sh sets it from BENCH_PLACE: the
+// benchmark's CPU for "same", the other CPUs for "split", unset for
+// "free" (BENCHMARKS.md, "Placement and transport").
 const EnvServerCPUs = "SHARDGEN_BENCH_SERVER_CPUS"
 
 // EnvTransport chooses how every variant reaches the servers: "unix" (the
