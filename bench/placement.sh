@@ -2,7 +2,8 @@
 # Runs GetByID, ListByKey and UpdateByID at 16 shards, every variant, in
 # each placement (BENCH_PLACE same, split, free) and transport
 # (BENCH_TRANSPORT unix, tcp) of bench/run.sh, and prints each one's table:
-# the figures behind run.sh's defaults (BENCHMARKS.md, "Placement").
+# the figures behind run.sh's defaults (BENCHMARKS.md, "Placement and
+# transport").
 #
 #   BENCH_COUNT  runs of every benchmark (default 3)
 #   BENCH_TIME   -benchtime of each run (default 1s)
