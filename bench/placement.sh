@@ -15,15 +15,17 @@ cd "$(dirname "$0")/.."
 OUT=${BENCH_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/shardgen-placement.XXXXXX")}
 export BENCH_COUNT=${BENCH_COUNT:-3}
 export BENCH_WORKLOAD='^BenchmarkWorkload$/^shards=16$/^(GetByID|ListByKey|UpdateByID)$/'
-for transport in unix tcp; do
-	for place in same free split; do
+transports="unix tcp"
+places="same free split"
+for transport in $transports; do
+	for place in $places; do
 		echo "== place=$place transport=$transport" >&2
 		BENCH_PLACE=$place BENCH_TRANSPORT=$transport BENCH_OUT="$OUT/$place-$transport" \
 			sh bench/run.sh >/dev/null
 	done
 done
-for transport in unix tcp; do
-	for place in same free split; do
+for transport in $transports; do
+	for place in $places; do
 		echo "### place=$place transport=$transport"
 		echo
 		sed -n '/^| operation | generated |/,/^$/p' "$OUT/$place-$transport/table.md"

@@ -72,19 +72,17 @@ esac
 (cd bench/peers && $run "$OUT/peers.test" -test.run '^$' -test.bench "${BENCH_WORKLOAD:-^BenchmarkWorkload\$}" -test.benchmem \
 	-test.count "$COUNT" -test.benchtime "$TIME" -test.timeout 60m $short) | tee "$OUT/workload.txt" >&2
 unset SHARDGEN_BENCH_SERVER_CPUS 2>/dev/null || true
-if [ -n "${BENCH_WORKLOAD:-}" ]; then
-	$GO run ./bench/benchtable "$OUT/workload.txt" | tee "$OUT/table.md"
-	echo "raw results in $OUT" >&2
-	exit 0
+set -- "$OUT/workload.txt"
+if [ -z "${BENCH_WORKLOAD:-}" ]; then
+	echo "== routing and ID minting (runtime)" >&2
+	$GO test -run '^$' -bench '^(BenchmarkRoute|BenchmarkGeneratorNext|BenchmarkGeneratorNextUncapped|BenchmarkIDFunction)$' \
+		-benchmem -count "$COUNT" ./runtime | tee "$OUT/runtime.txt" >&2
+
+	echo "== generator on 200 models (gen, gen/emit)" >&2
+	$GO test -run '^$' -bench '^(BenchmarkGenerate200|BenchmarkPackage200Models)$' -benchmem -count "$COUNT" \
+		./gen ./gen/emit | tee "$OUT/gen.txt" >&2
+	set -- "$@" "$OUT/runtime.txt" "$OUT/gen.txt"
 fi
 
-echo "== routing and ID minting (runtime)" >&2
-$GO test -run '^$' -bench '^(BenchmarkRoute|BenchmarkGeneratorNext|BenchmarkGeneratorNextUncapped|BenchmarkIDFunction)$' \
-	-benchmem -count "$COUNT" ./runtime | tee "$OUT/runtime.txt" >&2
-
-echo "== generator on 200 models (gen, gen/emit)" >&2
-$GO test -run '^$' -bench '^(BenchmarkGenerate200|BenchmarkPackage200Models)$' -benchmem -count "$COUNT" \
-	./gen ./gen/emit | tee "$OUT/gen.txt" >&2
-
-$GO run ./bench/benchtable "$OUT/workload.txt" "$OUT/runtime.txt" "$OUT/gen.txt" | tee "$OUT/table.md"
+$GO run ./bench/benchtable "$@" | tee "$OUT/table.md"
 echo "raw results in $OUT" >&2
