@@ -139,6 +139,6 @@
 // statements are cached as pgx does by default; past it, calls pass
 // QueryExecModeExec. A small deployment (16 shards) thus runs as fast as
 // hand-written pgx, and a large one (4,096 shards) never thrashes. Set
-// PoolConfig.QueryExecMode to force one mode. exec_bench_test.go measures
+// PoolConfig.QueryExecMode to force one mode. target_bench_test.go measures
 // all of them against plain pgxpool in the same run.
 package runtime
