@@ -1,6 +1,6 @@
 // Package templates holds the SQL templates shardgen renders: the table DDL
 // the generator emits and the per-shard ID function the runtime installs.
-// Only SQL lives here; the Go code that fills the templates is in gen/emit
+// Only SQL lives here; the Go code that fills the templates is in gen/ddl
 // and runtime/.
 package templates
 

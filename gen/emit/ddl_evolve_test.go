@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/shardgen/shardgen/gen/ddl"
 	"github.com/shardgen/shardgen/gen/model"
 	"github.com/shardgen/shardgen/runtime"
 	"github.com/shardgen/shardgen/runtime/pgtest"
@@ -18,7 +19,7 @@ import (
 // TestDDLIsAdditive pins the shape of the declarative migration: every
 // statement can run again on a schema an earlier model created.
 func TestDDLIsAdditive(t *testing.T) {
-	targets, err := buildTargets(blogPackage())
+	targets, err := ddl.Targets(blogPackage())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,9 +66,9 @@ func TestDDLIsAdditive(t *testing.T) {
 }
 
 // specOf is the runtime.Spec that specDecl writes as Go code for targets.
-func specOf(targets []target) runtime.Spec {
+func specOf(targets []ddl.Target) runtime.Spec {
 	var s runtime.Spec
-	conv := func(ms []migration) []runtime.Migration {
+	conv := func(ms []ddl.Migration) []runtime.Migration {
 		out := make([]runtime.Migration, len(ms))
 		for i, m := range ms {
 			out[i] = runtime.Migration{Version: m.Version, Name: m.Name, SQL: m.SQL, Declarative: m.Declarative}
@@ -150,7 +151,7 @@ func TestSchemaEvolvesAgainstPostgreSQL(t *testing.T) {
 	}
 	specFor := func(p *model.Package) runtime.Spec {
 		t.Helper()
-		targets, err := buildTargets(p)
+		targets, err := ddl.Targets(p)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,21 +4,24 @@
 //
 // Go code is built with github.com/dave/jennifer: identifiers are typed and
 // imports are derived from jen.Qual, never assembled as strings. Generated
-// names come from gen/model/gonames.go; DDL comes from templates/*.sql.tmpl.
+// names come from gen/model/gonames.go; DDL comes from gen/ddl.
 package emit
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"go/format"
 	"go/parser"
 	"go/token"
 	goruntime "runtime"
+	"slices"
 	"sync"
 
 	"github.com/dave/jennifer/jen"
 
+	"github.com/shardgen/shardgen/gen/ddl"
 	"github.com/shardgen/shardgen/gen/model"
 )
 
@@ -41,16 +44,10 @@ const BuildConstraint = "!shardgen"
 
 // Package renders every generated file of p, sorted by Name: shardgen.go,
 // one shardgen_<table>.go per model and shardgen_schema.sql. It expects a
-// validated package; an error means an internal failure (a name clash the
-// validator let through, or generated code that does not parse).
+// validated package (gen/validate has decided names and co-location); an
+// error means an internal failure (generated code that does not parse).
 func Package(p *model.Package) ([]File, error) {
-	if err := p.CheckGeneratedNames(); err != nil {
-		return nil, fmt.Errorf("shardgen: emit %s: %w", p.Path, err)
-	}
-	if err := checkColocated(p); err != nil {
-		return nil, fmt.Errorf("shardgen: emit %s: %w", p.Path, err)
-	}
-	targets, err := buildTargets(p)
+	targets, err := ddl.Targets(p)
 	if err != nil {
 		return nil, fmt.Errorf("shardgen: emit %s: %w", p.Path, err)
 	}
@@ -86,35 +83,13 @@ func Package(p *model.Package) ([]File, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("shardgen: emit %s: %w", p.Path, err)
 	}
-	schema, err := renderSchemaFile(p, targets)
+	schema, err := ddl.SchemaFile(p, targets)
 	if err != nil {
 		return nil, fmt.Errorf("shardgen: emit %s: %w", p.Path, err)
 	}
 	files = append(files, File{Name: model.SchemaFileName, Content: schema})
-	sortedByName(files)
+	slices.SortFunc(files, func(a, b File) int { return cmp.Compare(a.Name, b.Name) })
 	return files, nil
-}
-
-// checkColocated refuses a relation whose rows may live apart. The
-// validator reports these with positions; the emitter checks again because
-// a relation accessor and a foreign key for such a relation would be wrong
-// at run time, not just unhelpful.
-func checkColocated(p *model.Package) error {
-	for _, m := range p.Models {
-		for _, r := range m.Relations {
-			from, to := r.From, r.To
-			switch {
-			case from == nil || to == nil || r.Field == nil:
-				return fmt.Errorf("relation of %s is unresolved", m.GoName)
-			case from.Placement != model.InGroup && to.Placement != model.InGroup && from.Database == to.Database:
-			case from.Placement == model.InGroup && to.Placement == model.InGroup && from.Group == to.Group &&
-				r.Via != nil && r.Via == from.ShardKey:
-			default:
-				return fmt.Errorf("relation %s.%s -> %s is not co-located", from.GoName, r.Field.GoName, to.GoName)
-			}
-		}
-	}
-	return nil
 }
 
 // newFile starts a generated Go file with the header and build constraint.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/dave/jennifer/jen"
 
+	"github.com/shardgen/shardgen/gen/ddl"
 	"github.com/shardgen/shardgen/gen/model"
 )
 
@@ -74,7 +75,7 @@ func sqlLit(sql string) *jen.Statement {
 // emitter holds what every file of one package needs.
 type emitter struct {
 	p       *model.Package
-	targets []target
+	targets []ddl.Target
 	models  map[*model.Model]*modelInfo
 }
 
@@ -91,7 +92,7 @@ type modelInfo struct {
 	q          queries
 }
 
-func newEmitter(p *model.Package, targets []target) *emitter {
+func newEmitter(p *model.Package, targets []ddl.Target) *emitter {
 	e := &emitter{p: p, targets: targets, models: map[*model.Model]*modelInfo{}}
 	for _, m := range p.Models {
 		mi := &modelInfo{m: m, sharded: m.Placement == model.InGroup, what: p.Name + "." + m.GoName}
@@ -219,7 +220,7 @@ func (e *emitter) argHelpers(f *jen.File) {
 	}
 }
 
-func migrationsLit(ms []migration) *jen.Statement {
+func migrationsLit(ms []ddl.Migration) *jen.Statement {
 	return jen.Index().Add(rt("Migration")).ValuesFunc(func(g *jen.Group) {
 		for _, m := range ms {
 			pairs := []any{"Version", jen.Lit(m.Version), "Name", jen.Lit(m.Name), "SQL", sqlLit(m.SQL)}

@@ -4,7 +4,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/shardgen/shardgen/gen/ddl"
 	"github.com/shardgen/shardgen/gen/model"
+	"github.com/shardgen/shardgen/runtime"
 )
 
 // This file writes the DML the repositories prepare. Every statement names
@@ -35,7 +37,7 @@ func params(from, n int) []string {
 func columns(fields []*model.Field) []string {
 	out := make([]string, len(fields))
 	for i, f := range fields {
-		out[i] = quoteIdent(f.Column)
+		out[i] = ddl.QuoteIdent(f.Column)
 	}
 	return out
 }
@@ -45,8 +47,8 @@ func columns(fields []*model.Field) []string {
 // modelInfo).
 func buildQueries(mi *modelInfo) queries {
 	m := mi.m
-	table := schemaToken + "." + quoteIdent(m.Table)
-	id := quoteIdent(m.PK.Column)
+	table := runtime.SchemaToken + "." + ddl.QuoteIdent(m.Table)
+	id := ddl.QuoteIdent(m.PK.Column)
 	sel := "SELECT " + strings.Join(columns(m.Fields), ", ") + " FROM " + table
 	var q queries
 
@@ -65,13 +67,13 @@ func buildQueries(mi *modelInfo) queries {
 	where := " WHERE " + id + " = $1"
 	next := 2
 	if mi.sharded {
-		where += " AND " + quoteIdent(m.ShardKey.Column) + " = $2"
+		where += " AND " + ddl.QuoteIdent(m.ShardKey.Column) + " = $2"
 		next = 3
 	}
 	if len(mi.updateCols) > 0 {
 		sets := make([]string, len(mi.updateCols))
 		for i, f := range mi.updateCols {
-			sets[i] = quoteIdent(f.Column) + " = $" + strconv.Itoa(next+i)
+			sets[i] = ddl.QuoteIdent(f.Column) + " = $" + strconv.Itoa(next+i)
 		}
 		q.Update = "UPDATE " + table + " SET " + strings.Join(sets, ", ") + where
 	}
@@ -86,12 +88,12 @@ func buildQueries(mi *modelInfo) queries {
 		return sel + " WHERE " + filter + " = $1 AND " + id + " < $2 ORDER BY " + id + " DESC LIMIT $3"
 	}
 	if mi.sharded {
-		q.List = list(quoteIdent(m.ShardKey.Column))
+		q.List = list(ddl.QuoteIdent(m.ShardKey.Column))
 	} else {
 		q.List = list("")
 	}
 	for _, r := range m.Relations {
-		q.ListBy = append(q.ListBy, list(quoteIdent(r.Field.Column)))
+		q.ListBy = append(q.ListBy, list(ddl.QuoteIdent(r.Field.Column)))
 	}
 	return q
 }

@@ -169,7 +169,7 @@ type DerivedName struct {
 }
 
 // DerivedNames lists every identifier the generated DDL creates for m
-// besides the table and column names themselves, as gen/emit creates them:
+// besides the table and column names themselves, as gen/ddl creates them:
 // the primary-key constraint, a unique constraint per unique column, a
 // foreign key and an index per relation (relation accessors list by the
 // referencing column), and an index per other indexed column. Relations

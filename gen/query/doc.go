@@ -26,7 +26,7 @@
 // # How sqlc is run
 //
 // For each query directory, the DDL of its database or group is rendered
-// by gen/emit exactly as its migration creates it, with the schema token
+// by gen/ddl exactly as its migration creates it, with the schema token
 // (runtime.SchemaToken) replaced by "public", sqlc's default schema; only
 // that target's tables exist there, so a query naming a table of another
 // database, or a column that does not exist, fails. sqlc (pkg/cli,

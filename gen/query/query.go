@@ -11,8 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/shardgen/shardgen/gen/ddl"
 	"github.com/shardgen/shardgen/gen/diag"
-	"github.com/shardgen/shardgen/gen/emit"
 	"github.com/shardgen/shardgen/gen/model"
 	"github.com/shardgen/shardgen/runtime"
 )
@@ -77,12 +77,12 @@ func Packages(pkgs []*model.Package, models bool, diags *diag.List) {
 		if len(s.files) == 0 {
 			continue
 		}
-		ddl, err := emit.TablesDDL(s.models)
+		tables, err := ddl.Tables(s.models)
 		if err != nil {
 			diags.Errorf(token.Position{Filename: s.out.Dir}, "rendering the schema of %s for sqlc: %v", what(s.out), err)
 			continue
 		}
-		run = append(run, sqlcSet{schema: strings.ReplaceAll(ddl, runtime.SchemaToken, placeholderSchema), files: s.files})
+		run = append(run, sqlcSet{schema: strings.ReplaceAll(tables, runtime.SchemaToken, placeholderSchema), files: s.files})
 		runSets = append(runSets, s)
 	}
 	if len(run) == 0 {

@@ -1,12 +1,18 @@
-package emit
+// Package ddl renders the SQL DDL of a validated model: the declarative
+// migration of every database and shard group (the tables of its models,
+// from templates/table.sql.tmpl) and shardgen_schema.sql for readers.
+// gen/emit puts the migrations into the generated Spec; gen/query gives the
+// same tables to sqlc, so that custom queries are checked against exactly
+// the schema the application migrates to.
+package ddl
 
 import (
 	"bytes"
-	"cmp"
 	"fmt"
 	"hash/fnv"
 	"slices"
 	"strings"
+	"sync"
 	"text/template"
 
 	"github.com/shardgen/shardgen/gen/model"
@@ -14,7 +20,7 @@ import (
 	"github.com/shardgen/shardgen/templates"
 )
 
-// This file prepares the data of the SQL templates (templates/*.sql.tmpl):
+// The data of the SQL templates (templates/*.sql.tmpl):
 // quoted identifiers, column types, constraint and index names. The
 // templates only range over it; every SQL keyword lives in a template.
 
@@ -83,16 +89,16 @@ type indexDDL struct {
 	Columns string
 }
 
-// quoteIdent quotes a PostgreSQL identifier. The validator only lets
+// QuoteIdent quotes a PostgreSQL identifier. The validator only lets
 // ^[a-z_][a-z0-9_]*$ through; doubling quotes keeps this safe regardless.
-func quoteIdent(s string) string {
+func QuoteIdent(s string) string {
 	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
 
 func quoteList(cols ...string) string {
 	q := make([]string, len(cols))
 	for i, c := range cols {
-		q[i] = quoteIdent(c)
+		q[i] = QuoteIdent(c)
 	}
 	return strings.Join(q, ", ")
 }
@@ -190,7 +196,7 @@ func schemaOf(m *model.Model) string {
 	return publicSchema
 }
 
-func qualified(m *model.Model) string { return schemaOf(m) + "." + quoteIdent(m.Table) }
+func qualified(m *model.Model) string { return schemaOf(m) + "." + QuoteIdent(m.Table) }
 
 // shardKeyIDName names the UNIQUE (shard key, id) constraint of a sharded
 // table: it serves List (key, newest first) and is the target of composite
@@ -214,7 +220,7 @@ func buildTable(m *model.Model, deferred map[*model.Relation]bool) (tableDDL, er
 		if err != nil {
 			return t, fmt.Errorf("%s.%s: %w", m.GoName, f.GoName, err)
 		}
-		c := columnDDL{Name: quoteIdent(f.Column), Type: typ, NotNull: !nullable(f)}
+		c := columnDDL{Name: QuoteIdent(f.Column), Type: typ, NotNull: !nullable(f)}
 		if f == m.PK {
 			c.NotNull = true
 			if m.Placement == model.InGroup {
@@ -236,7 +242,7 @@ func buildTable(m *model.Model, deferred map[*model.Relation]bool) (tableDDL, er
 	}
 	add := func(c constraintDDL) {
 		c.Literal = c.Name
-		c.Name = quoteIdent(c.Name)
+		c.Name = QuoteIdent(c.Name)
 		t.Constraints = append(t.Constraints, c)
 		if !c.PrimaryKey {
 			t.Checked = append(t.Checked, c)
@@ -267,7 +273,7 @@ func buildTable(m *model.Model, deferred map[*model.Relation]bool) (tableDDL, er
 		fk.RefTable = qualified(r.To)
 		if deferred[r] {
 			fk.Literal = fk.Name
-			fk.Name = quoteIdent(fk.Name)
+			fk.Name = QuoteIdent(fk.Name)
 			t.Deferred = append(t.Deferred, fk)
 			continue
 		}
@@ -275,11 +281,11 @@ func buildTable(m *model.Model, deferred map[*model.Relation]bool) (tableDDL, er
 	}
 	for _, r := range m.Relations {
 		cols := relationIndexCols(r)
-		t.Indexes = append(t.Indexes, indexDDL{Name: quoteIdent(m.IndexName(r.Field)), Columns: quoteList(cols...)})
+		t.Indexes = append(t.Indexes, indexDDL{Name: QuoteIdent(m.IndexName(r.Field)), Columns: quoteList(cols...)})
 	}
 	for _, f := range m.Fields {
 		if f.Index && !f.Unique && f != m.PK && !relField[f] {
-			t.Indexes = append(t.Indexes, indexDDL{Name: quoteIdent(m.IndexName(f)), Columns: quoteList(f.Column)})
+			t.Indexes = append(t.Indexes, indexDDL{Name: QuoteIdent(m.IndexName(f)), Columns: quoteList(f.Column)})
 		}
 	}
 	return t, nil
@@ -327,9 +333,11 @@ func orderTables(models []*model.Model) ([]*model.Model, map[*model.Relation]boo
 	return order, deferred
 }
 
-// renderTables renders the DDL of the tables of one target, in dependency order.
-func renderTables(models []*model.Model) (string, error) {
-	tmpl, err := loadTemplate("table.sql.tmpl")
+// Tables renders the tables of models, the models of one database or shard
+// group, in dependency order, exactly as the migration of the database or
+// group creates them (shard tables name their schema runtime.SchemaToken).
+func Tables(models []*model.Model) (string, error) {
+	tmpl, err := tableTemplate()
 	if err != nil {
 		return "", err
 	}
@@ -357,6 +365,12 @@ func renderTables(models []*model.Model) (string, error) {
 	return strings.Join(append(out, later...), "\n\n") + "\n", nil
 }
 
+// The templates are parsed once per process, not once per target.
+var (
+	tableTemplate  = sync.OnceValues(func() (*template.Template, error) { return loadTemplate("table.sql.tmpl") })
+	schemaTemplate = sync.OnceValues(func() (*template.Template, error) { return loadTemplate("schema.sql.tmpl") })
+)
+
 func loadTemplate(name string) (*template.Template, error) {
 	t, err := template.New(name).Option("missingkey=error").ParseFS(templates.FS, name)
 	if err != nil {
@@ -365,27 +379,29 @@ func loadTemplate(name string) (*template.Template, error) {
 	return t, nil
 }
 
-// migration is one migration of a target.
-type migration struct {
+// Migration is one migration of a database or group, as the generated Spec
+// lists it (runtime.Migration).
+type Migration struct {
 	Version     int
 	Name        string
 	SQL         string
 	Declarative bool
 }
 
-// target is one database or group with its migrations.
-type target struct {
+// Target is one database or group that holds models, with its migrations.
+type Target struct {
+	// Title and Notes head the target's section of shardgen_schema.sql.
 	Title      string
 	Notes      []string
 	Group      *model.Group    // nil for a database
 	Database   *model.Database // nil for a group
-	Migrations []migration
+	Migrations []Migration
 }
 
 // schemaDDL is the data of schema.sql.tmpl.
 type schemaDDL struct {
 	Package string
-	Targets []target
+	Targets []Target
 	// IDFunction is the SQL runtime.Migrate installs in every logical shard
 	// before the group's migrations; shown once, for readers.
 	IDFunction        string
@@ -400,37 +416,37 @@ type schemaDDL struct {
 // in every shard.
 const tablesMigration = "schema"
 
-// buildTargets prepares the migrations of every database (default first,
+// Targets renders the migrations of every database (default first,
 // then declaration order) and every group that holds models.
-func buildTargets(p *model.Package) ([]target, error) {
-	var targets []target
+func Targets(p *model.Package) ([]Target, error) {
+	var targets []Target
 	for _, d := range p.Databases {
 		if len(d.Models) == 0 {
 			continue
 		}
-		sql, err := renderTables(d.Models)
+		sql, err := Tables(d.Models)
 		if err != nil {
 			return nil, err
 		}
-		targets = append(targets, target{
+		targets = append(targets, Target{
 			Title:      fmt.Sprintf("database %q (schema \"public\")", d.Name),
 			Database:   d,
-			Migrations: []migration{{Version: 1, Name: tablesMigration, SQL: sql, Declarative: true}},
+			Migrations: []Migration{{Version: 1, Name: tablesMigration, SQL: sql, Declarative: true}},
 		})
 	}
 	for _, g := range p.Groups {
 		if len(g.Models) == 0 {
 			continue
 		}
-		sql, err := renderTables(g.Models)
+		sql, err := Tables(g.Models)
 		if err != nil {
 			return nil, err
 		}
-		targets = append(targets, target{
+		targets = append(targets, Target{
 			Title:      fmt.Sprintf("group %q: %d logical shards, run in every shard schema", g.Name, g.Shards),
 			Notes:      shardNotes(g),
 			Group:      g,
-			Migrations: []migration{{Version: 1, Name: tablesMigration, SQL: sql, Declarative: true}},
+			Migrations: []Migration{{Version: 1, Name: tablesMigration, SQL: sql, Declarative: true}},
 		})
 	}
 	return targets, nil
@@ -449,14 +465,14 @@ func shardNotes(g *model.Group) []string {
 	return notes
 }
 
-// renderSchemaFile renders shardgen_schema.sql.
-func renderSchemaFile(p *model.Package, targets []target) ([]byte, error) {
-	tmpl, err := loadTemplate("schema.sql.tmpl")
+// SchemaFile renders shardgen_schema.sql.
+func SchemaFile(p *model.Package, targets []Target) ([]byte, error) {
+	tmpl, err := schemaTemplate()
 	if err != nil {
 		return nil, err
 	}
 	data := schemaDDL{Package: p.Path, Targets: targets, IDFunctionVersion: runtime.IDFunctionVersion}
-	if slices.ContainsFunc(targets, func(t target) bool { return t.Group != nil }) {
+	if slices.ContainsFunc(targets, func(t Target) bool { return t.Group != nil }) {
 		idSQL, err := runtime.DefaultLayout().IDFunctionSQL()
 		if err != nil {
 			return nil, fmt.Errorf("render the ID function: %w", err)
@@ -469,9 +485,4 @@ func renderSchemaFile(p *model.Package, targets []target) ([]byte, error) {
 	}
 	out := bytes.TrimSpace(buf.Bytes())
 	return append(out, '\n'), nil
-}
-
-// sortedByName sorts files by name (the contract of Package).
-func sortedByName(files []File) {
-	slices.SortFunc(files, func(a, b File) int { return cmp.Compare(a.Name, b.Name) })
 }
