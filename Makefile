@@ -58,10 +58,11 @@ fmt:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-clean:"; echo "$$out"; exit 1; fi
 
-## vet: go vet every package, bench/peers' too.
+## vet: go vet every package, bench/peers' and bench/redisclient's too.
 vet:
 	$(GO) vet $(PKGS)
 	cd bench/peers && $(GO) vet ./...
+	cd bench/redisclient && $(GO) vet ./...
 
 ## check: the fast static checks (format, vet, generated code).
 check: fmt-check vet check-generated

@@ -313,27 +313,11 @@ func checkGroup(g GroupSpec, servers []ServerConfig, p *problems) []parsedServer
 	if len(ok) != len(servers) || g.Shards <= 0 {
 		return nil // coverage is only meaningful once every range parsed
 	}
-	sorted := append([]parsedServer(nil), ok...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].rng.First < sorted[j].rng.First })
-	next := Shard(0) // first shard not yet covered
-	var prev *parsedServer
-	for i := range sorted {
-		s := &sorted[i]
-		if s.rng.First > next {
-			p.add("group %q: shards %s are not mapped to any server", g.Name, ShardRange{next, s.rng.First - 1})
-		}
-		if prev != nil && s.rng.First <= prev.rng.Last {
-			ov := ShardRange{s.rng.First, min(s.rng.Last, prev.rng.Last)}
-			p.add("group %q: servers %q and %q both claim shards %s", g.Name, prev.name, s.name, ov)
-		}
-		if s.rng.Last+1 > next {
-			next = s.rng.Last + 1
-			prev = s
-		}
+	ranges := make([]NamedRange, len(ok))
+	for i, s := range ok {
+		ranges[i] = NamedRange{s.name, s.rng}
 	}
-	if int(next) < g.Shards {
-		p.add("group %q: shards %s are not mapped to any server", g.Name, ShardRange{next, Shard(g.Shards - 1)})
-	}
+	*p = append(*p, CheckShardCoverage(fmt.Sprintf("group %q", g.Name), ranges, g.Shards)...)
 	return ok
 }
 

@@ -21,7 +21,9 @@ import (
 //	           "max_conn_lifetime": "1h", "max_conn_idle_time": "30m", "query_exec_mode": "auto"}
 //	}
 //
-// Unknown keys are errors. Connection strings may reference environment
+// A "redis" key holds the configuration of runtime/shardredis, which
+// reads it from the same file; the runtime ignores it. Other unknown keys
+// are errors. Connection strings may reference environment
 // variables as ${NAME} (e.g. "postgres://app:${DB_PASSWORD}@db1/app") so
 // that passwords need not be written into the file; an unset variable is an
 // error. Errors name the file and the key, never a connection string.
@@ -41,6 +43,9 @@ type fileConfig struct {
 	Databases map[string]string       `json:"databases"`
 	Groups    map[string][]fileServer `json:"groups"`
 	Pool      *filePool               `json:"pool"`
+	// Redis is the section of runtime/shardredis (which parses it
+	// strictly); the runtime itself does not read it.
+	Redis json.RawMessage `json:"redis"`
 }
 
 type fileServer struct {
@@ -118,6 +123,15 @@ func ParseConfigJSON(data []byte, lookup func(string) (string, bool)) (Config, e
 		return Config{}, err
 	}
 	return cfg, nil
+}
+
+// ExpandVars replaces ${NAME} references in a configuration value as
+// LoadConfigFile does for connection strings. The error names the missing
+// variables and where (the config key given), never the value.
+func ExpandVars(s string, lookup func(string) (string, bool), where string) (string, error) {
+	var p problems
+	out := expand(s, lookup, &p, where)
+	return out, p.err()
 }
 
 // expand replaces ${NAME} with lookup(NAME). Only the ${...} form is
