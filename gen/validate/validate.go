@@ -317,6 +317,13 @@ func (c *checker) relations(m *model.Model) {
 			c.d.Errorf(r.ViaName.Pos, "via=%s is not a stored field of %s%s", r.ViaName.Text, m.GoName, didYouMean(r.ViaName.Text, names))
 		}
 		if r.To == nil {
+			if d, ok := c.declared(r.ToName.Text); ok {
+				// Most often a struct whose directive has an error of its
+				// own: say why it is no model rather than that it is unknown.
+				c.d.Errorf(r.ToName.Pos, "ref=%s: %s (%s) is not a model: it has no valid placement directive (//shardgen:default, //shardgen:partition or //shardgen:shard) in its doc comment",
+					r.ToName.Text, r.ToName.Text, line(d))
+				continue
+			}
 			names := make([]string, 0, len(c.p.Models))
 			for _, o := range c.p.Models {
 				names = append(names, o.GoName)
@@ -326,6 +333,16 @@ func (c *checker) relations(m *model.Model) {
 		}
 		c.colocated(r)
 	}
+}
+
+// declared finds a package-level identifier of the package's own files.
+func (c *checker) declared(name string) (model.Name, bool) {
+	for _, d := range c.p.Declared {
+		if d.Text == name {
+			return d, true
+		}
+	}
+	return model.Name{}, false
 }
 
 // colocated checks that the two rows of a relation always live together:
