@@ -70,9 +70,9 @@ func Generate(opts Options) *Result {
 		validate.Package(p, &res.Diags)
 	}
 	// Custom SQL (queries/<database or group>/*.sql) is type-checked by
-	// sqlc against the schema of valid models; with invalid models only the
-	// query files themselves are checked, so their errors still show.
-	query.Packages(res.Packages, res.Diags.Errors() == 0, &res.Diags)
+	// sqlc against the schema of each database or group whose models are
+	// valid; the others get only their query files checked, and a warning.
+	query.Packages(res.Packages, queryGate(&res.Diags), &res.Diags)
 	if len(res.Packages) == 0 && res.Diags.Errors() == 0 {
 		res.Diags.Warnf(token.Position{}, "no shardgen directives found in %s; nothing to generate", strings.Join(patternsOrDot(opts.Patterns), " "))
 	}

@@ -31,19 +31,26 @@ type set struct {
 	files   []string
 	sources map[string][]*source // by file
 	byName  map[string]*source
+	// unchecked is set when the gate refused the set: sqlc does not see it.
+	unchecked bool
 }
+
+// Gate says why the queries of target (a database or group of p) cannot
+// be checked against its schema, such as a model of it with errors, or ""
+// when they can.
+type Gate func(p *model.Package, target *model.QuerySet) string
 
 // Packages finds the custom SQL of every package (see the package
 // documentation for the layout), type-checks it with sqlc against the
 // schema of the one database or shard group it runs on, and records the
 // typed queries in each package's Queries. Every problem goes to diags
-// with the position in the user's .sql file. With models false (the
-// models have errors, so their schema cannot be rendered) only the files
-// and query headers are checked.
-func Packages(pkgs []*model.Package, models bool, diags *diag.List) {
+// with the position in the user's .sql file. The queries of a database or
+// group that gate refuses (its schema cannot be rendered faithfully) get
+// only their files and headers checked, and a warning that says so and why.
+func Packages(pkgs []*model.Package, gate Gate, diags *diag.List) {
 	var sets []*set
 	for _, p := range pkgs {
-		sets = append(sets, discover(p, diags)...)
+		sets = append(sets, discover(p, gate, diags)...)
 	}
 	if len(sets) == 0 {
 		return
@@ -68,13 +75,10 @@ func Packages(pkgs []*model.Package, models bool, diags *diag.List) {
 			}
 		}
 	}
-	if !models {
-		return
-	}
 	var run []sqlcSet
 	var runSets []*set
 	for _, s := range sets {
-		if len(s.files) == 0 {
+		if len(s.files) == 0 || s.unchecked {
 			continue
 		}
 		tables, err := ddl.Tables(s.models)
@@ -119,7 +123,7 @@ func what(s *model.QuerySet) string {
 }
 
 // discover lists queries/<name>/*.sql of p and splits every file.
-func discover(p *model.Package, diags *diag.List) []*set {
+func discover(p *model.Package, gate Gate, diags *diag.List) []*set {
 	root := filepath.Join(p.Dir, model.QueriesDir)
 	entries, err := os.ReadDir(root)
 	if errors.Is(err, os.ErrNotExist) {
@@ -160,7 +164,10 @@ func discover(p *model.Package, diags *diag.List) []*set {
 			diags.Errorf(token.Position{Filename: path}, "no database or shard group is named %q (%s): the directory of a query file names the database or group its queries run on", name, declared(p))
 			continue
 		}
-		if len(s.models) == 0 {
+		if reason := gate(p, s.out); reason != "" {
+			diags.Warnf(token.Position{Filename: path}, "the queries of %s were not checked against its tables: %s", what(s.out), reason)
+			s.unchecked = true
+		} else if len(s.models) == 0 {
 			diags.Errorf(token.Position{Filename: path}, "%s has no models, so its queries would have no tables", what(s.out))
 			continue
 		}
