@@ -287,6 +287,10 @@
 // one database or group only, so a query naming a table of another
 // database (a join from a sharded table to a default-database table), an
 // unknown column or a syntax error fails generation at its file:line:col.
+// The queries of a database or group are checked whenever its declaration
+// and its models are free of errors, whatever errors other models have;
+// otherwise a warning at the query directory says that they were not
+// checked and which model to fix first.
 // It then generates, per database or group, a type with one method per
 // query (DB.BlogQueries.MostCommented), its transaction-bound variant
 // (tx.Queries() inside DB.InBlogShard, or DB.BlogQueries.WithTx(tx)), and
