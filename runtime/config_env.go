@@ -8,23 +8,9 @@ import (
 	"time"
 )
 
-// Environment variables read by ConfigFromEnv. Names in variable names are
-// upper-cased; values name them in lower case.
-//
-//	SHARDGEN_CONFIG=/etc/app/shards.json      optional: start from this JSON file (see LoadConfigFile)
-//	SHARDGEN_DATABASE_<NAME>_URL=postgres://...   one per database; DATABASE_URL is used for "default" when
-//	                                              SHARDGEN_DATABASE_DEFAULT_URL is unset
-//	SHARDGEN_GROUP_<GROUP>_SERVERS=a,b        the group's physical servers, by name
-//	SHARDGEN_GROUP_<GROUP>_SERVER_<NAME>_URL=postgres://...
-//	SHARDGEN_GROUP_<GROUP>_SERVER_<NAME>_SHARDS=0-2047
-//	SHARDGEN_POOL_MAX_CONNS=8   SHARDGEN_POOL_MIN_CONNS=0
-//	SHARDGEN_POOL_ACQUIRE_TIMEOUT=5s   SHARDGEN_POOL_CONNECT_TIMEOUT=5s   (Go durations)
-//	SHARDGEN_POOL_MAX_CONN_LIFETIME=1h SHARDGEN_POOL_MAX_CONN_IDLE_TIME=30m
-//	SHARDGEN_POOL_QUERY_EXEC_MODE=auto (default; or exec, cache_statement, cache_describe, describe_exec, simple_protocol)
-//
-// Values set in the environment override the file's. Any other variable
-// starting with SHARDGEN_DATABASE_, SHARDGEN_GROUP_ or SHARDGEN_POOL_ is an
-// error, so a typo is reported rather than silently ignored.
+// Environment variables read by ConfigFromEnv; the variables and their
+// meaning are listed once, in the package documentation ("Configuration
+// from the environment or a file").
 const (
 	envPrefix         = "SHARDGEN_"
 	envConfigFile     = "SHARDGEN_CONFIG"
@@ -42,8 +28,10 @@ func envServerVar(g, s, what string) string {
 	return envGroupPrefix + strings.ToUpper(g) + "_SERVER_" + strings.ToUpper(s) + "_" + what
 }
 
-// ConfigFromEnv builds a Config from the process environment; see the
-// variables above. It does not check the Config against a Spec (Open does).
+// ConfigFromEnv builds a Config from the process environment, by the
+// SHARDGEN_* variables of the package documentation ("Configuration from
+// the environment or a file"). It does not check the Config against a Spec
+// (Open does).
 func ConfigFromEnv() (Config, error) {
 	return ConfigFromEnviron(os.Environ())
 }

@@ -10,7 +10,8 @@
 // of logical shards. Logical shard n of group g is the PostgreSQL schema
 // g_nnnn (SchemaName, four digits: "blog_0007"). A Config maps each database
 // to a connection string and each group to physical servers, each owning an
-// inclusive range of logical shards, as hypervault does:
+// inclusive range of logical shards, as hypervault (the Python library of
+// the Instagram sharding scheme, one of the designs shardgen follows) does:
 //
 //	cfg := runtime.Config{
 //		Databases: map[string]string{"default": "postgres://app@db0/app"},
@@ -32,7 +33,8 @@
 //
 // # Configuration from the environment or a file
 //
-// ConfigFromEnv reads:
+// This is the reference of the SHARDGEN_* variables; the README and
+// ConfigFromEnv point here. ConfigFromEnv reads:
 //
 //	SHARDGEN_CONFIG=/path/shards.json                 optional JSON file (LoadConfigFile) to start from
 //	SHARDGEN_DATABASE_<NAME>_URL=<conn>               per database; DATABASE_URL is the fallback for "default"
@@ -45,6 +47,7 @@
 //	SHARDGEN_POOL_QUERY_EXEC_MODE (auto, the default; exec, cache_statement, cache_describe, describe_exec, simple_protocol)
 //
 // Names are upper-cased in variable names (group "blog" -> SHARDGEN_GROUP_BLOG_...).
+// Values set in the environment override those of the SHARDGEN_CONFIG file.
 // Unknown SHARDGEN_DATABASE_*, SHARDGEN_GROUP_* and SHARDGEN_POOL_* variables
 // are errors so that typos surface. The JSON file format is documented on
 // LoadConfigFile; its connection strings may use ${VAR} so passwords can
