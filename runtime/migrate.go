@@ -233,8 +233,8 @@ func (t *migTarget) progress() MigrateProgress {
 // that schema with ErrChecksumMismatch. A Declarative migration is applied
 // again, and its application recorded, whenever its checksum differs from
 // the last one recorded for that schema: this is how the schema shardgen
-// generates follows the models (see the package documentation, "Schema
-// changes"). Pending migrations run in Spec order (ascending versions).
+// generates follows the models (see the package documentation,
+// "Migrations and schema changes"). Pending migrations run in Spec order (ascending versions).
 // Each schema's pending versions are applied in one
 // transaction together with their history rows, so a schema is either fully
 // migrated or untouched; the history row is inserted before the DDL runs,
