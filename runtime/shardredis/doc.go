@@ -38,6 +38,16 @@
 // another Redis machine (the seed's "migrate a chunk of shards") is a copy
 // of the keys with those prefixes followed by a change of ranges.
 //
+// # Counters
+//
+// Counters buffers increments of bigint counter columns in Redis (one
+// HINCRBY per increment on the row's shard's server) and flushes them as
+// one UPDATE per row per interval, grouped by shard and database server,
+// exactly once even when a flusher dies at any step; Get returns the
+// stored value plus what is still pending. The type's documentation gives
+// the algorithm and what survives which crash (the Redis persistence to
+// configure). Each shard schema needs FlushesTable (CounterFlushesDDL).
+//
 // # Client
 //
 // The client is github.com/redis/rueidis. bench/redisclient (a module of

@@ -260,8 +260,9 @@ func (c *conn) close() {
 	}
 }
 
-// wrap makes a transport error match ErrUnavailable; Redis error replies
-// (a script error, WRONGTYPE) stay as they are.
+// wrap makes a transport error, and the replies of a server that is not
+// serving yet (LOADING), match ErrUnavailable; other Redis error replies (a
+// script error, WRONGTYPE) stay as they are.
 func wrap(s *Server, err error) error {
 	if err == nil {
 		return nil
@@ -269,7 +270,12 @@ func wrap(s *Server, err error) error {
 	if errors.Is(err, ErrUnavailable) {
 		return err
 	}
-	if _, ok := rueidis.IsRedisErr(err); ok {
+	if re, ok := rueidis.IsRedisErr(err); ok {
+		// A server still loading its data set (after a restart) or
+		// otherwise not serving yet ran nothing: that is unavailability.
+		if msg := re.Error(); strings.HasPrefix(msg, "LOADING") || strings.HasPrefix(msg, "MASTERDOWN") || strings.HasPrefix(msg, "TRYAGAIN") {
+			return fmt.Errorf("%w: %s: %s", ErrUnavailable, s.where, msg)
+		}
 		return fmt.Errorf("redis %s: %w", s.where, err)
 	}
 	return fmt.Errorf("%w: %s: %s", ErrUnavailable, s.where, scrub(err.Error(), s.conn.opt.Password))
