@@ -223,7 +223,23 @@
 //     URL -> url, HTTPStatus -> http_status, PageView -> page_view;
 //   - a table is the snake_case of its struct name with the last word made
 //     plural: Post -> posts, PageView -> page_views, Category -> categories,
-//     Address -> addresses, Box -> boxes, Person -> people.
+//     Address -> addresses, Box -> boxes, Person -> people;
+//   - the repository field of the generated DB type (and the method of a
+//     transaction) is the struct name with the same plural: db.Posts,
+//     db.PageViews, db.Children, db.Analyses.
+//
+// # Build constraints
+//
+// The generated Go files carry the build constraint of the models' files
+// (their //go:build line and a GOOS or GOARCH in the file name) besides
+// their own //go:build !shardgen, so a package whose models are declared in
+// a "//go:build linux" file builds on Windows too, without them. Because
+// the generated shardgen.go refers to every model, all the models of a
+// package must be declared under the same constraint; models under
+// different ones are an error. A file holding directives that the build
+// shardgen loads excludes (the GOOS, GOARCH and -tags that go generate
+// runs with) is an error too, never silently left out: run go generate for
+// a build that includes it.
 //
 // Every name written in an annotation (database, group, table, column) must
 // be a lowercase SQL name: lowercase ASCII letters, digits and underscores,

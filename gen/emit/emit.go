@@ -15,8 +15,10 @@ import (
 	"go/format"
 	"go/parser"
 	"go/token"
+	"path"
 	goruntime "runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/dave/jennifer/jen"
@@ -95,14 +97,44 @@ func Package(p *model.Package) ([]File, error) {
 // newFile starts a generated Go file with the header and build constraint.
 func (e *emitter) newFile() *jen.File {
 	f := jen.NewFilePathName(e.p.Path, e.p.Name)
-	f.HeaderComment("// " + Header + "\n\n//go:build " + BuildConstraint)
-	// Package names of the imports whose last path element jen cannot
-	// trust, so that they are imported without an alias.
-	f.ImportName(runtimePath, "runtime")
-	f.ImportName(pgxPath, "pgx")
+	build := BuildConstraint
+	if c := e.p.BuildConstraint(); c != "" {
+		// The models' own constraint (see model.Package.BuildConstraint).
+		build += " && (" + c + ")"
+	}
+	f.HeaderComment("// " + Header + "\n\n//go:build " + build)
+	// Every package is imported under the name the model decided, so that
+	// no import clashes with a declaration of the package; a standard
+	// package keeps its own name without an alias when it can.
+	for path, name := range e.imports {
+		if name == stdName(path) {
+			f.ImportName(path, name)
+		} else {
+			f.ImportAlias(path, name)
+		}
+	}
 	// Formatting happens in render, so that an error names the file.
 	f.NoFormat = true
 	return f
+}
+
+// stdName is the name of a standard-library package (whose path has no dot
+// in its first element, "sync/atomic" -> "atomic"), or of a package of
+// shardgen's known to be imported under its own name; "" otherwise.
+func stdName(importPath string) string {
+	switch importPath {
+	case runtimePath:
+		return "runtime"
+	case pgxPath:
+		return "pgx"
+	case pgtypePath:
+		return "pgtype"
+	}
+	first, _, _ := strings.Cut(importPath, "/")
+	if strings.Contains(first, ".") {
+		return ""
+	}
+	return path.Base(importPath)
 }
 
 // render formats f and parses the result, so that Package never returns Go

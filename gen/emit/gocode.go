@@ -12,8 +12,9 @@ import (
 
 // Import paths of the packages generated code calls.
 const (
-	runtimePath = "github.com/shardgen/shardgen/runtime"
-	pgxPath     = "github.com/jackc/pgx/v5"
+	runtimePath = model.RuntimePath
+	pgxPath     = model.PgxPath
+	pgtypePath  = model.PgtypePath
 )
 
 func rt(name string) *jen.Statement { return jen.Qual(runtimePath, name) }
@@ -77,6 +78,9 @@ type emitter struct {
 	p       *model.Package
 	targets []ddl.Target
 	models  map[*model.Model]*modelInfo
+	// imports are the names the generated files import packages under
+	// (model.Package.ImportNames).
+	imports map[string]string
 }
 
 // modelInfo is what the emitter derives once per model.
@@ -93,7 +97,7 @@ type modelInfo struct {
 }
 
 func newEmitter(p *model.Package, targets []ddl.Target) *emitter {
-	e := &emitter{p: p, targets: targets, models: map[*model.Model]*modelInfo{}}
+	e := &emitter{p: p, targets: targets, models: map[*model.Model]*modelInfo{}, imports: p.ImportNames()}
 	for _, m := range p.Models {
 		mi := &modelInfo{m: m, sharded: m.Placement == model.InGroup, what: p.Name + "." + m.GoName}
 		for _, f := range m.Fields {
@@ -172,12 +176,11 @@ func (e *emitter) packageFile() *jen.File {
 	return f
 }
 
-// Names of the unexported helpers generated code declares, prefixed so
-// they do not clash with the package's own names (see
-// model.Package.GeneratedIdents).
+// Names of the unexported helpers generated code declares (see
+// model.Package.Idents).
 const (
-	jsonHelper = "shardgenJSON"
-	uuidHelper = "shardgenUUID"
+	jsonHelper = model.JSONHelper
+	uuidHelper = model.UUIDHelper
 )
 
 // argHelpers declares the argument wrappers fieldArg uses, when a model

@@ -85,8 +85,6 @@ func fieldArgs(row string, fs []*model.Field) []jen.Code {
 	return out
 }
 
-const pgtypePath = "github.com/jackc/pgx/v5/pgtype"
-
 func fieldArg(row string, f *model.Field) jen.Code {
 	v := fieldOf(row, f)
 	switch f.Type.Kind {
@@ -139,11 +137,11 @@ func (e *emitter) modelFile(mi *modelInfo) *jen.File {
 
 func (e *emitter) idType(f *jen.File, mi *modelInfo) {
 	m := mi.m
-	text := fmt.Sprintf("%s is the primary key of a %s (column %q of table %q).", m.IDType(), m.GoName, m.PK.Column, m.Table)
+	text := fmt.Sprintf("%s is the primary key of %s (column %q of table %q).", m.IDType(), model.A(m.GoName), m.PK.Column, m.Table)
 	if mi.sharded {
 		text += fmt.Sprintf("\nIt is minted in the row's logical shard of group %q and carries it, so\na row is found by its ID alone.", m.Group.Name)
 	}
-	text += fmt.Sprintf("\nIt is a distinct type so that the ID of another model is not passed\nwhere a %s is expected by mistake.", m.IDType())
+	text += fmt.Sprintf("\nIt is a distinct type so that the ID of another model is not passed\nwhere %s is expected by mistake.", model.A(m.IDType()))
 	f.Add(doc(text)).Type().Id(m.IDType()).Int64()
 	f.Add(doc("String formats the ID in decimal.")).Func().Params(jen.Id("id").Id(m.IDType())).Id("String").Params().String().
 		Block(jen.Return(jen.Qual("strconv", "FormatInt").Call(jen.Int64().Call(jen.Id("id")), jen.Lit(10))))

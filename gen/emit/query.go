@@ -2,7 +2,10 @@ package emit
 
 import (
 	"fmt"
+	"go/token"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/dave/jennifer/jen"
@@ -165,8 +168,8 @@ func (e *emitter) shardInterface(f *jen.File, s *model.QuerySet) {
 	for _, m := range g.Models {
 		ids = append(ids, m.IDType())
 	}
-	f.Add(doc(fmt.Sprintf("%s locates one logical shard of group %q for a custom query: a %s, or "+
-		"the ID of a row of the group (%s), which carries its shard.", s.ShardType(), g.Name, g.KeyType(), strings.Join(ids, ", ")))).
+	f.Add(doc(fmt.Sprintf("%s locates one logical shard of group %q for a custom query: %s, or "+
+		"the ID of a row of the group (%s), which carries its shard.", s.ShardType(), g.Name, model.A(g.KeyType()), strings.Join(ids, ", ")))).
 		Type().Id(s.ShardType()).Interface(
 		jen.Id(s.ShardMethod()).Params(jen.Id("g").Op("*").Add(rt("Group"))).Params(rt("Shard"), jen.Error()),
 	)
@@ -185,8 +188,8 @@ func (e *emitter) setTypes(f *jen.File, s *model.QuerySet) {
 	text := fmt.Sprintf("%s runs the custom SQL of %s/%s, type-checked by sqlc against the tables of %s. ",
 		s.TypeName(), model.QueriesDir, s.Name(), setWhat(s))
 	if s.Group != nil {
-		text += fmt.Sprintf("Each method runs on the one logical shard its first argument (a %s) "+
-			"locates, in one round trip; methods named ...AllShards visit every shard.", s.ShardType())
+		text += fmt.Sprintf("Each method runs on the one logical shard its first argument (%s) "+
+			"locates, in one round trip; methods named ...AllShards visit every shard.", model.A(s.ShardType()))
 	} else {
 		text += "Each method is one round trip."
 	}
@@ -242,7 +245,7 @@ func (e *emitter) queryStructs(f *jen.File, q *model.Query) {
 	field := func(g *jen.Group, qf *model.QueryField) {
 		g.Id(qf.GoName).Add(queryType(qf.Type)).Comment(qf.Name + " " + qf.SQLType)
 	}
-	if len(q.Params) > 1 {
+	if q.NeedsParams() {
 		f.Add(doc(fmt.Sprintf("%s are the parameters of query %s, in order.", q.ParamsType(), q.Name))).
 			Type().Id(q.ParamsType()).StructFunc(func(g *jen.Group) {
 			for _, p := range q.Params {
@@ -250,7 +253,7 @@ func (e *emitter) queryStructs(f *jen.File, q *model.Query) {
 			}
 		})
 	}
-	if (q.Cmd == model.CmdOne || q.Cmd == model.CmdMany) && q.RowModel == nil && len(q.Columns) > 1 {
+	if q.NeedsRow() {
 		f.Add(doc(fmt.Sprintf("%s is one result row of query %s.", q.RowType(), q.Name))).
 			Type().Id(q.RowType()).StructFunc(func(g *jen.Group) {
 			for _, c := range q.Columns {
@@ -262,11 +265,11 @@ func (e *emitter) queryStructs(f *jen.File, q *model.Query) {
 
 // paramDecls are the method parameters after ctx (and the shard) and the
 // bind arguments they become.
-func paramDecls(q *model.Query) (decls, args []jen.Code) {
+func (e *emitter) paramDecls(q *model.Query) (decls, args []jen.Code) {
 	switch len(q.Params) {
 	case 0:
 	case 1:
-		name := argName(q.Params[0].GoName)
+		name := e.argName(q.Params[0].GoName)
 		decls = append(decls, jen.Id(name).Add(queryType(q.Params[0].Type)))
 		args = append(args, jen.Id(name))
 	default:
@@ -279,8 +282,10 @@ func paramDecls(q *model.Query) (decls, args []jen.Code) {
 }
 
 // argName lower-cases the leading word of a Go name for a parameter
-// (AuthorID -> authorID, ID -> id), avoiding the names the method uses.
-func argName(goName string) string {
+// (AuthorID -> authorID, ID -> id), avoiding the names the method uses,
+// keywords and the import names of the file (a parameter "time" would hide
+// package time from the body).
+func (e *emitter) argName(goName string) string {
 	r := []rune(goName)
 	i := 0
 	for i < len(r) && r[i] >= 'A' && r[i] <= 'Z' {
@@ -297,20 +302,10 @@ func argName(goName string) string {
 	case "ctx", "at", "q", "shard", "err", "rows", "row", "tag", "arg", "out":
 		return name + "Arg"
 	}
-	if isGoKeyword(name) {
+	if token.IsKeyword(name) || slices.Contains(slices.Collect(maps.Values(e.imports)), name) {
 		return name + "Arg"
 	}
 	return name
-}
-
-func isGoKeyword(s string) bool {
-	switch s {
-	case "break", "case", "chan", "const", "continue", "default", "defer", "else", "fallthrough",
-		"for", "func", "go", "goto", "if", "import", "interface", "map", "package", "range",
-		"return", "select", "struct", "switch", "type", "var":
-		return true
-	}
-	return false
 }
 
 // results is the method's result list; zero the zero values before an
@@ -364,7 +359,7 @@ func (e *emitter) queryMethod(f *jen.File, s *model.QuerySet, q *model.Query, tx
 	if s.Group != nil {
 		params = append(params, jen.Id("at").Id(s.ShardType()))
 	}
-	decls, args := paramDecls(q)
+	decls, args := e.paramDecls(q)
 	params = append(params, decls...)
 	results, zero := e.results(q)
 	op := e.p.Name + "." + q.Name
@@ -425,7 +420,7 @@ func (e *emitter) queryMethod(f *jen.File, s *model.QuerySet, q *model.Query, tx
 // fanOutMethod declares QueryAllShards for a query marked
 // "-- shardgen:fanout".
 func (e *emitter) fanOutMethod(f *jen.File, s *model.QuerySet, q *model.Query) {
-	decls, args := paramDecls(q)
+	decls, args := e.paramDecls(q)
 	op := e.p.Name + "." + q.FanOutName()
 	text := fmt.Sprintf("%s runs query %s on every logical shard of group %q (one pipelined "+
 		"batch per server, servers in parallel) and returns the rows of all shards, shard by shard. "+
@@ -467,7 +462,7 @@ func (e *emitter) scanDests(v string, q *model.Query) []jen.Code {
 
 // scanFunc declares the helper reading every row of a :many query.
 func (e *emitter) scanFunc(f *jen.File, q *model.Query) {
-	if q.Cmd != model.CmdMany {
+	if !q.NeedsScanFunc() {
 		return
 	}
 	f.Add(doc(fmt.Sprintf("%s reads the rows of query %s and closes them.", q.ScanFunc(), q.Name))).

@@ -1,8 +1,6 @@
 package model
 
 import (
-	"fmt"
-	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -164,127 +162,80 @@ func (r *Relation) AccessorName() string {
 }
 
 // GoPlural returns the plural of a CamelCase Go name by pluralizing its
-// last word: Post -> Posts, Category -> Categories, Address -> Addresses,
-// PageView -> PageViews, Box -> Boxes, Day -> Days.
+// last word with Plural, the rule table names follow: Post -> Posts,
+// Category -> Categories, PageView -> PageViews, Child -> Children,
+// Analysis -> Analyses. A last word in capitals (an initialism) gets an
+// "s": URL -> URLs.
 func GoPlural(name string) string {
-	lower := strings.ToLower(name)
-	switch {
-	case lower == "":
+	snake := SnakeCase(name)
+	last := snake[strings.LastIndexByte(snake, '_')+1:]
+	if last == "" || len(last) > len(name) {
 		return name
-	case strings.HasSuffix(lower, "y") && len(lower) > 1 && !strings.ContainsRune("aeiou", rune(lower[len(lower)-2])):
-		return name[:len(name)-1] + "ies"
-	case strings.HasSuffix(lower, "s"), strings.HasSuffix(lower, "x"), strings.HasSuffix(lower, "z"),
-		strings.HasSuffix(lower, "ch"), strings.HasSuffix(lower, "sh"):
-		return name + "es"
-	default:
+	}
+	stem, word := name[:len(name)-len(last)], name[len(name)-len(last):]
+	if strings.ToLower(word) != last {
+		return name + "s" // not a plain ASCII word: leave it readable
+	}
+	if strings.ToUpper(word) == word {
 		return name + "s"
 	}
+	plural := Plural(last)
+	if r, _ := utf8.DecodeRuneInString(word); unicode.IsUpper(r) {
+		plural = upperFirst(plural)
+	}
+	return stem + plural
 }
 
-// GeneratedIdents returns every package-level identifier the generated code
-// of p declares, sorted. The validator can report a user declaration that
-// would clash with one of them; CheckGeneratedNames reports clashes among
-// them.
-func (p *Package) GeneratedIdents() []string {
-	// The unexported argument helpers of shardgen.go are declared only
-	// when a model needs them; they are listed always, so that a package
-	// cannot start clashing when a field type changes.
-	idents := []string{"DB", "New", "Spec", "shardgenJSON", "shardgenUUID"}
-	for _, d := range p.Databases {
-		if len(d.Models) > 0 {
-			idents = append(idents, d.TxType())
-		}
+// A prefixes word with its indefinite article for generated comments and
+// messages: "a Post", "an Order", "an ID", "a User". The article follows
+// the sound of the first letter: a vowel, except a U that sounds like
+// "you" (User, Unit: a consonant then a vowel after it), or an initialism
+// whose first letter's name starts with a vowel sound (an HTTPLog).
+func A(word string) string {
+	if word == "" {
+		return word
 	}
-	for _, g := range p.Groups {
-		idents = append(idents, g.KeyType(), g.TxType())
+	lower := strings.ToLower(word)
+	an := strings.IndexByte("aeio", lower[0]) >= 0
+	if lower[0] == 'u' {
+		an = len(lower) < 3 || isVowel(lower[1]) || !isVowel(lower[2])
 	}
-	for _, m := range p.Models {
-		idents = append(idents, m.IDType(), m.RepoName(), m.TxRepoName())
+	if len(word) > 1 && unicode.IsUpper(rune(word[1])) && unicode.IsUpper(rune(word[0])) {
+		// An initialism is read letter by letter: an ID, an SQLRow, a UUID.
+		an = strings.IndexByte("AEFHILMNORSX", word[0]) >= 0
 	}
-	slices.Sort(idents)
-	return idents
+	if an {
+		return "an " + word
+	}
+	return "a " + word
 }
 
-// CheckGeneratedNames reports an error naming the first two declarations of
-// generated code that would have the same name (two models "Post" and
-// "post", or models "Box" and "Boxe" whose DB fields would both be
-// "Boxes"), so that the emitter never writes code that fails to compile.
-func (p *Package) CheckGeneratedNames() error {
-	seen := map[string]string{}
-	add := func(name, what string) error {
-		if prev, dup := seen[name]; dup {
-			return fmt.Errorf("generated name %s of %s clashes with %s", name, what, prev)
-		}
-		seen[name] = what
-		return nil
-	}
-	for _, name := range []string{"DB", "New", "Spec"} {
-		if err := add(name, "the package"); err != nil {
-			return err
-		}
-	}
-	for _, d := range p.Databases {
-		if len(d.Models) == 0 {
-			continue
-		}
-		if err := add(d.TxType(), "database "+d.Name); err != nil {
-			return err
-		}
-	}
-	for _, g := range p.Groups {
-		for _, name := range []string{g.KeyType(), g.TxType()} {
-			if err := add(name, "group "+g.Name); err != nil {
-				return err
-			}
-		}
-	}
-	for _, m := range p.Models {
-		for _, name := range []string{m.IDType(), m.RepoName(), m.TxRepoName()} {
-			if err := add(name, "model "+m.GoName); err != nil {
-				return err
-			}
-		}
-	}
-	// DB struct fields and methods share one namespace.
-	members := map[string]string{}
-	addMember := func(name, what string) error {
-		if prev, dup := members[name]; dup {
-			return fmt.Errorf("generated DB member %s of %s clashes with %s", name, what, prev)
-		}
-		members[name] = what
-		return nil
-	}
-	for _, d := range p.Databases {
-		if err := addMember(d.InTxFunc(), "database "+d.Name); err != nil {
-			return err
-		}
-	}
-	for _, g := range p.Groups {
-		if err := addMember(g.InShardFunc(), "group "+g.Name); err != nil {
-			return err
-		}
-	}
-	for _, m := range p.Models {
-		if err := addMember(m.DBField(), "model "+m.GoName); err != nil {
-			return err
-		}
-	}
-	// Relation accessors share the repository's method set: fields PostID
-	// and Post would both give ListByPost.
-	for _, m := range p.Models {
-		methods := map[string]string{}
-		for _, r := range m.Relations {
-			if r.Field == nil {
-				continue
-			}
-			name := r.AccessorName()
-			if prev, dup := methods[name]; dup {
-				return fmt.Errorf("relation accessor %s.%s of field %s clashes with the one of field %s", m.RepoName(), name, r.Field.GoName, prev)
-			}
-			methods[name] = r.Field.GoName
-		}
+// FileNameTags are the build tags a Go file name implies, as go/build reads
+// them: "models_linux.go" -> [linux], "x_windows_amd64.go" -> [windows
+// amd64], "models.go" and "linux.go" -> none.
+func FileNameTags(name string) []string {
+	stem := strings.TrimSuffix(strings.TrimSuffix(name, ".go"), "_test")
+	parts := strings.Split(stem, "_")[1:]
+	n := len(parts)
+	switch {
+	case n >= 2 && knownOS(parts[n-2]) && knownArch(parts[n-1]):
+		return parts[n-2:]
+	case n >= 1 && (knownOS(parts[n-1]) || knownArch(parts[n-1])):
+		return parts[n-1:]
 	}
 	return nil
+}
+
+// BuildConstraint is the build constraint of the files the models of p are
+// declared in ("" when they build everywhere), which every generated Go
+// file carries: shardgen.go refers to every model, so it builds exactly
+// when they do. The validator reports models whose files' constraints
+// differ; then the result is the first model's.
+func (p *Package) BuildConstraint() string {
+	if len(p.Models) == 0 {
+		return ""
+	}
+	return p.Models[0].Build
 }
 
 // knownOS and knownArch mirror go/build's lists (internal/syslist): a file

@@ -31,8 +31,16 @@ func TestGoPlural(t *testing.T) {
 		"Day":      "Days",
 		"Match":    "Matches",
 		"Wish":     "Wishes",
-		"Quiz":     "Quizes",
+		"Quiz":     "Quizzes",
 		"URL":      "URLs",
+		"UserID":   "UserIDs",
+		"Child":    "Children",
+		"Analysis": "Analyses",
+		"Person":   "People",
+		"Status":   "Statuses",
+		"News":     "News",
+		"APIKey":   "APIKeys",
+		"post":     "posts",
 	} {
 		if got := GoPlural(in); got != want {
 			t.Errorf("GoPlural(%q) = %q, want %q", in, got, want)
@@ -97,46 +105,62 @@ func TestRelationAccessorName(t *testing.T) {
 	}
 }
 
-func TestCheckGeneratedNames(t *testing.T) {
+func TestA(t *testing.T) {
+	for in, want := range map[string]string{
+		"Post": "a Post", "Order": "an Order", "OrderItem": "an OrderItem", "User": "a User",
+		"Unit": "a Unit", "Update": "an Update", "Item": "an Item", "ID": "an ID", "UUID": "a UUID",
+		"SQLRow": "an SQLRow", "HTTPLog": "an HTTPLog", "Event": "an Event", "Umbrella": "an Umbrella",
+	} {
+		if got := A(in); got != want {
+			t.Errorf("A(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestIdents(t *testing.T) {
 	def := &Database{Name: DefaultDatabase}
-	ok := &Package{
+	p := &Package{
 		Databases: []*Database{def},
 		Groups:    []*Group{{Name: "blog"}},
-		Models:    []*Model{{GoName: "Post"}, {GoName: "Comment"}},
+		Models:    []*Model{{GoName: "Post", Placement: OnDefault, Database: def}, {GoName: "Comment", Placement: OnDefault, Database: def}},
 	}
-	def.Models = ok.Models
-	if err := ok.CheckGeneratedNames(); err != nil {
-		t.Errorf("unexpected clash: %v", err)
+	def.Models = p.Models
+	var got []string
+	for _, id := range p.Idents() {
+		got = append(got, id.Qualified())
 	}
-	for _, tc := range []struct {
-		models []*Model
-		groups []*Group
-		want   string
-	}{
-		{models: []*Model{{GoName: "Post"}, {GoName: "post"}}, want: "PostID of model post clashes with model Post"},
-		{models: []*Model{{GoName: "Box"}, {GoName: "Boxe"}}, want: "DB member Boxes of model Boxe clashes with model Box"},
-		{groups: []*Group{{Name: "blog"}, {Name: "Blog"}}, want: "BlogKey of group Blog clashes with group blog"},
-		{models: []*Model{{GoName: "Blog"}}, groups: []*Group{{Name: "blog_id"}}, want: "clashes"},
+	want := "DB,New,Spec,shardgenJSON,shardgenUUID,DefaultTx,DefaultTx.Tx,DB.InDefaultTx,BlogKey,BlogTx,DB.InBlogShard," +
+		"PostID,PostRepo,PostTxRepo,DB.Posts,DefaultTx.Posts,CommentID,CommentRepo,CommentTxRepo,DB.Comments,DefaultTx.Comments"
+	if strings.Join(got, ",") != want {
+		t.Errorf("Idents =\n%s\nwant\n%s", strings.Join(got, ","), want)
+	}
+}
+
+func TestImportNames(t *testing.T) {
+	p := &Package{
+		Path:     "example.com/app",
+		Declared: []Name{{Text: "fmt"}, {Text: "shardgenfmt"}, {Text: "runtime"}},
+		Models: []*Model{{GoName: "pgx", Fields: []*Field{
+			{Type: &Type{Ident: GoIdent{ImportPath: "github.com/google/uuid", Name: "UUID"}}},
+			{Type: &Type{Ident: GoIdent{ImportPath: "gopkg.in/yaml.v3", Name: "Node"}}},
+			{Type: &Type{Ident: GoIdent{ImportPath: "example.com/other/v2", Name: "T"}}},
+			{Type: &Type{Ident: GoIdent{ImportPath: "example.com/page", Name: "P"}}},
+		}}},
+	}
+	names := p.ImportNames()
+	for path, want := range map[string]string{
+		"fmt": "shardgenfmt2", "context": "context", RuntimePath: "shardgenruntime",
+		"github.com/google/uuid": "uuid", "gopkg.in/yaml.v3": "yaml", "example.com/other/v2": "other",
+		"example.com/page": "shardgenpage", // a local of generated bodies
 	} {
-		p := &Package{Models: tc.models, Groups: tc.groups}
-		err := p.CheckGeneratedNames()
-		if tc.want == "clashes" {
-			// "blog_id" -> BlogIDKey, no clash with BlogID: make sure we do not over-report.
-			if err != nil {
-				t.Errorf("unexpected clash: %v", err)
-			}
-			continue
-		}
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("CheckGeneratedNames() = %v, want error containing %q", err, tc.want)
+		if names[path] != want {
+			t.Errorf("ImportNames()[%q] = %q, want %q", path, names[path], want)
 		}
 	}
-	m := &Model{GoName: "Comment"}
-	m.Relations = []*Relation{{From: m, Field: &Field{GoName: "PostID"}}, {From: m, Field: &Field{GoName: "Post"}}}
-	if err := (&Package{Models: []*Model{m}}).CheckGeneratedNames(); err == nil || !strings.Contains(err.Error(), "CommentRepo.ListByPost of field Post clashes with the one of field PostID") {
-		t.Errorf("accessor clash: %v", err)
-	}
-	if got := ok.GeneratedIdents(); strings.Join(got, ",") != "BlogKey,BlogTx,CommentID,CommentRepo,CommentTxRepo,DB,DefaultTx,New,PostID,PostRepo,PostTxRepo,Spec,shardgenJSON,shardgenUUID" {
-		t.Errorf("GeneratedIdents = %v", got)
+	// The model "pgx" declares PgxPath's name: its repository types do not,
+	// but the struct itself is in Declared when the loader sees it.
+	p.Declared = append(p.Declared, Name{Text: "pgx"})
+	if got := p.ImportNames()[PgxPath]; got != "shardgenpgx" {
+		t.Errorf("pgx imported as %q", got)
 	}
 }

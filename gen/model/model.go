@@ -97,6 +97,11 @@ type Model struct {
 	// stays nil when no stored field has that name.
 	Key Name
 
+	// Build is the build constraint of the file the struct is declared in
+	// (its //go:build expression and the GOOS/GOARCH of its name, as one
+	// expression), "" when the file builds everywhere.
+	Build string
+
 	// Fields are the stored fields in declaration order.
 	Fields []*Field
 	// Relations are the fields that refer to other models.

@@ -125,3 +125,17 @@ func (q *Query) FanOutName() string { return q.Name + "AllShards" }
 
 // ScanFunc names the unexported helper reading a query's rows.
 func (q *Query) ScanFunc() string { return "shardgenScan" + q.Name }
+
+// NeedsParams reports whether the query's parameters are passed as one
+// ParamsType struct: it takes more than one.
+func (q *Query) NeedsParams() bool { return len(q.Params) > 1 }
+
+// NeedsRow reports whether the query's rows are read into a RowType struct:
+// it returns several columns that are not exactly one model's.
+func (q *Query) NeedsRow() bool {
+	return (q.Cmd == CmdOne || q.Cmd == CmdMany) && q.RowModel == nil && len(q.Columns) > 1
+}
+
+// NeedsScanFunc reports whether the query has a ScanFunc: it returns many
+// rows (the method and its fan-out variant share the function).
+func (q *Query) NeedsScanFunc() bool { return q.Cmd == CmdMany }

@@ -14,6 +14,7 @@ import (
 	"github.com/shardgen/shardgen/gen/ddl"
 	"github.com/shardgen/shardgen/gen/diag"
 	"github.com/shardgen/shardgen/gen/model"
+	"github.com/shardgen/shardgen/gen/validate"
 	"github.com/shardgen/shardgen/runtime"
 )
 
@@ -107,7 +108,7 @@ func Packages(pkgs []*model.Package, gate Gate, diags *diag.List) {
 		build(s, res.requests[i], diags)
 	}
 	for _, p := range pkgs {
-		checkNames(p, diags)
+		validate.QueryNames(p, diags)
 	}
 }
 

@@ -36,6 +36,7 @@ func Package(p *model.Package, diags *diag.List) {
 	c.groups()
 	c.tables()
 	c.generatedNames()
+	c.buildConstraints()
 	for _, m := range p.Models {
 		c.placement(m)
 		c.columns(m)
@@ -43,6 +44,30 @@ func Package(p *model.Package, diags *diag.List) {
 		c.relations(m)
 		c.derivedNames(m)
 	}
+}
+
+// buildConstraints reports models whose files build under another
+// constraint than the first model's. The generated files carry the models'
+// constraint (model.Package.BuildConstraint), and shardgen.go refers to
+// every model, so all of them must build together.
+func (c *checker) buildConstraints() {
+	if len(c.p.Models) == 0 {
+		return
+	}
+	first := c.p.Models[0]
+	for _, m := range c.p.Models[1:] {
+		if m.Build != first.Build {
+			c.d.Errorf(m.Pos, "model %s is declared in a file built %s, but model %s (%s) in one built %s; the generated code of a package refers to every model, so all of them must build under the same constraint: move them to files with the same //go:build line (the generated files carry it)",
+				m.GoName, buildText(m.Build), first.GoName, at(first), buildText(first.Build))
+		}
+	}
+}
+
+func buildText(expr string) string {
+	if expr == "" {
+		return "always"
+	}
+	return "only when " + expr
 }
 
 type checker struct {
@@ -390,13 +415,13 @@ func (c *checker) sameGroup(r *model.Relation, rel, plain string) {
 				rel, fromKey, from.GoName, g.Name, fromKey, fromKey, fromKey, plain)
 			return
 		}
-		c.d.Errorf(r.Pos, "%s is not co-located: both are in shard group %q, but a %s is placed by its %s and a %s by its %s, so the two rows may live on different shards; declare that %s.%s holds the %s's %s with via=%s (both sharded by the same key value), or %s",
-			rel, g.Name, from.GoName, fromKey, to.GoName, toKey, from.GoName, fromKey, to.GoName, toKey, fromKey, plain)
+		c.d.Errorf(r.Pos, "%s is not co-located: both are in shard group %q, but %s is placed by its %s and %s by its %s, so the two rows may live on different shards; declare that %s.%s holds the %s's %s with via=%s (both sharded by the same key value), or %s",
+			rel, g.Name, model.A(from.GoName), fromKey, model.A(to.GoName), toKey, from.GoName, fromKey, to.GoName, toKey, fromKey, plain)
 		return
 	}
 	if from.ShardKey != nil && r.Via != from.ShardKey {
-		c.d.Errorf(r.ViaName.Pos, "%s: via=%s must be %s's shard key %s: only the field that places a %s can also say which shard the %s is on; shard %s by %s, or %s",
-			rel, r.Via.GoName, from.GoName, from.ShardKey.GoName, from.GoName, to.GoName, from.GoName, r.Via.GoName, plain)
+		c.d.Errorf(r.ViaName.Pos, "%s: via=%s must be %s's shard key %s: only the field that places %s can also say which shard the %s is on; shard %s by %s, or %s",
+			rel, r.Via.GoName, from.GoName, from.ShardKey.GoName, model.A(from.GoName), to.GoName, from.GoName, r.Via.GoName, plain)
 	}
 }
 
