@@ -24,6 +24,14 @@
 //	-check  write nothing; print a diff for every generated file that is
 //	        missing, stale or obsolete, and exit 1 if there is any (for CI)
 //	-v      print the files written
+//
+// The graph subcommand prints the layout of one package as a Mermaid
+// flowchart instead of generating: its databases and shard groups, the
+// tables on each, co-located relations and plain-ID references, and, with
+// -config file or -env (the SHARDGEN_* variables), the servers and the
+// ranges of logical shards each holds:
+//
+//	shardgen graph [-config file | -env] [package]
 package main
 
 import (
@@ -32,6 +40,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/shardgen/shardgen/gen"
 )
@@ -42,12 +51,16 @@ func main() {
 
 // run is the whole command, minus the process: it returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "graph" {
+		return runGraph(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("shardgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	check := fs.Bool("check", false, "write nothing; print stale generated files as diffs and exit 1 if any")
 	verbose := fs.Bool("v", false, "print the files written")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: shardgen [flags] [packages]")
+		fmt.Fprintln(stderr, "       "+strings.TrimPrefix(graphUsage, "usage: "))
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
