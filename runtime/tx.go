@@ -11,9 +11,20 @@ import (
 // same Executor methods; every statement runs on the transaction's
 // connection.
 type Tx struct {
-	tx pgx.Tx
-	t  Target
+	tx          pgx.Tx
+	t           Target
+	afterCommit []func()
 }
+
+// AfterCommit registers fn to run once COMMIT has returned, in registration
+// order, before InTx returns. It runs when COMMIT succeeded and also when
+// COMMIT failed, since a COMMIT that fails in flight may have been applied;
+// it never runs when the transaction rolls back (fn returned an error or
+// panicked). Caches invalidate here (shardredis): after the commit, so no
+// reader fills the cache from the old row afterwards, and also after an
+// uncertain one, where invalidating a row that did not change costs only a
+// miss.
+func (tx *Tx) AfterCommit(fn func()) { tx.afterCommit = append(tx.afterCommit, fn) }
 
 // Shard returns the transaction's logical shard (-1 for a database).
 func (tx *Tx) Shard() Shard { return tx.t.shard }
@@ -106,11 +117,16 @@ func (t Target) InTx(ctx context.Context, fn func(*Tx) error) (err error) {
 			_ = ptx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
-	if err := fn(&Tx{tx: ptx, t: t}); err != nil {
+	tx := &Tx{tx: ptx, t: t}
+	if err := fn(tx); err != nil {
 		return err
 	}
 	committed = true
-	if err := ptx.Commit(ctx); err != nil {
+	err = ptx.Commit(ctx)
+	for _, f := range tx.afterCommit {
+		f()
+	}
+	if err != nil {
 		return t.fail(sp.classify(ctx, c.Conn(), err))
 	}
 	return nil

@@ -48,6 +48,18 @@
 // the algorithm and what survives which crash (the Redis persistence to
 // configure). Each shard schema needs FlushesTable (CounterFlushesDDL).
 //
+// # Object cache
+//
+// Cache is a read-through cache of one model: Get (one GET on a hit) and
+// GetMany (one MGET per Redis server; the misses read with one Load call),
+// invalidated after every committed write (Invalidate, or InvalidateAfter
+// inside a shard-bound runtime.Tx, which runs after the COMMIT). Leases
+// keep a reader that missed before a write from storing its old copy after
+// the write's invalidation; concurrent misses in one process share one
+// load; a Redis server that is down makes reads go to the database. The
+// type's documentation gives the protocol and the one window left (an
+// invalidation that cannot reach Redis before this process dies).
+//
 // # Client
 //
 // The client is github.com/redis/rueidis. bench/redisclient (a module of
