@@ -6,12 +6,11 @@
 //
 // Persistence is configurable (Options.Persistence) so tests can restart a
 // server and check what survived: AOF with appendfsync always (the default
-// here, nothing acknowledged is lost when the process dies), AOF with
-// appendfsync everysec (nothing acknowledged is lost when the process dies;
-// up to about a second when the machine dies), or none (a restart empties
-// the server).
+// here: nothing acknowledged is lost when the process dies), AOF with
+// appendfsync everysec (up to about two seconds of acknowledged writes can
+// be lost), or none (a restart empties the server).
 //
-// StartServers is usable from any program (the blog demo uses it); New is the
+// StartServers is usable from any program (a demo, a benchmark); New is the
 // test helper, which registers cleanup and skips (or, under CI=true, fails)
 // when redis-server is missing. On Linux the server gets a parent-death
 // signal, so a crashed test binary leaves no stray server behind. The package
@@ -45,9 +44,11 @@ const (
 	// acknowledged.
 	AOFAlways Persistence = iota
 	// AOFEverySec: append-only file, fsync once a second (Redis's
-	// recommended setting). The file is written before each reply, so a
-	// process crash loses nothing acknowledged; a machine crash loses up
-	// to about a second.
+	// recommended setting). A crash loses up to about two seconds of
+	// acknowledged writes: while a slow fsync is in progress Redis
+	// postpones writing the file (up to two seconds) but keeps replying,
+	// so even a process crash (SIGKILL) can lose them; seen on this
+	// loaded test machine.
 	AOFEverySec
 	// None: no persistence at all; a restart empties the server.
 	None

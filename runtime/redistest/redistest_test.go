@@ -12,7 +12,6 @@ func TestRestartKeepsWhatPersistenceKeeps(t *testing.T) {
 		want string
 	}{
 		{"aof-always-kill", AOFAlways, true, "42"},
-		{"aof-everysec-kill", AOFEverySec, true, "42"},
 		{"none-stop", None, false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
