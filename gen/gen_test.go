@@ -105,6 +105,77 @@ func TestUnifiedDiffNoTrailingNewline(t *testing.T) {
 	}
 }
 
+// TestUnifiedDiffHunks: two changes far apart are two small hunks, not one
+// spanning the file.
+func TestUnifiedDiffHunks(t *testing.T) {
+	var old, new strings.Builder
+	for i := range 100 {
+		fmt.Fprintf(&old, "line %d\n", i)
+		switch i {
+		case 10, 90:
+			fmt.Fprintf(&new, "line %d changed\n", i)
+		default:
+			fmt.Fprintf(&new, "line %d\n", i)
+		}
+	}
+	got := unifiedDiff("f", []byte(old.String()), []byte(new.String()), false, false)
+	if n := strings.Count(got, "@@ -"); n != 2 {
+		t.Errorf("%d hunks, want 2:\n%s", n, got)
+	}
+	if n := strings.Count(got, "\n"); n > 2+2*(1+3+2+3) {
+		t.Errorf("diff of two changed lines has %d lines:\n%s", n, got)
+	}
+}
+
+// TestWriteKeepsUnchangedFiles: a file whose content did not change is not
+// written again (its modification time stays).
+func TestWriteKeepsUnchangedFiles(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "shardgen.go")
+	writeFile(t, a, []byte("package app\n"))
+	past := time.Now().Add(-time.Hour).Truncate(time.Second)
+	if err := os.Chtimes(a, past, past); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write([]OutputFile{{Path: a, Content: []byte("package app\n")}}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(a); err != nil || !fi.ModTime().Equal(past) {
+		t.Errorf("unchanged file rewritten: %v, %v", fi.ModTime(), err)
+	}
+}
+
+// TestRemovedUnderGoGenerate: with KeepRemoved, a generated Go file that is
+// no longer part of the output becomes a stub instead of disappearing (go
+// generate would fail reading it), and Stale counts the stub as removed.
+func TestRemovedUnderGoGenerate(t *testing.T) {
+	dir := tempModule(t, repoRoot(t))
+	writeFile(t, filepath.Join(dir, "models.go"), []byte("package app\n\n//shardgen:default\ntype Post struct {\n\tID int64\n}\n"))
+	old := filepath.Join(dir, "shardgen_queries.go")
+	writeFile(t, old, []byte("// "+header+"\n\npackage app\n\nvar Gone = 1\n"))
+	res := Generate(Options{Dir: dir, Env: moduleEnv(), KeepRemoved: true})
+	if res.Diags.Errors() > 0 {
+		t.Fatal(res.Diags.Items())
+	}
+	if err := Write(res.Files); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(old)
+	if err != nil || !strings.Contains(string(got), header) || strings.Contains(string(got), "Gone") {
+		t.Fatalf("stub = %q, %v", got, err)
+	}
+	again := Generate(Options{Dir: dir, Env: moduleEnv()})
+	if stale, err := Stale(again.Files); err != nil || len(stale) != 0 {
+		t.Errorf("Stale with the stub = %q, %v", stale, err)
+	}
+	if err := Write(again.Files); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Errorf("stub not removed outside go generate: %v", err)
+	}
+}
+
 // TestNothingAnnotated: a package without directives is a warning, not an
 // error, and produces no files.
 func TestNothingAnnotated(t *testing.T) {

@@ -71,7 +71,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "shardgen: %v\n", err)
 		return 1
 	}
-	res := gen.Generate(gen.Options{Dir: cwd, Patterns: fs.Args()})
+	// go generate sets GOFILE for the generators it runs; it then still
+	// reads the files of this package and of those after it, so a file
+	// removed under it would fail the run (see gen.Options.KeepRemoved).
+	underGoGenerate := os.Getenv("GOFILE") != "" && !*check
+	res := gen.Generate(gen.Options{Dir: cwd, Patterns: fs.Args(), KeepRemoved: underGoGenerate})
 	res.Diags.Print(stderr, cwd)
 	if res.Diags.Errors() > 0 {
 		return 1

@@ -29,21 +29,30 @@ func errorf(format string, args ...jen.Code) *jen.Statement {
 const docWidth = 76
 
 // doc renders text as a doc comment wrapped at docWidth, ending in a newline
-// so that the declaration chained after it is the one documented.
+// so that the declaration chained after it is the one documented. A blank
+// line in text ("\n\n") starts a new paragraph; other line breaks are
+// re-wrapped.
 func doc(text string) *jen.Statement {
 	s := jen.Null()
-	line := ""
-	for _, word := range strings.Fields(text) {
-		if line != "" && len(line)+1+len(word) > docWidth {
-			s.Comment(line).Line()
-			line = ""
+	for i, para := range strings.Split(text, "\n\n") {
+		words := strings.Fields(para)
+		if len(words) == 0 {
+			continue
 		}
-		if line != "" {
-			line += " "
+		if i > 0 {
+			s.Comment("").Line()
 		}
-		line += word
-	}
-	if line != "" {
+		line := ""
+		for _, word := range words {
+			if line != "" && len(line)+1+len(word) > docWidth {
+				s.Comment(line).Line()
+				line = ""
+			}
+			if line != "" {
+				line += " "
+			}
+			line += word
+		}
 		s.Comment(line).Line()
 	}
 	return s

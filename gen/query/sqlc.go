@@ -70,8 +70,24 @@ func runSqlc(sets []sqlcSet) (*sqlcResult, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	var conf strings.Builder
-	conf.WriteString("version: \"2\"\nsql:\n")
+	// sqlc's configuration (version 2), as JSON: encoding/json quotes every
+	// path correctly whatever it holds.
+	type jsonGen struct {
+		Out      string `json:"out"`
+		Filename string `json:"filename"`
+	}
+	type sqlConf struct {
+		Engine  string   `json:"engine"`
+		Schema  string   `json:"schema"`
+		Queries []string `json:"queries"`
+		Gen     struct {
+			JSON jsonGen `json:"json"`
+		} `json:"gen"`
+	}
+	conf := struct {
+		Version string    `json:"version"`
+		SQL     []sqlConf `json:"sql"`
+	}{Version: "2"}
 	for i, s := range sets {
 		schema := fmt.Sprintf("schema_%d.sql", i)
 		if err := os.WriteFile(filepath.Join(tmp, schema), []byte(s.schema), 0o600); err != nil {
@@ -80,25 +96,30 @@ func runSqlc(sets []sqlcSet) (*sqlcResult, error) {
 		// sqlc joins every path with the configuration's directory, so
 		// the user's files are given relative to it; its messages then
 		// name them the same way, and are joined back below.
-		var qs []string
+		c := sqlConf{Engine: "postgresql", Schema: schema}
 		for _, f := range s.files {
 			rel, err := filepath.Rel(tmp, f)
 			if err != nil {
 				return nil, err
 			}
-			qs = append(qs, strconv.Quote(filepath.ToSlash(rel)))
+			c.Queries = append(c.Queries, filepath.ToSlash(rel))
 		}
-		fmt.Fprintf(&conf, "  - engine: postgresql\n    schema: %q\n    queries: [%s]\n    gen:\n      json:\n        out: out\n        filename: %q\n",
-			schema, strings.Join(qs, ", "), fmt.Sprintf("set_%d.json", i))
+		c.Gen.JSON = jsonGen{Out: "out", Filename: fmt.Sprintf("set_%d.json", i)}
+		conf.SQL = append(conf.SQL, c)
 	}
-	if err := os.WriteFile(filepath.Join(tmp, "sqlc.yaml"), []byte(conf.String()), 0o600); err != nil {
+	confJSON, err := json.MarshalIndent(conf, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	confPath := filepath.Join(tmp, "sqlc.json")
+	if err := os.WriteFile(confPath, confJSON, 0o600); err != nil {
 		return nil, err
 	}
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find the running program to run sqlc in: %w", err)
 	}
-	cmd := exec.Command(exe, "generate", "--no-remote", "-f", filepath.Join(tmp, "sqlc.yaml"))
+	cmd := exec.Command(exe, "generate", "--no-remote", "-f", confPath)
 	cmd.Dir = tmp
 	cmd.Env = append(os.Environ(), childEnv+"="+childToken)
 	var stdout, stderr bytes.Buffer

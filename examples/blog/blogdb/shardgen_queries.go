@@ -49,8 +49,9 @@ type MostViewedRow struct {
 }
 
 // MostViewed runs query MostViewed of queries/analytics/views.sql on database
-// "analytics", in one round trip. The most viewed posts, by number of page
-// views.
+// "analytics", in one round trip.
+//
+// The most viewed posts, by number of page views.
 func (q *AnalyticsQueries) MostViewed(ctx context.Context, limit int32) ([]MostViewedRow, error) {
 	rows, err := q.target.Query(ctx, q.qMostViewed, limit)
 	if err != nil {
@@ -64,7 +65,9 @@ func (q *AnalyticsQueries) MostViewed(ctx context.Context, limit int32) ([]MostV
 }
 
 // MostViewed runs query MostViewed of queries/analytics/views.sql in the
-// transaction. The most viewed posts, by number of page views.
+// transaction.
+//
+// The most viewed posts, by number of page views.
 func (q AnalyticsTxQueries) MostViewed(ctx context.Context, limit int32) ([]MostViewedRow, error) {
 	rows, err := q.tx.Query(ctx, q.q.qMostViewed, limit)
 	if err != nil {
@@ -160,9 +163,10 @@ type MostCommentedRow struct {
 }
 
 // MostCommented runs query MostCommented of queries/blog/posts.sql on the
-// logical shard at locates, in one round trip. An author's posts, most
-// commented first: a join of posts and comments inside the author's shard
-// (comments live on their post's shard).
+// logical shard at locates, in one round trip.
+//
+// An author's posts, most commented first: a join of posts and comments inside
+// the author's shard (comments live on their post's shard).
 func (q *BlogQueries) MostCommented(ctx context.Context, at BlogShard, arg MostCommentedParams) ([]MostCommentedRow, error) {
 	shard, err := at.shardInBlog(q.group)
 	if err != nil {
@@ -180,8 +184,10 @@ func (q *BlogQueries) MostCommented(ctx context.Context, at BlogShard, arg MostC
 }
 
 // MostCommented runs query MostCommented of queries/blog/posts.sql in the
-// transaction. An author's posts, most commented first: a join of posts and
-// comments inside the author's shard (comments live on their post's shard).
+// transaction.
+//
+// An author's posts, most commented first: a join of posts and comments inside
+// the author's shard (comments live on their post's shard).
 func (q BlogTxQueries) MostCommented(ctx context.Context, at BlogShard, arg MostCommentedParams) ([]MostCommentedRow, error) {
 	shard, err := at.shardInBlog(q.q.group)
 	if err != nil {
@@ -225,8 +231,9 @@ type NewestPostsRow struct {
 }
 
 // NewestPosts runs query NewestPosts of queries/blog/posts.sql on the logical
-// shard at locates, in one round trip. The newest posts of one shard;
-// NewestPostsAllShards asks every shard.
+// shard at locates, in one round trip.
+//
+// The newest posts of one shard; NewestPostsAllShards asks every shard.
 func (q *BlogQueries) NewestPosts(ctx context.Context, at BlogShard, limit int32) ([]NewestPostsRow, error) {
 	shard, err := at.shardInBlog(q.group)
 	if err != nil {
@@ -244,8 +251,9 @@ func (q *BlogQueries) NewestPosts(ctx context.Context, at BlogShard, limit int32
 }
 
 // NewestPosts runs query NewestPosts of queries/blog/posts.sql in the
-// transaction. The newest posts of one shard; NewestPostsAllShards asks every
-// shard.
+// transaction.
+//
+// The newest posts of one shard; NewestPostsAllShards asks every shard.
 func (q BlogTxQueries) NewestPosts(ctx context.Context, at BlogShard, limit int32) ([]NewestPostsRow, error) {
 	shard, err := at.shardInBlog(q.q.group)
 	if err != nil {
