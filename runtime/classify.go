@@ -29,6 +29,9 @@ func (sp *serverPool) classify(ctx context.Context, conn *pgx.Conn, err error) e
 		if serverGoingAway(pgErr.Code) {
 			return &causeError{kind: ErrUnavailable, cause: err, secret: sp.secret}
 		}
+		if pgErr.Code == "42P01" || pgErr.Code == "3F000" { // undefined_table, invalid_schema_name
+			return &causeError{kind: ErrNotMigrated, cause: err, secret: sp.secret}
+		}
 		return err
 	}
 	if ctx != nil && ctx.Err() != nil {

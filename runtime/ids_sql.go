@@ -24,6 +24,12 @@ const (
 // keys an application may use with pg_advisory_lock(bigint).
 const idLockClass = 0x73686764
 
+// idJumpTries bounds how often a call that finds the sequence lagging the
+// clock tries to jump it (see the template): enough that concurrent first
+// calls on a fresh shard all see the jump, few enough that a leaked shared
+// lock costs each lagging call well under a millisecond.
+const idJumpTries = 100
+
 // idFunctionTemplate is parsed on each call rather than cached in a package
 // variable: rendering happens once per migration run, and the package keeps
 // no global mutable state.
@@ -56,6 +62,7 @@ func (l Layout) IDFunctionSQL() (string, error) {
 		EpochMillis  int64
 		MaxComposite int64
 		LockKey      string
+		JumpTries    int
 	}{
 		Layout:      l.String(),
 		SeqBits:     l.SeqBits,
@@ -67,6 +74,7 @@ func (l Layout) IDFunctionSQL() (string, error) {
 		// millisecond that keeps IDs positive, so running out is an error
 		// from nextval instead of a wrapped, negative or duplicate ID.
 		MaxComposite: l.MaxMillis()<<l.SeqBits | l.MaxSeq(),
+		JumpTries:    idJumpTries,
 		LockKey:      fmt.Sprintf("(%d::bigint << 32 | '%s.%s'::pg_catalog.regclass::pg_catalog.oid::bigint)", idLockClass, SchemaToken, IDSequenceName),
 	}
 	var b bytes.Buffer

@@ -6,14 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"slices"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // MigrationsTable is the history table Migrate keeps in every schema it
@@ -30,18 +28,42 @@ const MigrationsTable = "shardgen_migrations"
 // migration takes before touching schema "public": logical databases that
 // share a physical database share its history table, and creating it (or
 // altering their tables) from two transactions at once could fail on the
-// catalog's unique indexes. Shard schemas belong to one group each and need
-// no lock. The value spells "sgmg" in its high word.
+// catalog's unique indexes. The value spells "sgmg" in its high word.
 const migrateLockKey = 0x73676d67_00000001
+
+// schemaLockClass is the high word of the advisory lock a shard schema's
+// migration takes before creating or changing the schema ("sgms"); the low
+// word is a hash of the schema's name. Two Migrate runs (two replicas
+// starting at once) thus take turns on each schema: the second waits for
+// the first's transaction, then finds its history row and the schema up to
+// date. A hash collision only makes two schemas take turns.
+const schemaLockClass = 0x73676d73
+
+func schemaLockKey(schema string) int64 {
+	h := fnv.New32a()
+	h.Write([]byte(schema))
+	return int64(schemaLockClass)<<32 | int64(h.Sum32())
+}
 
 // IDFunctionVersion is the migration version under which Migrate installs
 // the per-shard ID function (Layout.IDFunctionSQL) in every logical shard,
 // before the group's own migrations, which start at version 1 and may use
-// @schema@.shardgen_next_id() as a column default.
+// @schema@.shardgen_next_id() as a column default. It is declarative (a
+// newer shardgen's function replaces an older one) and named after its
+// layout, so that a different layout is refused, not installed.
 const IDFunctionVersion = 0
 
 // maxMigrationName is the longest Migration.Name the history table holds.
 const maxMigrationName = 200
+
+// maxCollisions bounds how often one schema's application may find that a
+// concurrent run applied it first before Migrate stops retrying it.
+const maxCollisions = 3
+
+// verifyTimeout bounds the check, after a failure, of which schemas are in
+// fact migrated (their COMMIT may have landed without the run hearing of
+// it, or a concurrent run may have migrated them).
+const verifyTimeout = 10 * time.Second
 
 // Defaults of MigrateOptions.
 const (
@@ -53,7 +75,9 @@ const (
 // ErrChecksumMismatch reports that a migration version already applied to a
 // schema was applied with different SQL than the Spec now has. Ordinary
 // migrations are append-only: add a new version instead of editing an
-// applied one. (A Declarative migration is applied again instead.)
+// applied one. (A Declarative migration is applied again instead.) A
+// different ID Layout than the one a shard's ID function was installed with
+// is also a mismatch.
 var ErrChecksumMismatch = errors.New("applied migration has a different checksum")
 
 // MigrateOptions tunes Migrate. The zero value is ready to use.
@@ -71,13 +95,15 @@ type MigrateOptions struct {
 	// own transaction. Default DefaultMigrateBatch.
 	Batch int
 	// LockTimeout bounds every lock wait of a schema's transaction
-	// (SET LOCAL lock_timeout), so a schema whose tables are locked by a
-	// long transaction fails with the server's lock_timeout error instead
-	// of hanging the run. Default DefaultMigrateLockTimeout.
+	// (SET LOCAL lock_timeout): a schema whose tables are locked by a long
+	// transaction, or that another Migrate holds for longer, fails with
+	// the server's lock_timeout error instead of hanging the run. Default
+	// DefaultMigrateLockTimeout.
 	LockTimeout time.Duration
 	// Progress, when set, is called once per database and logical shard as
 	// it finishes (migrated, already up to date, or failed). Calls are
-	// never concurrent.
+	// never concurrent. Schemas that failed are reported last, after the
+	// run has verified that they are indeed not migrated.
 	Progress func(MigrateProgress)
 	// Logger, when set, receives a start and end line per run and per
 	// server at Info, each failure at Warn and each finished schema at
@@ -98,76 +124,6 @@ type MigrateProgress struct {
 	Total    int    // databases and shards in the run
 }
 
-// MigrateError lists exactly the databases and logical shards a Migrate run
-// did not migrate: those whose migration failed, and those it never got to
-// (their server unreachable, ctx ended). Each is a *ShardError naming the
-// group and shard (Group "" and Shard -1 for a database) and the server.
-// Running Migrate again migrates only those: every other schema's history
-// already has every version.
-type MigrateError struct {
-	Failed []*ShardError // databases first, then groups, in Spec order; shards ascending
-	Total  int           // databases and shards in the run
-}
-
-// Error summarises the failures, naming every failed shard.
-func (e *MigrateError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "shardgen migrate: %d of %d schemas not migrated:", len(e.Failed), e.Total)
-	group := "\x00"
-	for i, f := range e.Failed {
-		switch {
-		case f.Group == "":
-			fmt.Fprintf(&b, " database %s;", f.Server)
-			group = "\x00"
-		case f.Group != group:
-			fmt.Fprintf(&b, " group %s shards %d", f.Group, f.Shard)
-			group = f.Group
-		default:
-			fmt.Fprintf(&b, ",%d", f.Shard)
-		}
-		if f.Group != "" && (i+1 == len(e.Failed) || e.Failed[i+1].Group != f.Group) {
-			b.WriteString(";")
-		}
-	}
-	if len(e.Failed) > 0 {
-		b.WriteString(" first error: ")
-		b.WriteString(e.Failed[0].Error())
-	}
-	return b.String()
-}
-
-// Unwrap returns the per-schema errors, so errors.Is(err, ErrUnavailable)
-// and errors.As(err, &pgErr) look into them.
-func (e *MigrateError) Unwrap() []error {
-	errs := make([]error, len(e.Failed))
-	for i, f := range e.Failed {
-		errs[i] = f
-	}
-	return errs
-}
-
-// Shards returns the logical shards of group that were not migrated.
-func (e *MigrateError) Shards(group string) []Shard {
-	var out []Shard
-	for _, f := range e.Failed {
-		if f.Group == group && group != "" {
-			out = append(out, f.Shard)
-		}
-	}
-	return out
-}
-
-// Databases returns the databases that were not migrated.
-func (e *MigrateError) Databases() []string {
-	var out []string
-	for _, f := range e.Failed {
-		if f.Group == "" {
-			out = append(out, f.Server)
-		}
-	}
-	return out
-}
-
 // migration is a Migration with its checksum and, in a target's todo
 // list, the seq its application gets in the history.
 type migration struct {
@@ -176,15 +132,8 @@ type migration struct {
 	seq int
 }
 
-// applied is what a schema's history says about one version: its latest
-// application.
-type applied struct {
-	seq int
-	sum string
-}
-
 // migTarget is one schema to migrate: "public" of a database or one
-// logical shard's schema.
+// logical shard's schema. A target is handled by one goroutine at a time.
 type migTarget struct {
 	order  int    // position in the run, for sorting failures
 	db     string // database name, or ""
@@ -194,8 +143,14 @@ type migTarget struct {
 	schema string // quoted
 	name   string // history target: the database's or the group's name
 	migs   []migration
-	digest string      // of migs; see historyDigest
-	todo   []migration // after reading the history: versions to apply
+	digest string // of migs; see historyDigest
+
+	// Filled by survey.
+	todo       []migration // versions to apply
+	hadHistory bool        // the schema has a history for this target: a change, not a creation
+
+	collisions int  // times a concurrent run applied it first
+	verify     bool // failed while applying: check at the end whether it is migrated after all
 }
 
 func (t *migTarget) fail(err error) *ShardError {
@@ -213,8 +168,10 @@ func (t *migTarget) render(sql string) string {
 	return render(sql, t.schema, t.shard)
 }
 
+func (t *migTarget) unquoted() string { return strings.Trim(t.schema, `"`) }
+
 func (t *migTarget) progress() MigrateProgress {
-	p := MigrateProgress{Database: t.db, Shard: t.shard, Schema: strings.Trim(t.schema, `"`), Server: t.server.name}
+	p := MigrateProgress{Database: t.db, Shard: t.shard, Schema: t.unquoted(), Server: t.server.name}
 	if t.group != nil {
 		p.Group = t.group.name
 	}
@@ -235,17 +192,38 @@ func (t *migTarget) progress() MigrateProgress {
 // the last one recorded for that schema: this is how the schema shardgen
 // generates follows the models (see the package documentation,
 // "Migrations and schema changes"). Pending migrations run in Spec order (ascending versions).
-// Each schema's pending versions are applied in one
-// transaction together with their history rows, so a schema is either fully
-// migrated or untouched; the history row is inserted before the DDL runs,
-// so two concurrent runs cannot both apply a version (the second waits on
-// the first's row and then fails on the duplicate).
+// Each schema's pending versions are applied in one transaction together
+// with their history rows, so a schema is either fully migrated or
+// untouched.
+//
+// Concurrent runs (every replica of an app calling Migrate at start-up)
+// all succeed: each schema's transaction first takes that schema's
+// advisory lock (bounded by LockTimeout and ctx), so one run applies it
+// and the others, after waiting, find it up to date; the history has one
+// row per application.
+//
+// No downgrade: a schema that a newer Spec migrated (its history has
+// versions this Spec lacks, or this Spec's declarative SQL was applied
+// before and other SQL since) is left unchanged. When that is the only
+// reason a schema is not at spec, Migrate returns a *SchemaNewerError
+// (errors.Is ErrSchemaNewer): the schema only grew, so this code works
+// against it and may keep running.
+//
+// All or nothing per change: before changing any existing shard schema of
+// a group, Migrate runs the group's pending change on every such shard in
+// a transaction it rolls back (the preflight). If the change fails on any
+// shard (a unique index over duplicate rows, NOT NULL over NULLs, a
+// foreign key, ...), no shard of the group is changed, and the error names
+// every failing shard with PostgreSQL's DETAIL and what to do
+// (ErrChangeRejected). New schemas (no history yet) are not preflighted.
 //
 // The run is bounded: at most ConnsPerServer connections per server, Batch
 // schemas per round trip, LockTimeout on every lock wait. Servers run in
 // parallel; an unreachable server fails only its own schemas. On any
-// failure Migrate still finishes every other schema and returns a
-// *MigrateError listing exactly the schemas not migrated.
+// failure Migrate still finishes every other schema, checks the histories
+// of those that failed while being applied (the COMMIT may have landed, or
+// another run may have migrated them) and returns a *MigrateError listing
+// exactly the schemas not migrated.
 func Migrate(ctx context.Context, r *Router, spec Spec, opts MigrateOptions) error {
 	if err := spec.Validate(); err != nil {
 		return err
@@ -261,7 +239,7 @@ func Migrate(ctx context.Context, r *Router, spec Spec, opts MigrateOptions) err
 	if err != nil {
 		return err
 	}
-	targets, err := migTargets(r, spec, idSQL)
+	targets, err := migTargets(r, spec, idSQL, opts.Layout)
 	if err != nil {
 		return err
 	}
@@ -278,22 +256,36 @@ func Migrate(ctx context.Context, r *Router, spec Spec, opts MigrateOptions) err
 	start := time.Now()
 	run.log(slog.LevelInfo, "shardgen migrate: start", "schemas", len(targets), "servers", len(pools),
 		"conns_per_server", opts.ConnsPerServer, "batch", opts.Batch, "lock_timeout", opts.LockTimeout)
+
+	// 1. What does every schema need?
+	pending := make([][]*migTarget, len(pools))
+	eachPool(pools, func(i int, sp *serverPool) { pending[i] = run.readHistory(ctx, sp, byPool[sp]) })
+
+	// 2. Preflight: every change to an existing shard schema, rolled back.
+	if run.preflight(ctx, pools, pending) {
+		for i := range pending {
+			pending[i] = run.dropRejected(pending[i])
+		}
+	}
+
+	// 3. Apply.
+	eachPool(pools, func(i int, sp *serverPool) { run.pool(ctx, sp, pending[i], false) })
+
+	// 4. Failures while applying may be migrated after all: look.
+	run.verify(ctx)
+
+	run.log(slog.LevelInfo, "shardgen migrate: done", "schemas", len(targets), "applied", run.applied,
+		"up_to_date", run.done-run.applied, "failed", len(run.failed), "elapsed", time.Since(start).Round(time.Millisecond))
+	return run.result()
+}
+
+// eachPool runs fn for every pool in parallel and waits.
+func eachPool(pools []*serverPool, fn func(int, *serverPool)) {
 	var wg sync.WaitGroup
-	for _, sp := range pools {
-		wg.Go(func() { run.pool(ctx, sp, byPool[sp]) })
+	for i, sp := range pools {
+		wg.Go(func() { fn(i, sp) })
 	}
 	wg.Wait()
-	run.log(slog.LevelInfo, "shardgen migrate: done", "schemas", len(targets), "applied", run.applied,
-		"up_to_date", run.done-run.applied-len(run.failed), "failed", len(run.failed), "elapsed", time.Since(start).Round(time.Millisecond))
-	if len(run.failed) == 0 {
-		return nil
-	}
-	slices.SortFunc(run.failed, func(a, b failure) int { return a.order - b.order })
-	me := &MigrateError{Total: len(targets), Failed: make([]*ShardError, len(run.failed))}
-	for i, f := range run.failed {
-		me.Failed[i] = f.err
-	}
-	return me
 }
 
 // checkMigrationNames refuses names the history table cannot hold, before
@@ -370,9 +362,15 @@ func withSums(ms []Migration) []migration {
 	return out
 }
 
+// idFunctionName is the history name of the ID function's migration: its
+// layout is part of it, so a shard whose function was installed with
+// another layout is recognised (ErrChecksumMismatch) instead of getting a
+// function that mints different IDs.
+func idFunctionName(l Layout) string { return IDFunctionName + " " + l.String() }
+
 // migTargets lists every schema of the run in order: databases, then each
 // group's shards.
-func migTargets(r *Router, spec Spec, idSQL string) ([]*migTarget, error) {
+func migTargets(r *Router, spec Spec, idSQL string, l Layout) ([]*migTarget, error) {
 	var targets []*migTarget
 	for _, ds := range spec.Databases {
 		d, err := r.Database(ds.Name)
@@ -390,7 +388,8 @@ func migTargets(r *Router, spec Spec, idSQL string) ([]*migTarget, error) {
 		if g.nShards != gs.Shards {
 			return nil, fmt.Errorf("shardgen migrate: group %s has %d shards in the Spec but %d in the Router", gs.Name, gs.Shards, g.nShards)
 		}
-		migs := withSums(append([]Migration{{Version: IDFunctionVersion, Name: IDFunctionName, SQL: idSQL}}, gs.Migrations...))
+		idf := Migration{Version: IDFunctionVersion, Name: idFunctionName(l), SQL: idSQL, Declarative: true}
+		migs := withSums(append([]Migration{idf}, gs.Migrations...))
 		digest := historyDigest(g.name, migs)
 		for s := range g.nShards {
 			targets = append(targets, &migTarget{group: g, name: g.name, shard: Shard(s), server: g.byShard[s], schema: g.quoted[s], migs: migs, digest: digest})
@@ -410,12 +409,14 @@ type migRun struct {
 	mu      sync.Mutex // guards the fields below and serialises Progress
 	done    int
 	applied int
-	failed  []failure
+	failed  []failure                 // not (yet) migrated; reported at the end
+	checked map[*migTarget]error      // preflight outcome of each change
+	reject  map[*Group]*rejectedError // groups whose change failed the preflight
 }
 
 type failure struct {
-	order int
-	err   *ShardError
+	t   *migTarget
+	err error
 }
 
 func (run *migRun) log(level slog.Level, msg string, args ...any) {
@@ -424,18 +425,21 @@ func (run *migRun) log(level slog.Level, msg string, args ...any) {
 	}
 }
 
-// finish records a schema as migrated (err nil) or not.
+// finish records a schema as migrated or up to date, or (err non-nil, at
+// the end of the run) as not migrated.
 func (run *migRun) finish(t *migTarget, applied []int, err error) {
 	run.mu.Lock()
 	defer run.mu.Unlock()
+	run.finishLocked(t, applied, err)
+}
+
+func (run *migRun) finishLocked(t *migTarget, applied []int, err error) {
 	run.done++
 	p := t.progress()
 	p.Applied, p.Done, p.Total = applied, run.done, run.total
 	if err != nil {
-		se := t.fail(err)
-		run.failed = append(run.failed, failure{order: t.order, err: se})
-		p.Err = se
-		run.log(slog.LevelWarn, "shardgen migrate: schema not migrated", "schema", p.Schema, "server", p.Server, "err", se.Err)
+		p.Err = t.fail(err)
+		run.log(slog.LevelWarn, "shardgen migrate: schema not migrated", "schema", p.Schema, "server", p.Server, "err", err)
 	} else {
 		if len(applied) > 0 {
 			run.applied++
@@ -447,378 +451,89 @@ func (run *migRun) finish(t *migTarget, applied []int, err error) {
 	}
 }
 
-func (run *migRun) failAll(ts []*migTarget, err error) {
+// failAll records ts as not migrated. verify says whether they may be
+// migrated after all (the failure happened while applying).
+func (run *migRun) failAll(ts []*migTarget, err error, verify bool) {
+	run.mu.Lock()
+	defer run.mu.Unlock()
 	for _, t := range ts {
-		run.finish(t, nil, err)
+		t.verify = verify
+		run.failed = append(run.failed, failure{t: t, err: err})
 	}
 }
 
-// pool migrates the targets of one connection pool: it reads every
-// schema's history in one pipelined round trip, then applies what is
-// missing with up to ConnsPerServer connections, Batch schemas per round
-// trip.
-func (run *migRun) pool(ctx context.Context, sp *serverPool, targets []*migTarget) {
-	start := time.Now()
-	pending := run.readHistory(ctx, sp, targets)
-	conns := min(run.opts.ConnsPerServer, cap(sp.sem), max(1, len(pending)))
-	q := &migQueue{items: pending, alive: conns}
-	var wg sync.WaitGroup
-	if len(pending) > 0 {
-		for range conns {
-			wg.Go(func() { run.worker(ctx, sp, q) })
-		}
-	}
-	wg.Wait()
-	run.log(slog.LevelInfo, "shardgen migrate: server done", "server", sp.where, "schemas", len(targets),
-		"to_apply", len(pending), "elapsed", time.Since(start).Round(time.Millisecond))
+func (run *migRun) failOne(t *migTarget, err error, verify bool) {
+	run.failAll([]*migTarget{t}, err, verify)
 }
 
-// readHistory fills each target's todo list and returns the targets with
-// something to apply; it finishes the others (up to date, or failed). One
-// catalog query tells, for every schema of the server, whether its history
-// table exists and whether its digest comment matches the Spec; only the
-// schemas where it does not are read, in one pipelined round trip.
-func (run *migRun) readHistory(ctx context.Context, sp *serverPool, targets []*migTarget) []*migTarget {
-	c, err := sp.acquire(ctx)
-	if err != nil {
-		run.failAll(targets, err)
-		return nil
-	}
-	defer sp.release(c)
-	conn := c.Conn()
-
-	names := make([]string, len(targets))
-	for i, t := range targets {
-		names[i] = strings.Trim(t.schema, `"`)
-	}
-	rows, err := conn.Query(ctx, `SELECT n.nspname, coalesce(d.description, '')
-		FROM pg_catalog.pg_namespace n
-		JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = $2 AND c.relkind = 'r'
-		LEFT JOIN pg_catalog.pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0
-		WHERE n.nspname = ANY($1)`, names, MigrationsTable)
-	if err != nil {
-		run.failAll(targets, sp.classify(ctx, conn, err))
-		return nil
-	}
-	comments := map[string]string{} // schema -> history table comment, for schemas that have one
-	for rows.Next() {
-		var name, comment string
-		if err := rows.Scan(&name, &comment); err != nil {
-			rows.Close()
-			run.failAll(targets, err)
-			return nil
-		}
-		comments[name] = comment
-	}
-	if err := rows.Err(); err != nil {
-		run.failAll(targets, sp.classify(ctx, conn, err))
-		return nil
-	}
-
-	var pending, unsure []*migTarget
-	for i, t := range targets {
-		comment, exists := comments[names[i]]
-		switch {
-		case !exists:
-			t.todo = t.migs // no history table: everything is pending, each a first application
-			pending = append(pending, t)
-		case t.group != nil && comment == t.digest:
-			run.finish(t, nil, nil)
-		default:
-			unsure = append(unsure, t)
-		}
-	}
-	if len(unsure) == 0 {
-		return pending
-	}
-
-	pipe := conn.PgConn().StartPipeline(ctx)
-	for _, t := range unsure {
-		pipe.SendQueryParams("SELECT version, seq, checksum FROM "+t.schema+"."+MigrationsTable+" WHERE target = $1 ORDER BY version, seq",
-			[][]byte{[]byte(t.name)}, nil, nil, nil)
-		pipe.SendPipelineSync()
-	}
-	if err := pipe.Flush(); err != nil {
-		_ = pipe.Close()
-		run.failAll(unsure, sp.classify(ctx, conn, err))
-		return pending
-	}
-	for i, t := range unsure {
-		history, err := readOneHistory(pipe, conn)
-		if err == nil {
-			var res any
-			res, err = pipe.GetResults()
-			if _, ok := res.(*pgconn.PipelineSync); !ok && err == nil {
-				err = fmt.Errorf("migration history pipeline out of step: got %T", res)
-			}
-		}
-		if err != nil {
-			var pgErr *pgconn.PgError
-			if !errors.As(err, &pgErr) {
-				_ = pipe.Close()
-				run.failAll(unsure[i:], sp.classify(ctx, conn, err))
-				return pending
-			}
-			// A history table of an older format, or (unreachable in
-			// practice: readOneHistory handles missing schemas and
-			// tables) another per-schema error, stays per-schema.
-			if pgErr.Code == "42703" { // undefined_column
-				err = fmt.Errorf("%s.%s has the format of an older shardgen (no target or seq column); rename it and migrate again: %w", t.schema, MigrationsTable, err)
-			}
-			run.finish(t, nil, err)
+// verify reads again the histories of the schemas that failed while being
+// applied, with a context of its own (the run's may have ended), and
+// counts those now up to date as done. A schema that cannot be checked
+// stays listed with its error.
+func (run *migRun) verify(ctx context.Context) {
+	byPool := map[*serverPool][]*migTarget{}
+	var pools []*serverPool
+	for _, f := range run.failed {
+		if !f.t.verify {
 			continue
 		}
-		if err := t.plan(history); err != nil {
-			run.finish(t, nil, err)
-			continue
+		sp := f.t.server.pool
+		if _, ok := byPool[sp]; !ok {
+			pools = append(pools, sp)
 		}
-		if len(t.todo) == 0 {
-			run.finish(t, nil, nil)
-			continue
-		}
-		pending = append(pending, t)
+		byPool[sp] = append(byPool[sp], f.t)
 	}
-	_ = pipe.Close()
-	return pending
-}
-
-// readOneHistory reads one schema's history result from the pipeline: the
-// latest application of each version. A schema or history table that does
-// not exist yet is an empty history.
-func readOneHistory(pipe *pgconn.Pipeline, conn *pgx.Conn) (map[int]applied, error) {
-	res, err := pipe.GetResults()
-	if err != nil {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && (pgErr.Code == "3F000" || pgErr.Code == "42P01") {
-			return nil, nil // invalid_schema_name, undefined_table
-		}
-		return nil, err
-	}
-	rr, ok := res.(*pgconn.ResultReader)
-	if !ok {
-		return nil, fmt.Errorf("migration history pipeline out of step: got %T", res)
-	}
-	history := map[int]applied{}
-	rows := pgx.RowsFromResultReader(conn.TypeMap(), rr)
-	for rows.Next() {
-		var v int
-		var a applied
-		if err := rows.Scan(&v, &a.seq, &a.sum); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		history[v] = a // rows come ordered by seq: the last one wins
-	}
-	rows.Close()
-	return history, rows.Err()
-}
-
-// plan compares the history with the Spec and sets todo: every version
-// never applied, and every declarative one whose last application had
-// other SQL.
-func (t *migTarget) plan(history map[int]applied) error {
-	t.todo = nil // never append into t.migs, which targets share
-	known := map[int]bool{}
-	for _, m := range t.migs {
-		known[m.Version] = true
-		last, done := history[m.Version]
-		switch {
-		case !done:
-			t.todo = append(t.todo, m)
-		case last.sum == m.sum:
-		case m.Declarative:
-			m.seq = last.seq + 1
-			t.todo = append(t.todo, m)
-		default:
-			return fmt.Errorf("%w: version %d (%s) of %s was applied with checksum %.12s…, the Spec's SQL has %.12s…; add a new migration instead of editing an applied one",
-				ErrChecksumMismatch, m.Version, m.Name, t.schema, last.sum, m.sum)
-		}
-	}
-	var unknown []int
-	for v := range history {
-		if !known[v] {
-			unknown = append(unknown, v)
-		}
-	}
-	if len(unknown) > 0 {
-		slices.Sort(unknown)
-		return fmt.Errorf("schema %s has applied migration versions %v that the Spec does not declare (was it migrated by newer code?)", t.schema, unknown)
-	}
-	return nil
-}
-
-// migQueue hands out batches of targets to a pool's workers.
-type migQueue struct {
-	mu    sync.Mutex
-	items []*migTarget
-	dead  error // once set, workers stop and the rest fail with it
-	alive int   // workers that have not given up on getting a connection
-}
-
-// giveUp records that a worker could not get a connection and reports
-// whether it was the last one: then nobody will run the queue.
-func (q *migQueue) giveUp() (last bool) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.alive--
-	return q.alive == 0
-}
-
-func (q *migQueue) take(n int) []*migTarget {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.dead != nil {
-		return nil
-	}
-	n = min(n, len(q.items))
-	batch := q.items[:n:n]
-	q.items = q.items[n:]
-	return batch
-}
-
-// putBack returns untried targets to the front of the queue.
-func (q *migQueue) putBack(ts []*migTarget) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.items = append(slices.Clip(ts), q.items...)
-}
-
-// kill marks the pool unusable and returns the targets no worker will try.
-func (q *migQueue) kill(err error) []*migTarget {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.dead == nil {
-		q.dead = err
-	}
-	rest := q.items
-	q.items = nil
-	return rest
-}
-
-// worker applies batches on one connection until the queue is empty.
-func (run *migRun) worker(ctx context.Context, sp *serverPool, q *migQueue) {
-	c, err := sp.acquire(ctx)
-	if err != nil {
-		// Other workers may hold connections (the pool can be busy with
-		// the application's traffic); the queue fails only when none can.
-		if q.giveUp() {
-			run.failAll(q.kill(err), err)
-		}
+	if len(pools) == 0 {
 		return
 	}
-	defer sp.release(c)
-	conn := c.Conn()
-	for {
-		if err := ctx.Err(); err != nil {
-			run.failAll(q.kill(err), err)
+	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), verifyTimeout)
+	defer cancel()
+	migrated := make([]map[*migTarget]bool, len(pools))
+	eachPool(pools, func(i int, sp *serverPool) {
+		ts := byPool[sp]
+		c, err := sp.acquire(vctx)
+		if err != nil {
 			return
 		}
-		batch := q.take(run.opts.Batch)
-		if len(batch) == 0 {
+		defer sp.release(c)
+		errs, err := survey(vctx, sp, c.Conn(), ts)
+		if err != nil {
 			return
 		}
-		if err := run.applyBatch(ctx, sp, conn, batch, q); err != nil {
-			run.failAll(q.kill(err), err)
-			return
+		migrated[i] = map[*migTarget]bool{}
+		for j, t := range ts {
+			if errs[j] == nil && len(t.todo) == 0 {
+				migrated[i][t] = true
+			}
 		}
-	}
+	})
+	run.failed = slices.DeleteFunc(run.failed, func(f failure) bool {
+		for _, m := range migrated {
+			if m[f.t] {
+				run.finish(f.t, nil, nil)
+				return true
+			}
+		}
+		return false
+	})
 }
 
-// applyBatch sends the scripts of batch in one simple-protocol round trip,
-// each schema in its own transaction. PostgreSQL stops at the first error of
-// a multi-statement query, so the schemas before it are committed, the
-// failing one is rolled back and reported, and the ones after it were never
-// run and go back to the queue. It returns an error only when the
-// connection is unusable; then the schemas not known to be committed are
-// reported failed and the caller fails the rest of the queue.
-func (run *migRun) applyBatch(ctx context.Context, sp *serverPool, conn *pgx.Conn, batch []*migTarget, q *migQueue) error {
-	var b strings.Builder
-	for _, t := range batch {
-		t.script(&b, run.opts.LockTimeout)
-	}
-	mrr := conn.PgConn().Exec(ctx, b.String())
-	commits := 0
-	for mrr.NextResult() {
-		tag, err := mrr.ResultReader().Close()
-		if err == nil && tag.String() == "COMMIT" {
-			t := batch[commits]
-			commits++
-			applied := make([]int, len(t.todo))
-			for i, m := range t.todo {
-				applied[i] = m.Version
-			}
-			run.finish(t, applied, nil)
-		}
-	}
-	err := mrr.Close()
-	if err == nil {
-		if commits != len(batch) {
-			err = fmt.Errorf("migration batch out of step: %d of %d schemas committed", commits, len(batch))
-			run.failAll(batch[commits:], err)
-			return err
-		}
+// result reports the failures, in Spec order, through Progress and as the
+// run's error.
+func (run *migRun) result() error {
+	if len(run.failed) == 0 {
 		return nil
 	}
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) || conn.IsClosed() {
-		// Whether the schema in flight committed is unknown; its history
-		// will tell on the next run.
-		err = sp.classify(ctx, conn, err)
-		run.failAll(batch[commits:], err)
-		return err
+	slices.SortFunc(run.failed, func(a, b failure) int { return a.t.order - b.t.order })
+	list := make([]*ShardError, len(run.failed))
+	onlyNewer := true
+	for i, f := range run.failed {
+		run.finish(f.t, nil, f.err)
+		list[i] = f.t.fail(f.err)
+		onlyNewer = onlyNewer && errors.Is(f.err, ErrSchemaNewer)
 	}
-	run.finish(batch[commits], nil, err)
-	if rest := batch[commits+1:]; len(rest) > 0 {
-		q.putBack(rest)
+	if onlyNewer {
+		return &SchemaNewerError{Schemas: list, Total: run.total}
 	}
-	// The failed schema's transaction is still open (aborted) on the
-	// connection; end it so the connection can take the next batch.
-	if _, rerr := conn.PgConn().Exec(ctx, "ROLLBACK").ReadAll(); rerr != nil {
-		return sp.classify(ctx, conn, rerr)
-	}
-	return nil
-}
-
-// script writes the transaction that applies t.todo: create the shard's
-// schema and the history table if missing, then for each version its history row
-// followed by its SQL, all under SET LOCAL lock_timeout.
-func (t *migTarget) script(b *strings.Builder, lockTimeout time.Duration) {
-	fmt.Fprintf(b, "BEGIN;\nSET LOCAL lock_timeout = %d;\n", max(1, lockTimeout.Milliseconds()))
-	if t.group == nil {
-		fmt.Fprintf(b, "SELECT pg_catalog.pg_advisory_xact_lock(%d);\n", int64(migrateLockKey))
-	} else {
-		// Only shard schemas are created: "public" exists in every
-		// database, and CREATE SCHEMA IF NOT EXISTS checks the CREATE
-		// privilege on the database even when the schema exists.
-		fmt.Fprintf(b, "CREATE SCHEMA IF NOT EXISTS %s;\n", t.schema)
-	}
-	// Bounded column types: a table whose rows cannot outgrow a page gets
-	// no TOAST table, which saves two files (table and index) per schema,
-	// a measurable part of creating thousands of schemas.
-	fmt.Fprintf(b, "CREATE TABLE IF NOT EXISTS %s.%s (target varchar(%d) NOT NULL, version integer NOT NULL, seq integer NOT NULL, "+
-		"name varchar(%d) NOT NULL, checksum char(64) NOT NULL, declarative boolean NOT NULL, applied_at timestamptz NOT NULL DEFAULT pg_catalog.now(), "+
-		"PRIMARY KEY (target, version, seq));\n", t.schema, MigrationsTable, maxIdent, maxMigrationName)
-	for _, m := range t.todo {
-		// A concurrent run that read the same history inserts the same
-		// key: it waits for this transaction and then fails instead of
-		// applying the version a second time.
-		fmt.Fprintf(b, "INSERT INTO %s.%s (target, version, seq, name, checksum, declarative) VALUES (%s, %d, %d, %s, '%s', %t);\n",
-			t.schema, MigrationsTable, quoteLiteral(t.name), m.Version, m.seq, quoteLiteral(m.Name), m.sum, m.Declarative)
-		// The newline keeps the terminating semicolon out of a trailing
-		// "-- comment"; an extra empty statement after one is harmless.
-		b.WriteString(t.render(m.SQL))
-		b.WriteString("\n;\n")
-	}
-	if t.group != nil {
-		fmt.Fprintf(b, "COMMENT ON TABLE %s.%s IS '%s';\n", t.schema, MigrationsTable, t.digest)
-	}
-	b.WriteString("COMMIT;\n")
-}
-
-// quoteLiteral quotes s as an escape string literal (E'...'), which means
-// the same whatever standard_conforming_strings is set to.
-func quoteLiteral(s string) string {
-	s = strings.ReplaceAll(s, `\`, `\\`)
-	s = strings.ReplaceAll(s, `'`, `''`)
-	return "E'" + s + "'"
+	return &MigrateError{Failed: list, Total: run.total}
 }

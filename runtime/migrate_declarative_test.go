@@ -58,8 +58,9 @@ const historyQuery = "SELECT version || '/' || seq || '/' || declarative FROM @s
 // TestMigrateDeclarativeReappliesChangedSQL evolves a declarative schema:
 // a changed declarative migration is applied again on every schema (and
 // recorded), existing rows stay and read the new column's zero value, a
-// second run is a no-op, going back to earlier SQL is one more application,
-// and ordinary migrations keep their append-only checksums.
+// second run is a no-op, going back to earlier SQL changes nothing (an
+// older Spec: ErrSchemaNewer), and ordinary migrations keep their
+// append-only checksums.
 func TestMigrateDeclarativeReappliesChangedSQL(t *testing.T) {
 	_, urls := pgtest.NewDatabase(t, 2, "app")
 	const shards = 8
@@ -119,7 +120,7 @@ func TestMigrateDeclarativeReappliesChangedSQL(t *testing.T) {
 		t.Errorf("title keeps a default (%v): inserts that forget it would not fail", err)
 	}
 	hq := g.Prepare(historyQuery)
-	if got, want := history(t, ctx, g.At(5), hq, "blog"), []string{"0/1/false", "1/1/true", "1/2/true", "2/1/false"}; !slices.Equal(got, want) {
+	if got, want := history(t, ctx, g.At(5), hq, "blog"), []string{"0/1/true", "1/1/true", "1/2/true", "2/1/false"}; !slices.Equal(got, want) {
 		t.Errorf("history of shard 5 = %v, want %v", got, want)
 	}
 
@@ -133,22 +134,32 @@ func TestMigrateDeclarativeReappliesChangedSQL(t *testing.T) {
 		}
 	}
 
-	// Back to v1's declarative SQL (the column and index stay: the SQL is
-	// additive): a third application, not a key conflict.
+	// Back to v1's declarative SQL: that is an older Spec (the replicas of
+	// the previous version during a rolling deploy). Nothing changes, the
+	// history does not go back, and the error says so.
 	back := declarativeSpec(shards, usersV1, viewsV1, postsV1, extra)
 	var third progressLog
-	if err := Migrate(ctx, r, back, MigrateOptions{Progress: third.add}); err != nil {
-		t.Fatal(err)
+	err = Migrate(ctx, r, back, MigrateOptions{Progress: third.add})
+	var newer *SchemaNewerError
+	if !errors.As(err, &newer) || !errors.Is(err, ErrSchemaNewer) || !slices.Equal(newer.Shards("blog"), []Shard{0, 1, 2, 3, 4, 5, 6, 7}) || len(newer.Databases()) != 0 {
+		t.Fatalf("older Spec: err = %v, want *SchemaNewerError for shards 0-7", err)
 	}
-	if got := third.appliedShards("blog"); len(got) != shards {
-		t.Errorf("going back applied to shards %v, want all %d", got, shards)
+	if !strings.Contains(err.Error(), "group blog shards 0-7") {
+		t.Errorf("older Spec: %v does not name the shards as a range", err)
 	}
-	if got, want := history(t, ctx, g.At(5), hq, "blog"), []string{"0/1/false", "1/1/true", "1/2/true", "1/3/true", "2/1/false"}; !slices.Equal(got, want) {
-		t.Errorf("history of shard 5 = %v, want %v", got, want)
+	if got := third.appliedShards("blog"); len(got) != 0 {
+		t.Errorf("older Spec applied to shards %v", got)
+	}
+	if got, want := history(t, ctx, g.At(5), hq, "blog"), []string{"0/1/true", "1/1/true", "1/2/true", "2/1/false"}; !slices.Equal(got, want) {
+		t.Errorf("history of shard 5 after the older Spec = %v, want %v", got, want)
+	}
+	// An older Spec that lacks a version the history has is older too.
+	if err := Migrate(ctx, r, declarativeSpec(shards, usersV1, viewsV1, postsV2), MigrateOptions{}); !errors.As(err, &newer) {
+		t.Errorf("Spec without version 2: err = %v, want *SchemaNewerError", err)
 	}
 
 	// An ordinary migration stays append-only.
-	edited := declarativeSpec(shards, usersV1, viewsV1, postsV1, Migration{Version: 2, Name: "backfill", SQL: extra.SQL + " AND false"})
+	edited := declarativeSpec(shards, usersV1, viewsV1, postsV2, Migration{Version: 2, Name: "backfill", SQL: extra.SQL + " AND false"})
 	err = Migrate(ctx, r, edited, MigrateOptions{})
 	var me *MigrateError
 	if !errors.As(err, &me) || !errors.Is(err, ErrChecksumMismatch) || len(me.Shards("blog")) != shards {
