@@ -25,10 +25,14 @@ const (
 const idLockClass = 0x73686764
 
 // idJumpTries bounds how often a call that finds the sequence lagging the
-// clock tries to jump it (see the template): enough that concurrent first
-// calls on a fresh shard all see the jump, few enough that a leaked shared
-// lock costs each lagging call well under a millisecond.
-const idJumpTries = 100
+// clock tries to jump it, the tries after idQuickTries each after a 1 ms
+// pause (see the template): enough that concurrent first calls on a fresh
+// shard all see the jump, few enough that a leaked shared lock costs a
+// lagging call at most 5 ms.
+const (
+	idJumpTries  = 8
+	idQuickTries = 3
+)
 
 // idFunctionTemplate is parsed on each call rather than cached in a package
 // variable: rendering happens once per migration run, and the package keeps
@@ -63,6 +67,7 @@ func (l Layout) IDFunctionSQL() (string, error) {
 		MaxComposite int64
 		LockKey      string
 		JumpTries    int
+		QuickTries   int
 	}{
 		Layout:      l.String(),
 		SeqBits:     l.SeqBits,
@@ -75,6 +80,7 @@ func (l Layout) IDFunctionSQL() (string, error) {
 		// from nextval instead of a wrapped, negative or duplicate ID.
 		MaxComposite: l.MaxMillis()<<l.SeqBits | l.MaxSeq(),
 		JumpTries:    idJumpTries,
+		QuickTries:   idQuickTries,
 		LockKey:      fmt.Sprintf("(%d::bigint << 32 | '%s.%s'::pg_catalog.regclass::pg_catalog.oid::bigint)", idLockClass, SchemaToken, IDSequenceName),
 	}
 	var b bytes.Buffer

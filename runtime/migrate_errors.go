@@ -1,8 +1,10 @@
 package runtime
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -76,6 +78,11 @@ func writeKinds(b *strings.Builder, list []*ShardError) {
 		}
 		byKey[k].all = append(byKey[k].all, f)
 	}
+	// The shards a change fails on matter more than those it was not
+	// applied to because of them.
+	slices.SortStableFunc(kinds, func(a, b *kind) int {
+		return cmp.Compare(rejectedOnly(a.first), rejectedOnly(b.first))
+	})
 	if len(kinds) == 1 {
 		b.WriteString("; error: ")
 		b.WriteString(kinds[0].first.Error())
@@ -89,6 +96,14 @@ func writeKinds(b *strings.Builder, list []*ShardError) {
 		}
 		fmt.Fprintf(b, "\n\t%s: %s", where(k.all), k.first.Error())
 	}
+}
+
+func rejectedOnly(f *ShardError) int {
+	var rej *rejectedError
+	if errors.As(f.Err, &rej) {
+		return 1
+	}
+	return 0
 }
 
 // errorKey is what tells two failures' causes apart: the cause's text

@@ -486,9 +486,9 @@ func TestMigrateErrorLists(t *testing.T) {
 
 // TestMigrateCancelledListsExactlyTheRest cancels a run part-way: the error
 // must list every schema that did not report success, and a re-run must
-// migrate only (a subset of) those — a schema whose COMMIT was in flight
-// may have committed without the run hearing of it, which its history then
-// shows.
+// migrate exactly those: a schema whose COMMIT was in flight may have
+// committed without the run hearing of it, and the run reads its history
+// again before listing it.
 func TestMigrateCancelledListsExactlyTheRest(t *testing.T) {
 	_, urls := pgtest.NewDatabase(t, 2, "app")
 	const shards = 64
@@ -530,10 +530,19 @@ func TestMigrateCancelledListsExactlyTheRest(t *testing.T) {
 	if err := Migrate(context.Background(), r, spec, MigrateOptions{Progress: again.add}); err != nil {
 		t.Fatal(err)
 	}
+	reapplied := 0
 	for _, c := range again.calls {
 		if len(c.Applied) > 0 && !failed[key(c)] {
 			t.Errorf("re-run migrated %s, which the first run reported migrated", key(c))
 		}
+		if len(c.Applied) > 0 {
+			reapplied++
+		}
+	}
+	// The run verified its failures: every schema it listed was indeed
+	// not migrated.
+	if reapplied != len(failed) {
+		t.Errorf("re-run migrated %d schemas, the first run listed %d as not migrated", reapplied, len(failed))
 	}
 	t.Logf("cancelled after %d schemas; %d listed; re-run applied %d", len(migrated), len(failed), len(again.appliedShards("blog")))
 }

@@ -27,7 +27,8 @@ BEGIN
 		THEN pg_catalog.nextval('@schema@.shardgen_id_seq'::pg_catalog.regclass) END;
 	unlocked := pg_catalog.pg_advisory_unlock_shared((1936222052::bigint << 32 | '@schema@.shardgen_id_seq'::pg_catalog.regclass::pg_catalog.oid::bigint));
 	now_ms := pg_catalog.floor(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) * 1000)::bigint - 1704067200000;
-	IF (c >> 10) < now_ms - 1 THEN
+	FOR attempt IN 1..8 LOOP
+		EXIT WHEN (c >> 10) >= now_ms - 1;
 		IF pg_catalog.pg_try_advisory_lock((1936222052::bigint << 32 | '@schema@.shardgen_id_seq'::pg_catalog.regclass::pg_catalog.oid::bigint)) THEN
 			BEGIN
 				c := pg_catalog.nextval('@schema@.shardgen_id_seq'::pg_catalog.regclass);
@@ -40,8 +41,15 @@ BEGIN
 				unlocked := pg_catalog.pg_advisory_unlock((1936222052::bigint << 32 | '@schema@.shardgen_id_seq'::pg_catalog.regclass::pg_catalog.oid::bigint));
 				RAISE;
 			END;
+			EXIT;
 		END IF;
-	END IF;
+		IF attempt > 3 THEN
+			PERFORM pg_catalog.pg_sleep(0.001);
+		END IF;
+		c := CASE WHEN pg_catalog.pg_advisory_lock_shared((1936222052::bigint << 32 | '@schema@.shardgen_id_seq'::pg_catalog.regclass::pg_catalog.oid::bigint))::text = ''
+			THEN pg_catalog.nextval('@schema@.shardgen_id_seq'::pg_catalog.regclass) END;
+		unlocked := pg_catalog.pg_advisory_unlock_shared((1936222052::bigint << 32 | '@schema@.shardgen_id_seq'::pg_catalog.regclass::pg_catalog.oid::bigint));
+	END LOOP;
 	RETURN ((c >> 10) << 23) | (@shard@::bigint << 10) | (c & 1023);
 END
 $shardgen$;
@@ -95,7 +103,8 @@ BEGIN
 		THEN pg_catalog.nextval('@schema@.shardgen_id_seq'::pg_catalog.regclass) END;
 	unlocked := pg_catalog.pg_advisory_unlock_shared((1936222052::bigint << 32 | '@schema@.shardgen_id_seq'::pg_catalog.regclass::pg_catalog.oid::bigint));
 	now_ms := pg_catalog.floor(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) * 1000)::bigint - 1704067200000;
-	IF (c >> 10) < now_ms - 1 THEN
+	FOR attempt IN 1..8 LOOP
+		EXIT WHEN (c >> 10) >= now_ms - 1;
 		IF pg_catalog.pg_try_advisory_lock((1936222052::bigint << 32 | '@schema@.shardgen_id_seq'::pg_catalog.regclass::pg_catalog.oid::bigint)) THEN
 			BEGIN
 				c := pg_catalog.nextval('@schema@.shardgen_id_seq'::pg_catalog.regclass);
@@ -108,8 +117,15 @@ BEGIN
 				unlocked := pg_catalog.pg_advisory_unlock((1936222052::bigint << 32 | '@schema@.shardgen_id_seq'::pg_catalog.regclass::pg_catalog.oid::bigint));
 				RAISE;
 			END;
+			EXIT;
 		END IF;
-	END IF;
+		IF attempt > 3 THEN
+			PERFORM pg_catalog.pg_sleep(0.001);
+		END IF;
+		c := CASE WHEN pg_catalog.pg_advisory_lock_shared((1936222052::bigint << 32 | '@schema@.shardgen_id_seq'::pg_catalog.regclass::pg_catalog.oid::bigint))::text = ''
+			THEN pg_catalog.nextval('@schema@.shardgen_id_seq'::pg_catalog.regclass) END;
+		unlocked := pg_catalog.pg_advisory_unlock_shared((1936222052::bigint << 32 | '@schema@.shardgen_id_seq'::pg_catalog.regclass::pg_catalog.oid::bigint));
+	END LOOP;
 	RETURN ((c >> 10) << 23) | (@shard@::bigint << 10) | (c & 1023);
 END
 $shardgen$;
