@@ -22,7 +22,8 @@ func serverGoingAway(code string) bool {
 }
 
 // classify turns an error from a statement on conn into the error stored in
-// a ShardError: connection-level failures become ErrUnavailable.
+// a ShardError: connection-level failures become ErrUnavailable, a missing
+// table or schema ErrNotMigrated.
 func (sp *serverPool) classify(ctx context.Context, conn *pgx.Conn, err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
