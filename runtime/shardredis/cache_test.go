@@ -77,7 +77,7 @@ type cacheEnv struct {
 	update  *runtime.Query
 }
 
-func newCacheEnv(t *testing.T, ioTimeout time.Duration) *cacheEnv {
+func newCacheEnv(t testing.TB, ioTimeout time.Duration) *cacheEnv {
 	t.Helper()
 	ctx := context.Background()
 	_, urls := pgtest.NewDatabase(t, 2, "cache")
@@ -183,7 +183,7 @@ func (e *cacheEnv) cached(t *testing.T, id int64) string {
 	return ""
 }
 
-func mgetCalls(t *testing.T, r *redistest.Server) int {
+func mgetCalls(t testing.TB, r *redistest.Server) int {
 	t.Helper()
 	info, err := r.Do("INFO", "commandstats")
 	if err != nil {

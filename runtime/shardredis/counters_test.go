@@ -73,7 +73,7 @@ func openCounters(pgURLs, redisURLs []string) (*runtime.Router, *Redis, *Counter
 	return router, rdb, c, nil
 }
 
-func newCounterEnv(t *testing.T, persistence redistest.Persistence) *counterEnv {
+func newCounterEnv(t testing.TB, persistence redistest.Persistence) *counterEnv {
 	t.Helper()
 	pg, urls := pgtest.NewDatabase(t, 2, "ctr")
 	rs := redistest.NewWith(t, 2, redistest.Options{Persistence: persistence})
@@ -108,7 +108,7 @@ func newCounterEnv(t *testing.T, persistence redistest.Persistence) *counterEnv 
 }
 
 // stored reads every post's views and likes from the database.
-func (e *counterEnv) stored(t *testing.T) (views, likes []int64) {
+func (e *counterEnv) stored(t testing.TB) (views, likes []int64) {
 	t.Helper()
 	views, likes = make([]int64, nRows+1), make([]int64, nRows+1)
 	q := e.db.Prepare(`SELECT id, views, likes FROM @schema@.posts`)
@@ -131,7 +131,7 @@ func (e *counterEnv) stored(t *testing.T) (views, likes []int64) {
 	return views, likes
 }
 
-func (e *counterEnv) flushAll(t *testing.T) {
+func (e *counterEnv) flushAll(t testing.TB) {
 	t.Helper()
 	for i := 0; ; i++ {
 		st, err := e.c.Flush(context.Background())

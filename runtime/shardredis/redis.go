@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -54,6 +55,8 @@ type Server struct {
 type conn struct {
 	opt   rueidis.ClientOption
 	where string
+
+	ready atomic.Pointer[rueidis.Client] // set once connected: the lock-free fast path
 
 	mu      sync.Mutex
 	client  rueidis.Client
@@ -229,6 +232,9 @@ func (s *Server) String() string { return s.name + " (" + s.where + ")" }
 func (s *Server) Client() (rueidis.Client, error) { return s.conn.get() }
 
 func (c *conn) get() (rueidis.Client, error) {
+	if cl := c.ready.Load(); cl != nil {
+		return *cl, nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.client != nil {
@@ -247,6 +253,7 @@ func (c *conn) get() (rueidis.Client, error) {
 		return nil, fmt.Errorf("%w: %s: %s", ErrUnavailable, c.where, c.lastErr)
 	}
 	c.client, c.failed = cl, time.Time{}
+	c.ready.Store(&cl)
 	return cl, nil
 }
 
@@ -254,6 +261,7 @@ func (c *conn) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.closed = true
+	c.ready.Store(nil)
 	if c.client != nil {
 		c.client.Close()
 		c.client = nil
