@@ -51,7 +51,9 @@
 // Unknown SHARDGEN_DATABASE_*, SHARDGEN_GROUP_* and SHARDGEN_POOL_* variables
 // are errors so that typos surface. The JSON file format is documented on
 // LoadConfigFile; its connection strings may use ${VAR} so passwords can
-// stay in the environment.
+// stay in the environment. The SHARDGEN_REDIS_* variables and the file's
+// "redis" section belong to runtime/shardredis (see its ConfigFromEnv),
+// which the runtime neither reads nor links.
 //
 // # Routing
 //
