@@ -119,8 +119,8 @@
 // The shardgen options, separated by commas with no spaces:
 //
 //	pk           the primary key (default: the field named ID)
-//	unique       a unique constraint on the column
-//	index        an index on the column
+//	unique       a unique constraint on the column, and a finder GetBy<Field>
+//	index        an index on the column, and a finder ListBy<Field>
 //	json         store a struct or map field as jsonb
 //	ref=<Model>  the field holds the primary key of Model (see Relations)
 //	via=<Field>  with ref: Field of this model holds the referenced row's
@@ -135,6 +135,27 @@
 // two rows of different keys on different shards may share it. A value that
 // must be unique across the whole group belongs on a database model (for
 // example a slug table on default that maps the value to the row's ID).
+//
+// # Finders
+//
+// A unique field gets a finder GetBy<Field> on its repository and on the
+// transaction-bound one (Email -> UserRepo.GetByEmail(ctx, email)), which
+// returns the row or an error wrapping runtime.ErrNotFound. An index field
+// gets ListBy<Field>, named like a relation accessor without an "ID" suffix
+// (PostID -> ListByPost(ctx, postID, page)), newest first with the keyset
+// paging of List. Both take the field's type without its pointer, so they
+// never look for NULL. On a sharded model they take the shard key first and
+// run on its shard, in one round trip, matching on the shard key too
+// (GetByNumber(ctx, key, number)): the value is unique among the rows of one
+// key, as above. Every sharded model also gets CountByKey(ctx, key), the
+// number of rows of one key in one round trip.
+//
+// The primary key and the shard key get no finder (Get and List find by
+// them), nor does an index field that has a relation accessor, nor a field
+// whose type has no meaningful equality lookup: floats, numerics, bool,
+// arrays and JSON keep their constraint or index without a finder. A finder
+// whose name another generated name already has (a relation accessor
+// ListByPost beside an index field PostID) is a positioned error.
 //
 // The primary key must be int64; the database mints it. For a sharded model
 // it is minted by a function of the shard schema and carries the logical

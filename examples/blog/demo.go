@@ -288,6 +288,15 @@ func (d *demo) readBack(ctx context.Context) error {
 		return err
 	}
 	d.p.linef("Users.Get(%d) on the default database -> %s <%s>", gotU.ID, gotU.Name, gotU.Email)
+	// A unique field gets a finder.
+	byEmail, err := d.db.Users.GetByEmail(ctx, gotU.Email)
+	if err != nil {
+		return err
+	}
+	if byEmail.ID != gotU.ID {
+		return fmt.Errorf("Users.GetByEmail(%q) found user %d, want %d", gotU.Email, byEmail.ID, gotU.ID)
+	}
+	d.p.linef("Users.GetByEmail(%q) -> user %d", gotU.Email, byEmail.ID)
 
 	// By shard key, a page at a time (keyset pagination, newest first).
 	alice := d.users[0]
@@ -309,6 +318,11 @@ func (d *demo) readBack(ctx context.Context) error {
 		d.p.linef("Posts.List(alice, Page{Limit: 2, After: %d}) page %d: %s", page.After, n, strings.Join(titles, ", "))
 		page = page.Next(list[len(list)-1].ID)
 	}
+	n, err := d.db.Posts.CountByKey(ctx, blogdb.BlogKey(alice.ID))
+	if err != nil {
+		return err
+	}
+	d.p.linef("Posts.CountByKey(alice) -> %d posts, one round trip on her shard", n)
 	// The relation accessor exists because Comment -> Post is co-located.
 	cs, err := d.db.Comments.ListByPost(ctx, blogdb.PostID(d.txPost.ID), runtime.Page{})
 	if err != nil {

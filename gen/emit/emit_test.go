@@ -45,7 +45,7 @@ func TestPackageIsDeterministicAndSorted(t *testing.T) {
 	for _, f := range a {
 		names = append(names, f.Name)
 	}
-	want := []string{"shardgen.go", "shardgen_comments.go", "shardgen_counters.go", "shardgen_page_views.go",
+	want := []string{"shardgen.go", "shardgen_comments.go", "shardgen_counters.go", "shardgen_labels.go", "shardgen_page_views.go",
 		"shardgen_posts.go", "shardgen_samples.go", "shardgen_schema.sql", "shardgen_sessions.go", "shardgen_users.go"}
 	if !slices.Equal(names, want) {
 		t.Errorf("files = %v, want %v", names, want)

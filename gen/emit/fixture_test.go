@@ -86,13 +86,27 @@ func blogPackage() *model.Package {
 	counter.ShardKey = field("Name", "name", typ(model.String, stringIdent))
 	counter.Fields = []*model.Field{counter.PK, counter.ShardKey, field("Value", "value", typ(model.Int64, int64Ident))}
 
+	// Labels have finders on a sharded model: unique per shard (Slug, and
+	// Ext, a nullable UUID) and an index (Color).
+	label := &model.Model{GoName: "Label", Table: "labels", Placement: model.InGroup, Group: metrics}
+	label.PK = field("ID", "id", typ(model.Int64, int64Ident))
+	label.PK.PK = true
+	label.ShardKey = field("Owner", "owner", typ(model.String, stringIdent))
+	slug := field("Slug", "slug", typ(model.String, stringIdent))
+	slug.Unique = true
+	color := field("Color", "color", typ(model.String, stringIdent))
+	color.Index = true
+	ext := field("Ext", "ext", &model.Type{Kind: model.UUID, Ident: model.GoIdent{ImportPath: "example.com/app", Name: "UUID"}, Nullable: true, Pointer: true})
+	ext.Unique = true
+	label.Fields = []*model.Field{label.PK, label.ShardKey, slug, color, ext}
+
 	sample := samplesModel(def)
 
-	p.Models = []*model.Model{user, post, comment, session, view, counter, sample}
+	p.Models = []*model.Model{user, post, comment, session, view, counter, label, sample}
 	def.Models = []*model.Model{user, sample}
 	analytics.Models = []*model.Model{session, view}
 	blog.Models = []*model.Model{post, comment}
-	metrics.Models = []*model.Model{counter}
+	metrics.Models = []*model.Model{counter, label}
 	return p
 }
 
@@ -224,5 +238,13 @@ type Counter struct {
 	ID    int64
 	Name  string
 	Value int64
+}
+
+type Label struct {
+	ID    int64
+	Owner string
+	Slug  string
+	Color string
+	Ext   *UUID
 }
 `

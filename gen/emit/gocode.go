@@ -344,6 +344,10 @@ func (e *emitter) newRepo(mi *modelInfo) jen.Code {
 	for i, r := range m.Relations {
 		d[jen.Id(relQuery(r))] = prep(mi.q.ListBy[i])
 	}
+	names, sqls := finderQueries(mi) // finders.go
+	for i, n := range names {
+		d[jen.Id(n)] = prep(sqls[i])
+	}
 	return jen.Op("&").Add(e.local(m.RepoName())).Values(d)
 }
 

@@ -287,6 +287,158 @@ func TestRepositories(t *testing.T) {
 	}
 }
 
+// TestFinders runs GetBy (unique fields), ListBy (index fields) and
+// CountByKey on a database model and on sharded models over both servers.
+func TestFinders(t *testing.T) {
+	db, r := open(t)
+	ctx := context.Background()
+	metrics, err := r.Group("metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blog, err := r.Group("blog")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Database model: GetByEmail.
+	uid, err := db.Users.Insert(ctx, &User{Email: "grace@example.com", Name: "Grace"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, err := db.Users.GetByEmail(ctx, "grace@example.com"); err != nil || u.ID != int64(uid) || u.Name != "Grace" {
+		t.Fatalf("GetByEmail = %+v, %v", u, err)
+	}
+	if _, err := db.Users.GetByEmail(ctx, "nobody@example.com"); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("GetByEmail of an unknown email: %v, want ErrNotFound", err)
+	}
+	err = db.InDefaultTx(ctx, func(tx *DefaultTx) error {
+		u, err := tx.Users().GetByEmail(ctx, "grace@example.com")
+		if err != nil || u.ID != int64(uid) {
+			t.Errorf("tx GetByEmail = %+v, %v", u, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Sharded, string keys: owners on shards of both servers (metrics has
+	// one server; blog below spans two).
+	owners := []string{"ann", "bob", "cy", "dee"}
+	ext := UUID{7, 7, 7}
+	var annID LabelID
+	for i, o := range owners {
+		l := &Label{Owner: o, Slug: "urgent", Color: "red"}
+		if i == 0 {
+			l.Ext = &ext
+		}
+		id, err := db.Labels.Insert(ctx, l)
+		if err != nil {
+			t.Fatalf("insert label of %s: %v", o, err)
+		}
+		if i == 0 {
+			annID = id
+		}
+		if _, err := db.Labels.Insert(ctx, &Label{Owner: o, Slug: "later-" + o, Color: "red"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := db.Labels.GetBySlug(ctx, "ann", "urgent")
+	if err != nil || got.ID != int64(annID) || got.Owner != "ann" {
+		t.Fatalf("GetBySlug = %+v, %v", got, err)
+	}
+	if got, err := db.Labels.GetByExt(ctx, "ann", ext); err != nil || got.ID != int64(annID) {
+		t.Fatalf("GetByExt = %+v, %v", got, err)
+	}
+	if _, err := db.Labels.GetByExt(ctx, "bob", ext); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("GetByExt under another key: %v, want ErrNotFound", err)
+	}
+	// The key is part of the lookup: another owner on the same shard with
+	// the same slug is never returned.
+	same := "ann2"
+	for metrics.ShardOfString(same) != metrics.ShardOfString("ann") {
+		same += "x"
+	}
+	if _, err := db.Labels.GetBySlug(ctx, MetricsKey(same), "urgent"); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("GetBySlug of a key without that slug on the same shard: %v, want ErrNotFound", err)
+	}
+	page := runtime.Page{Limit: 1}
+	var reds []int64
+	for {
+		rows, err := db.Labels.ListByColor(ctx, "cy", "red", page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range rows {
+			if l.Owner != "cy" || l.Color != "red" {
+				t.Fatalf("ListByColor returned %+v", l)
+			}
+			reds = append(reds, l.ID)
+		}
+		if len(rows) < page.Size() {
+			break
+		}
+		page = page.Next(rows[len(rows)-1].ID)
+	}
+	if len(reds) != 2 || reds[0] < reds[1] {
+		t.Errorf("ListByColor pages = %v, want two IDs newest first", reds)
+	}
+	if n, err := db.Labels.CountByKey(ctx, "dee"); err != nil || n != 2 {
+		t.Errorf("Labels.CountByKey = %d, %v, want 2", n, err)
+	}
+	if n, err := db.Labels.CountByKey(ctx, "nobody"); err != nil || n != 0 {
+		t.Errorf("CountByKey of an unknown key = %d, %v, want 0", n, err)
+	}
+
+	// Sharded over two servers: ListByTitle and CountByKey for authors on
+	// each server, in and out of transactions.
+	var onA, onB int64
+	for k := int64(1); onA == 0 || onB == 0; k++ {
+		if blog.ShardOfInt64(k) < 8 && onA == 0 {
+			onA = k
+		} else if blog.ShardOfInt64(k) >= 8 && onB == 0 {
+			onB = k
+		}
+	}
+	for _, a := range []int64{onA, onB} {
+		for i := range 3 {
+			title := "draft"
+			if i == 0 {
+				title = "final"
+			}
+			if _, err := db.Posts.Insert(ctx, &Post{AuthorID: a, Title: title}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		drafts, err := db.Posts.ListByTitle(ctx, BlogKey(a), "draft", runtime.Page{})
+		if err != nil || len(drafts) != 2 || drafts[0].AuthorID != a {
+			t.Errorf("ListByTitle(%d) = %v, %v", a, drafts, err)
+		}
+		if n, err := db.Posts.CountByKey(ctx, BlogKey(a)); err != nil || n != 3 {
+			t.Errorf("Posts.CountByKey(%d) = %d, %v, want 3", a, n, err)
+		}
+	}
+	err = db.InBlogShard(ctx, BlogKey(onA), func(tx *BlogTx) error {
+		if n, err := tx.Posts().CountByKey(ctx, BlogKey(onA)); err != nil || n != 3 {
+			t.Errorf("tx CountByKey = %d, %v", n, err)
+		}
+		if rows, err := tx.Posts().ListByTitle(ctx, BlogKey(onA), "final", runtime.Page{}); err != nil || len(rows) != 1 {
+			t.Errorf("tx ListByTitle = %v, %v", rows, err)
+		}
+		if _, err := tx.Posts().CountByKey(ctx, BlogKey(onB)); !errors.Is(err, runtime.ErrWrongShard) {
+			t.Errorf("tx CountByKey of another shard's key: %v, want ErrWrongShard", err)
+		}
+		if _, err := tx.Posts().ListByTitle(ctx, BlogKey(onB), "final", runtime.Page{}); !errors.Is(err, runtime.ErrWrongShard) {
+			t.Errorf("tx ListByTitle of another shard's key: %v, want ErrWrongShard", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestEveryTypeRoundTrips(t *testing.T) {
 	db, _ := open(t)
 	ctx := context.Background()

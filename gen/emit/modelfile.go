@@ -130,6 +130,7 @@ func (e *emitter) modelFile(mi *modelInfo) *jen.File {
 			e.listBy(f, v, r)
 		}
 		e.count(f, v)
+		e.finders(f, v) // finders.go
 	}
 	e.collect(f, mi)
 	return f
@@ -175,6 +176,8 @@ func (e *emitter) repoType(f *jen.File, mi *modelInfo) {
 		for _, r := range m.Relations {
 			queries = append(queries, relQuery(r))
 		}
+		finders, _ := finderQueries(mi) // finders.go
+		queries = append(queries, finders...)
 		for _, q := range queries {
 			g.Id(q).Op("*").Add(rt("Query"))
 		}

@@ -155,15 +155,18 @@ func (d *Database) FieldName() string { return "database" + GoExported(d.Name) }
 // AccessorName names the relation accessor on the referencing model's
 // repository: the field name without its "ID" suffix after "ListBy"
 // (PostID -> "ListByPost", ParentID -> "ListByParent", Author -> "ListByAuthor").
-func (r *Relation) AccessorName() string {
-	name := r.Field.GoName
+func (r *Relation) AccessorName() string { return "ListBy" + listStem(r.Field.GoName) }
+
+// listStem is a field name without its "ID" suffix, exported, for the
+// ListBy methods of relations and index fields.
+func listStem(name string) string {
 	for _, suffix := range []string{"ID", "Id"} {
 		if s, ok := strings.CutSuffix(name, suffix); ok && s != "" {
 			name = s
 			break
 		}
 	}
-	return "ListBy" + upperFirst(name)
+	return upperFirst(name)
 }
 
 // GoPlural returns the plural of a CamelCase Go name by pluralizing its

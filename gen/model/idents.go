@@ -102,6 +102,10 @@ func (p *Package) Idents() []Ident {
 			ro := Owner{What: "the relation of field " + r.Field.GoName + " of model " + m.GoName, Pos: r.Pos}
 			add(ro, m.RepoName(), r.AccessorName())
 		}
+		for _, fd := range m.Finders() {
+			fo := Owner{What: "the finder of field " + fd.Field.GoName + " of model " + m.GoName, Pos: fd.Field.Pos}
+			add(fo, m.RepoName(), fd.Name)
+		}
 	}
 	for _, s := range p.Queries {
 		if len(s.Queries) == 0 {

@@ -199,26 +199,29 @@ func New(r *runtime.Router) (*DB, error) {
 		return nil, fmt.Errorf("blogdb.New: %w", err)
 	}
 	db.Users = &UserRepo{
-		qCount:  db.databaseDefault.Prepare("SELECT count(*) FROM @schema@.\"users\""),
-		qDelete: db.databaseDefault.Prepare("DELETE FROM @schema@.\"users\" WHERE \"id\" = $1"),
-		qGet:    db.databaseDefault.Prepare("SELECT \"id\", \"email\", \"display_name\", \"joined_at\", \"is_admin\" FROM @schema@.\"users\" WHERE \"id\" = $1"),
-		qInsert: db.databaseDefault.Prepare("INSERT INTO @schema@.\"users\" (\"email\", \"display_name\", \"joined_at\", \"is_admin\") VALUES ($1, $2, $3, $4) RETURNING \"id\""),
-		qList:   db.databaseDefault.Prepare("SELECT \"id\", \"email\", \"display_name\", \"joined_at\", \"is_admin\" FROM @schema@.\"users\" WHERE \"id\" < $1 ORDER BY \"id\" DESC LIMIT $2"),
-		qUpdate: db.databaseDefault.Prepare("UPDATE @schema@.\"users\" SET \"email\" = $2, \"display_name\" = $3, \"joined_at\" = $4, \"is_admin\" = $5 WHERE \"id\" = $1"),
-		target:  db.databaseDefault.Target(),
+		qCount:      db.databaseDefault.Prepare("SELECT count(*) FROM @schema@.\"users\""),
+		qDelete:     db.databaseDefault.Prepare("DELETE FROM @schema@.\"users\" WHERE \"id\" = $1"),
+		qGet:        db.databaseDefault.Prepare("SELECT \"id\", \"email\", \"display_name\", \"joined_at\", \"is_admin\" FROM @schema@.\"users\" WHERE \"id\" = $1"),
+		qGetByEmail: db.databaseDefault.Prepare("SELECT \"id\", \"email\", \"display_name\", \"joined_at\", \"is_admin\" FROM @schema@.\"users\" WHERE \"email\" = $1"),
+		qInsert:     db.databaseDefault.Prepare("INSERT INTO @schema@.\"users\" (\"email\", \"display_name\", \"joined_at\", \"is_admin\") VALUES ($1, $2, $3, $4) RETURNING \"id\""),
+		qList:       db.databaseDefault.Prepare("SELECT \"id\", \"email\", \"display_name\", \"joined_at\", \"is_admin\" FROM @schema@.\"users\" WHERE \"id\" < $1 ORDER BY \"id\" DESC LIMIT $2"),
+		qUpdate:     db.databaseDefault.Prepare("UPDATE @schema@.\"users\" SET \"email\" = $2, \"display_name\" = $3, \"joined_at\" = $4, \"is_admin\" = $5 WHERE \"id\" = $1"),
+		target:      db.databaseDefault.Target(),
 	}
 	db.Posts = &PostRepo{
-		group:   db.groupBlog,
-		qCount:  db.groupBlog.Prepare("SELECT count(*) FROM @schema@.\"posts\""),
-		qDelete: db.groupBlog.Prepare("DELETE FROM @schema@.\"posts\" WHERE \"id\" = $1"),
-		qGet:    db.groupBlog.Prepare("SELECT \"id\", \"author_id\", \"title\", \"body\", \"tags\", \"published_at\", \"created_at\" FROM @schema@.\"posts\" WHERE \"id\" = $1"),
-		qInsert: db.groupBlog.Prepare("INSERT INTO @schema@.\"posts\" (\"author_id\", \"title\", \"body\", \"tags\", \"published_at\", \"created_at\") VALUES ($1, $2, $3, $4, $5, $6) RETURNING \"id\""),
-		qList:   db.groupBlog.Prepare("SELECT \"id\", \"author_id\", \"title\", \"body\", \"tags\", \"published_at\", \"created_at\" FROM @schema@.\"posts\" WHERE \"author_id\" = $1 AND \"id\" < $2 ORDER BY \"id\" DESC LIMIT $3"),
-		qUpdate: db.groupBlog.Prepare("UPDATE @schema@.\"posts\" SET \"title\" = $3, \"body\" = $4, \"tags\" = $5, \"published_at\" = $6, \"created_at\" = $7 WHERE \"id\" = $1 AND \"author_id\" = $2"),
+		group:       db.groupBlog,
+		qCount:      db.groupBlog.Prepare("SELECT count(*) FROM @schema@.\"posts\""),
+		qCountByKey: db.groupBlog.Prepare("SELECT count(*) FROM @schema@.\"posts\" WHERE \"author_id\" = $1"),
+		qDelete:     db.groupBlog.Prepare("DELETE FROM @schema@.\"posts\" WHERE \"id\" = $1"),
+		qGet:        db.groupBlog.Prepare("SELECT \"id\", \"author_id\", \"title\", \"body\", \"tags\", \"published_at\", \"created_at\" FROM @schema@.\"posts\" WHERE \"id\" = $1"),
+		qInsert:     db.groupBlog.Prepare("INSERT INTO @schema@.\"posts\" (\"author_id\", \"title\", \"body\", \"tags\", \"published_at\", \"created_at\") VALUES ($1, $2, $3, $4, $5, $6) RETURNING \"id\""),
+		qList:       db.groupBlog.Prepare("SELECT \"id\", \"author_id\", \"title\", \"body\", \"tags\", \"published_at\", \"created_at\" FROM @schema@.\"posts\" WHERE \"author_id\" = $1 AND \"id\" < $2 ORDER BY \"id\" DESC LIMIT $3"),
+		qUpdate:     db.groupBlog.Prepare("UPDATE @schema@.\"posts\" SET \"title\" = $3, \"body\" = $4, \"tags\" = $5, \"published_at\" = $6, \"created_at\" = $7 WHERE \"id\" = $1 AND \"author_id\" = $2"),
 	}
 	db.Comments = &CommentRepo{
 		group:       db.groupBlog,
 		qCount:      db.groupBlog.Prepare("SELECT count(*) FROM @schema@.\"comments\""),
+		qCountByKey: db.groupBlog.Prepare("SELECT count(*) FROM @schema@.\"comments\" WHERE \"post_author_id\" = $1"),
 		qDelete:     db.groupBlog.Prepare("DELETE FROM @schema@.\"comments\" WHERE \"id\" = $1"),
 		qGet:        db.groupBlog.Prepare("SELECT \"id\", \"post_id\", \"post_author_id\", \"commenter_id\", \"body\", \"created_at\" FROM @schema@.\"comments\" WHERE \"id\" = $1"),
 		qInsert:     db.groupBlog.Prepare("INSERT INTO @schema@.\"comments\" (\"post_id\", \"post_author_id\", \"commenter_id\", \"body\", \"created_at\") VALUES ($1, $2, $3, $4, $5) RETURNING \"id\""),
@@ -227,13 +230,14 @@ func New(r *runtime.Router) (*DB, error) {
 		qUpdate:     db.groupBlog.Prepare("UPDATE @schema@.\"comments\" SET \"post_id\" = $3, \"commenter_id\" = $4, \"body\" = $5, \"created_at\" = $6 WHERE \"id\" = $1 AND \"post_author_id\" = $2"),
 	}
 	db.PageViews = &PageViewRepo{
-		qCount:  db.databaseAnalytics.Prepare("SELECT count(*) FROM @schema@.\"page_views\""),
-		qDelete: db.databaseAnalytics.Prepare("DELETE FROM @schema@.\"page_views\" WHERE \"id\" = $1"),
-		qGet:    db.databaseAnalytics.Prepare("SELECT \"id\", \"post_id\", \"viewer_id\", \"path\", \"viewed_at\" FROM @schema@.\"page_views\" WHERE \"id\" = $1"),
-		qInsert: db.databaseAnalytics.Prepare("INSERT INTO @schema@.\"page_views\" (\"post_id\", \"viewer_id\", \"path\", \"viewed_at\") VALUES ($1, $2, $3, $4) RETURNING \"id\""),
-		qList:   db.databaseAnalytics.Prepare("SELECT \"id\", \"post_id\", \"viewer_id\", \"path\", \"viewed_at\" FROM @schema@.\"page_views\" WHERE \"id\" < $1 ORDER BY \"id\" DESC LIMIT $2"),
-		qUpdate: db.databaseAnalytics.Prepare("UPDATE @schema@.\"page_views\" SET \"post_id\" = $2, \"viewer_id\" = $3, \"path\" = $4, \"viewed_at\" = $5 WHERE \"id\" = $1"),
-		target:  db.databaseAnalytics.Target(),
+		qCount:      db.databaseAnalytics.Prepare("SELECT count(*) FROM @schema@.\"page_views\""),
+		qDelete:     db.databaseAnalytics.Prepare("DELETE FROM @schema@.\"page_views\" WHERE \"id\" = $1"),
+		qGet:        db.databaseAnalytics.Prepare("SELECT \"id\", \"post_id\", \"viewer_id\", \"path\", \"viewed_at\" FROM @schema@.\"page_views\" WHERE \"id\" = $1"),
+		qInsert:     db.databaseAnalytics.Prepare("INSERT INTO @schema@.\"page_views\" (\"post_id\", \"viewer_id\", \"path\", \"viewed_at\") VALUES ($1, $2, $3, $4) RETURNING \"id\""),
+		qList:       db.databaseAnalytics.Prepare("SELECT \"id\", \"post_id\", \"viewer_id\", \"path\", \"viewed_at\" FROM @schema@.\"page_views\" WHERE \"id\" < $1 ORDER BY \"id\" DESC LIMIT $2"),
+		qListByPost: db.databaseAnalytics.Prepare("SELECT \"id\", \"post_id\", \"viewer_id\", \"path\", \"viewed_at\" FROM @schema@.\"page_views\" WHERE \"post_id\" = $1 AND \"id\" < $2 ORDER BY \"id\" DESC LIMIT $3"),
+		qUpdate:     db.databaseAnalytics.Prepare("UPDATE @schema@.\"page_views\" SET \"post_id\" = $2, \"viewer_id\" = $3, \"path\" = $4, \"viewed_at\" = $5 WHERE \"id\" = $1"),
+		target:      db.databaseAnalytics.Target(),
 	}
 	db.AnalyticsQueries = &AnalyticsQueries{
 		qMostViewed: db.databaseAnalytics.Prepare("\nSELECT post_id, count(*) AS views\nFROM @schema@.page_views\nGROUP BY post_id\nORDER BY views DESC, post_id\nLIMIT $1"),

@@ -43,6 +43,7 @@ type CommentRepo struct {
 	qList       *runtime.Query
 	qCount      *runtime.Query
 	qListByPost *runtime.Query
+	qCountByKey *runtime.Query
 }
 
 // CommentTxRepo is the Comment repository bound to a transaction on one
@@ -169,6 +170,17 @@ func (r *CommentRepo) CountAllShards(ctx context.Context) (int64, error) {
 	return total.Load(), nil
 }
 
+// CountByKey returns the number of Comment rows whose PostAuthorID is key, in
+// one round trip on the shard of key.
+func (r *CommentRepo) CountByKey(ctx context.Context, key BlogKey) (int64, error) {
+	shard := r.group.ShardOfInt64(int64(key))
+	var n int64
+	if err := r.group.At(shard).QueryRow(ctx, r.qCountByKey, int64(key)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count blogdb.Comment by key %v: %w", key, err)
+	}
+	return n, nil
+}
+
 // Insert stores row on the logical shard of row.PostAuthorID in one round
 // trip. The database mints the ID inside that shard; Insert sets row.ID to it
 // and returns it. Any ID already in row is ignored.
@@ -280,6 +292,20 @@ func (r *CommentTxRepo) ListByPost(ctx context.Context, id PostID, page runtime.
 		return nil, fmt.Errorf("list blogdb.Comment by PostID %d: %w", id, err)
 	}
 	return r.repo.collect(rows, page.Size())
+}
+
+// CountByKey returns the number of Comment rows whose PostAuthorID is key, in
+// one round trip on the shard of key.
+func (r *CommentTxRepo) CountByKey(ctx context.Context, key BlogKey) (int64, error) {
+	shard := r.repo.group.ShardOfInt64(int64(key))
+	if shard != r.tx.Shard() {
+		return 0, fmt.Errorf("count blogdb.Comment by key blogdb.Comment: key %v is on shard %d, the transaction on shard %d: %w", key, shard, r.tx.Shard(), runtime.ErrWrongShard)
+	}
+	var n int64
+	if err := r.tx.QueryRow(ctx, r.repo.qCountByKey, int64(key)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count blogdb.Comment by key %v: %w", key, err)
+	}
+	return n, nil
 }
 
 // collect reads the rows of a list into one allocation per page.

@@ -25,13 +25,14 @@ func (id PageViewID) String() string {
 // PageViewRepo stores PageView rows in table "page_views", on database
 // "analytics". Use DB.InAnalyticsTx for a transaction.
 type PageViewRepo struct {
-	target  runtime.Target
-	qInsert *runtime.Query
-	qGet    *runtime.Query
-	qUpdate *runtime.Query
-	qDelete *runtime.Query
-	qList   *runtime.Query
-	qCount  *runtime.Query
+	target      runtime.Target
+	qInsert     *runtime.Query
+	qGet        *runtime.Query
+	qUpdate     *runtime.Query
+	qDelete     *runtime.Query
+	qList       *runtime.Query
+	qCount      *runtime.Query
+	qListByPost *runtime.Query
 }
 
 // PageViewTxRepo is the PageView repository bound to a transaction on database
@@ -106,6 +107,17 @@ func (r *PageViewRepo) Count(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
+// ListByPost returns up to page.Size() PageView rows whose PostID is postID,
+// newest first (by ID), in one round trip. To get the next page, set
+// page.After to the ID of the last row returned (page.Next).
+func (r *PageViewRepo) ListByPost(ctx context.Context, postID int64, page runtime.Page) ([]*PageView, error) {
+	rows, err := r.target.Query(ctx, r.qListByPost, postID, page.Cursor(), page.Size())
+	if err != nil {
+		return nil, fmt.Errorf("list blogdb.PageView by PostID %v: %w", postID, err)
+	}
+	return r.collect(rows, page.Size())
+}
+
 // Insert stores row in one round trip and sets row.ID to the ID the database
 // minted, which it returns. Any ID already in row is ignored.
 func (r *PageViewTxRepo) Insert(ctx context.Context, row *PageView) (PageViewID, error) {
@@ -169,6 +181,17 @@ func (r *PageViewTxRepo) Count(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("count blogdb.PageView: %w", err)
 	}
 	return n, nil
+}
+
+// ListByPost returns up to page.Size() PageView rows whose PostID is postID,
+// newest first (by ID), in one round trip. To get the next page, set
+// page.After to the ID of the last row returned (page.Next).
+func (r *PageViewTxRepo) ListByPost(ctx context.Context, postID int64, page runtime.Page) ([]*PageView, error) {
+	rows, err := r.tx.Query(ctx, r.repo.qListByPost, postID, page.Cursor(), page.Size())
+	if err != nil {
+		return nil, fmt.Errorf("list blogdb.PageView by PostID %v: %w", postID, err)
+	}
+	return r.repo.collect(rows, page.Size())
 }
 
 // collect reads the rows of a list into one allocation per page.

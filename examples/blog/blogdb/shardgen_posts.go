@@ -34,13 +34,14 @@ func (id PostID) Shard() runtime.Shard {
 // from the shard key or from an ID, in one round trip; only CountAllShards
 // visits every shard. Use DB.InBlogShard for a transaction on one shard.
 type PostRepo struct {
-	group   *runtime.Group
-	qInsert *runtime.Query
-	qGet    *runtime.Query
-	qUpdate *runtime.Query
-	qDelete *runtime.Query
-	qList   *runtime.Query
-	qCount  *runtime.Query
+	group       *runtime.Group
+	qInsert     *runtime.Query
+	qGet        *runtime.Query
+	qUpdate     *runtime.Query
+	qDelete     *runtime.Query
+	qList       *runtime.Query
+	qCount      *runtime.Query
+	qCountByKey *runtime.Query
 }
 
 // PostTxRepo is the Post repository bound to a transaction on one logical
@@ -150,6 +151,17 @@ func (r *PostRepo) CountAllShards(ctx context.Context) (int64, error) {
 	return total.Load(), nil
 }
 
+// CountByKey returns the number of Post rows whose AuthorID is key, in one
+// round trip on the shard of key.
+func (r *PostRepo) CountByKey(ctx context.Context, key BlogKey) (int64, error) {
+	shard := r.group.ShardOfInt64(int64(key))
+	var n int64
+	if err := r.group.At(shard).QueryRow(ctx, r.qCountByKey, int64(key)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count blogdb.Post by key %v: %w", key, err)
+	}
+	return n, nil
+}
+
 // Insert stores row on the logical shard of row.AuthorID in one round trip.
 // The database mints the ID inside that shard; Insert sets row.ID to it and
 // returns it. Any ID already in row is ignored.
@@ -241,6 +253,20 @@ func (r *PostTxRepo) List(ctx context.Context, key BlogKey, page runtime.Page) (
 		return nil, fmt.Errorf("list blogdb.Post: %w", err)
 	}
 	return r.repo.collect(rows, page.Size())
+}
+
+// CountByKey returns the number of Post rows whose AuthorID is key, in one
+// round trip on the shard of key.
+func (r *PostTxRepo) CountByKey(ctx context.Context, key BlogKey) (int64, error) {
+	shard := r.repo.group.ShardOfInt64(int64(key))
+	if shard != r.tx.Shard() {
+		return 0, fmt.Errorf("count blogdb.Post by key blogdb.Post: key %v is on shard %d, the transaction on shard %d: %w", key, shard, r.tx.Shard(), runtime.ErrWrongShard)
+	}
+	var n int64
+	if err := r.tx.QueryRow(ctx, r.repo.qCountByKey, int64(key)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count blogdb.Post by key %v: %w", key, err)
+	}
+	return n, nil
 }
 
 // collect reads the rows of a list into one allocation per page.

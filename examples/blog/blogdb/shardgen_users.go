@@ -25,13 +25,14 @@ func (id UserID) String() string {
 // UserRepo stores User rows in table "users", on database "default". Use
 // DB.InDefaultTx for a transaction.
 type UserRepo struct {
-	target  runtime.Target
-	qInsert *runtime.Query
-	qGet    *runtime.Query
-	qUpdate *runtime.Query
-	qDelete *runtime.Query
-	qList   *runtime.Query
-	qCount  *runtime.Query
+	target      runtime.Target
+	qInsert     *runtime.Query
+	qGet        *runtime.Query
+	qUpdate     *runtime.Query
+	qDelete     *runtime.Query
+	qList       *runtime.Query
+	qCount      *runtime.Query
+	qGetByEmail *runtime.Query
 }
 
 // UserTxRepo is the User repository bound to a transaction on database
@@ -105,6 +106,16 @@ func (r *UserRepo) Count(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
+// GetByEmail returns the User whose Email is email, in one round trip. The
+// error wraps runtime.ErrNotFound when there is none.
+func (r *UserRepo) GetByEmail(ctx context.Context, email string) (*User, error) {
+	row := new(User)
+	if err := r.target.QueryRow(ctx, r.qGetByEmail, email).Scan(&row.ID, &row.Email, &row.Name, &row.Joined, &row.IsAdmin); err != nil {
+		return nil, fmt.Errorf("get blogdb.User by Email %v: %w", email, err)
+	}
+	return row, nil
+}
+
 // Insert stores row in one round trip and sets row.ID to the ID the database
 // minted, which it returns. Any ID already in row is ignored.
 func (r *UserTxRepo) Insert(ctx context.Context, row *User) (UserID, error) {
@@ -167,6 +178,16 @@ func (r *UserTxRepo) Count(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("count blogdb.User: %w", err)
 	}
 	return n, nil
+}
+
+// GetByEmail returns the User whose Email is email, in one round trip. The
+// error wraps runtime.ErrNotFound when there is none.
+func (r *UserTxRepo) GetByEmail(ctx context.Context, email string) (*User, error) {
+	row := new(User)
+	if err := r.tx.QueryRow(ctx, r.repo.qGetByEmail, email).Scan(&row.ID, &row.Email, &row.Name, &row.Joined, &row.IsAdmin); err != nil {
+		return nil, fmt.Errorf("get blogdb.User by Email %v: %w", email, err)
+	}
+	return row, nil
 }
 
 // collect reads the rows of a list into one allocation per page.
