@@ -299,7 +299,7 @@ func (r *CommentTxRepo) ListByPost(ctx context.Context, id PostID, page runtime.
 func (r *CommentTxRepo) CountByKey(ctx context.Context, key BlogKey) (int64, error) {
 	shard := r.repo.group.ShardOfInt64(int64(key))
 	if shard != r.tx.Shard() {
-		return 0, fmt.Errorf("count blogdb.Comment by key blogdb.Comment: key %v is on shard %d, the transaction on shard %d: %w", key, shard, r.tx.Shard(), runtime.ErrWrongShard)
+		return 0, fmt.Errorf("count blogdb.Comment: key %v is on shard %d, the transaction on shard %d: %w", key, shard, r.tx.Shard(), runtime.ErrWrongShard)
 	}
 	var n int64
 	if err := r.tx.QueryRow(ctx, r.repo.qCountByKey, int64(key)).Scan(&n); err != nil {

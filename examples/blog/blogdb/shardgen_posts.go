@@ -260,7 +260,7 @@ func (r *PostTxRepo) List(ctx context.Context, key BlogKey, page runtime.Page) (
 func (r *PostTxRepo) CountByKey(ctx context.Context, key BlogKey) (int64, error) {
 	shard := r.repo.group.ShardOfInt64(int64(key))
 	if shard != r.tx.Shard() {
-		return 0, fmt.Errorf("count blogdb.Post by key blogdb.Post: key %v is on shard %d, the transaction on shard %d: %w", key, shard, r.tx.Shard(), runtime.ErrWrongShard)
+		return 0, fmt.Errorf("count blogdb.Post: key %v is on shard %d, the transaction on shard %d: %w", key, shard, r.tx.Shard(), runtime.ErrWrongShard)
 	}
 	var n int64
 	if err := r.tx.QueryRow(ctx, r.repo.qCountByKey, int64(key)).Scan(&n); err != nil {
