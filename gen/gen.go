@@ -16,6 +16,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/diff"
 
+	"github.com/shardgen/shardgen/gen/ddl"
 	"github.com/shardgen/shardgen/gen/diag"
 	"github.com/shardgen/shardgen/gen/emit"
 	"github.com/shardgen/shardgen/gen/load"
@@ -80,6 +81,11 @@ func Generate(opts Options) *Result {
 	res.Packages = load.Packages(load.Config{Dir: opts.Dir, Env: opts.Env}, opts.Patterns, &res.Diags)
 	for _, p := range res.Packages {
 		validate.Package(p, &res.Diags)
+		// What the edit does to the tables the previous version uses: the
+		// schema generated last time says.
+		if prev, err := os.ReadFile(filepath.Join(p.Dir, model.SchemaFileName)); err == nil {
+			ddl.Evolve(p, prev, &res.Diags)
+		}
 	}
 	// Custom SQL (queries/<database or group>/*.sql) is type-checked by
 	// sqlc against the schema of each database or group whose models are

@@ -88,43 +88,99 @@
 // A declarative migration describes the desired schema with SQL that can be
 // run again at any time; Migrate applies it again, recording each
 // application, whenever its SQL differs from the last application recorded
-// for that schema. The Spec shardgen generates has one declarative
-// migration per database and group (version 1, "schema"), additive and
-// idempotent: CREATE TABLE IF NOT EXISTS; ALTER TABLE ... ADD COLUMN IF NOT
-// EXISTS for every column (a NOT NULL column reaches existing rows with the
-// Go zero value of its field, then loses the default, so rows read back as
-// the Go code would have written them); CREATE [UNIQUE] INDEX IF NOT EXISTS;
-// unique constraints and foreign keys added when missing. So after editing
-// models, go generate and Migrate bring every database and shard up to
-// date: new models, new fields (nullable or not), new indexes, unique
-// constraints and co-located relations, and a model moved to another
-// database or group (its table is created there; rows are not moved).
+// for that schema (unless this Spec is older: see "Rolling deploys"). The
+// Spec shardgen generates has one declarative migration per database and
+// group (version 1, "schema"), additive and idempotent: CREATE TABLE IF NOT
+// EXISTS; ALTER TABLE ... ADD COLUMN IF NOT EXISTS for every column (a NOT
+// NULL column with the Go zero value of its field as default, which it
+// keeps, so existing rows read as the Go code would have written them and
+// inserts that do not name the column still succeed); CREATE [UNIQUE] INDEX
+// IF NOT EXISTS; unique constraints and foreign keys added when missing; and
+// for each column the model no longer has (the generator reads the
+// shardgen_schema.sql it wrote last time and warns), its zero value as
+// default. The per-shard ID function is version IDFunctionVersion,
+// declarative too. So after editing models, go generate and Migrate bring
+// every database and shard up to date: new models, new fields (nullable or
+// not), new indexes, unique constraints and co-located relations, and a
+// model moved to another database or group (its table is created there;
+// rows are not moved).
 //
-// Applying it again takes each of the target's tables' ACCESS EXCLUSIVE
-// lock for a moment (ALTER TABLE; no table is rewritten), each wait bounded
-// by MigrateOptions.LockTimeout.
+// What Migrate guarantees:
 //
-// Destructive changes are never made by Migrate: a removed model keeps
-// its table, a removed field keeps its column (with its data), and a
-// changed column type, a field that became nullable or NOT NULL, a changed
-// primary key or shard key, or a removed index or constraint leave the
-// database as it was (a NOT NULL column whose field became a pointer rejects nil; a
-// nullable column whose field is no longer a pointer fails the scan of a
-// NULL). Generated statements name their columns, so a column the model no
-// longer has is ignored by reads and updates and left to its default (or
-// NULL) by inserts; if it is NOT NULL without a default, inserts fail with
-// PostgreSQL's not_null_violation naming it, never silently. Make such
-// changes with ordinary migrations appended to the generated ones, for
-// example
+//   - Concurrent runs all succeed. Each schema's transaction first takes an
+//     advisory lock of its own (databases share one per physical
+//     database), then inserts its history rows: a run that read the
+//     history before another run applied it waits for that run's
+//     transaction (bounded by MigrateOptions.LockTimeout and ctx), fails
+//     on the history's key at once, reads the history again and finds the
+//     schema up to date, skipping every queued schema the other run
+//     finished. Runs start at a random place of each server's list, so
+//     replicas mostly work on different schemas. History has one row per
+//     application.
+//   - A schema is all or nothing: its pending versions and their history
+//     rows are one transaction.
+//   - A change is all or nothing per group: before changing any shard
+//     schema that already has a history, Migrate runs the pending change on
+//     every such shard in a transaction it rolls back (the preflight; new
+//     schemas need none). If it fails anywhere — a unique index over
+//     duplicate rows, NOT NULL over NULLs, a foreign key, a lock held
+//     longer than LockTimeout — no shard of the group changes: each failing
+//     shard's error is the server's, with its DETAIL and what to do, the
+//     other shards' ErrChangeRejected. (Data written between the preflight
+//     and the change can still make the change fail on a shard; the
+//     MigrateError then names it exactly.) A no-op run does no preflight.
+//   - Errors are exact: after a failure Migrate reads again the history of
+//     every schema that failed while being applied (its COMMIT may have
+//     landed, or a concurrent run migrated it), so *MigrateError lists
+//     exactly the schemas not migrated, as ranges, with the first distinct
+//     causes.
+//   - A statement on a database or shard never migrated fails with
+//     ErrNotMigrated (42P01 or 3F000 from the server, inside a
+//     *ShardError): run Migrate at start-up, before serving.
+//
+// Applying the declarative SQL again takes each of the target's tables'
+// ACCESS EXCLUSIVE lock for a moment (ALTER TABLE; no table is rewritten),
+// twice with the preflight, each wait bounded by MigrateOptions.LockTimeout.
+//
+// # Rolling deploys
+//
+// Expand, then contract. Everything Migrate does by itself keeps the
+// previous generated code working against the new schema, so replicas of
+// both versions can serve side by side while a deploy rolls: a new NOT NULL
+// column has a default; a removed (or renamed) field's column stays, with
+// its data, and gets a default; nothing is dropped, retyped or renamed.
+// Generated statements name their columns, so an old version ignores new
+// columns and a new version ignores orphaned ones.
+//
+// No downgrade: Migrate with an older Spec (a replica of the previous
+// version restarting mid-deploy) changes nothing on a schema a newer Spec
+// migrated — its history has versions the Spec lacks, or the Spec's
+// declarative SQL was applied there before and other SQL since — and
+// returns *SchemaNewerError (errors.Is ErrSchemaNewer) when that is all:
+// log it and serve. The history never goes back. (A schema the older Spec
+// never saw, created by the newer one, cannot be told apart; there the
+// older SQL is applied, which adds nothing the newer schema lacks.)
+//
+// The contract step is explicit: once no running version uses a column,
+// drop it (or change a type, nullability, a primary key or shard key, or
+// remove an index or constraint) with an ordinary migration appended to the
+// generated ones:
 //
 //	spec := app.Spec
 //	spec.Groups[0].Migrations = append(slices.Clone(spec.Groups[0].Migrations),
-//		runtime.Migration{Version: 2, Name: "drop_posts_legacy", SQL: `ALTER TABLE @schema@.posts DROP COLUMN legacy`})
+//		runtime.Migration{Version: 2, Name: "drop_orders_note", SQL: `ALTER TABLE @schema@.orders DROP COLUMN IF EXISTS note`})
 //	err := runtime.Migrate(ctx, r, spec, runtime.MigrateOptions{})
 //
-// Within a run, pending migrations are applied in version order, so an
-// ordinary migration with a higher version runs after the declarative one
-// (it can fill a column the declarative one just added).
+// A worked example, renaming Order.Note to Remark with a new column name:
+// deploy 1 adds Remark next to Note (expand; the old version ignores
+// remark, which has a default); an ordinary migration or the app copies
+// note into remark; deploy 2 removes Note (the generator warns and gives
+// note a default, so deploy 2's inserts succeed while deploy 1 still runs);
+// deploy 3 appends the drop above (contract), when no replica of deploy 1
+// is left. Keeping the column instead is one deploy: Remark string
+// `db:"note"`. Within a run, pending migrations are applied in version
+// order, so an ordinary migration with a higher version runs after the
+// declarative one (it can fill a column the declarative one just added).
 //
 // # Exec mode
 //

@@ -72,11 +72,6 @@ ALTER TABLE @schema@."items"
     ADD COLUMN IF NOT EXISTS "body" text NOT NULL DEFAULT '',
     ADD COLUMN IF NOT EXISTS "views" bigint NOT NULL DEFAULT 0,
     ADD COLUMN IF NOT EXISTS "created_at" timestamptz NOT NULL DEFAULT '0001-01-01 00:00:00+00';
-ALTER TABLE @schema@."items"
-    ALTER COLUMN "title" DROP DEFAULT,
-    ALTER COLUMN "body" DROP DEFAULT,
-    ALTER COLUMN "views" DROP DEFAULT,
-    ALTER COLUMN "created_at" DROP DEFAULT;
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = '@schema@."items"'::pg_catalog.regclass AND conname = 'items_user_id_id_key') THEN
@@ -148,11 +143,6 @@ ALTER TABLE @schema@."items"
     ADD COLUMN IF NOT EXISTS "body" text NOT NULL DEFAULT '',
     ADD COLUMN IF NOT EXISTS "views" bigint NOT NULL DEFAULT 0,
     ADD COLUMN IF NOT EXISTS "created_at" timestamptz NOT NULL DEFAULT '0001-01-01 00:00:00+00';
-ALTER TABLE @schema@."items"
-    ALTER COLUMN "title" DROP DEFAULT,
-    ALTER COLUMN "body" DROP DEFAULT,
-    ALTER COLUMN "views" DROP DEFAULT,
-    ALTER COLUMN "created_at" DROP DEFAULT;
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = '@schema@."items"'::pg_catalog.regclass AND conname = 'items_user_id_id_key') THEN

@@ -53,6 +53,18 @@ type tableDDL struct {
 	// Deferred are foreign keys added after every table of the target
 	// exists, because the tables refer to each other in a cycle.
 	Deferred []constraintDDL
+	// Literal is the unquoted table name; Orphans its model.Orphans.
+	Literal string
+	Orphans []orphanDDL
+}
+
+// orphanDDL is a column the model no longer has (model.Orphan).
+type orphanDDL struct {
+	Name    string // quoted
+	Literal string // unquoted
+	Type    string
+	NotNull bool
+	Zero    string
 }
 
 // deferredDDL is the data of the "deferred" template of table.sql.tmpl.
@@ -214,7 +226,10 @@ func relationIndexCols(r *model.Relation) []string {
 // buildTable prepares one table's DDL. deferred says which relations must
 // become ALTER TABLE statements because of a reference cycle.
 func buildTable(m *model.Model, deferred map[*model.Relation]bool) (tableDDL, error) {
-	t := tableDDL{Schema: schemaOf(m), Table: qualified(m), IDFunction: runtime.IDFunctionName}
+	t := tableDDL{Schema: schemaOf(m), Table: qualified(m), IDFunction: runtime.IDFunctionName, Literal: m.Table}
+	for _, o := range m.Orphans {
+		t.Orphans = append(t.Orphans, orphanDDL{Name: QuoteIdent(o.Column), Literal: o.Column, Type: o.Type, NotNull: o.NotNull, Zero: o.Zero})
+	}
 	for _, f := range m.Fields {
 		typ, err := sqlType(f.Type)
 		if err != nil {

@@ -106,6 +106,19 @@ type Model struct {
 	Fields []*Field
 	// Relations are the fields that refer to other models.
 	Relations []*Relation
+	// Orphans are the columns the previously generated schema gave this
+	// table that no field maps to any more (ddl.Evolve): the database
+	// keeps them, with their data, and the DDL gives the NOT NULL ones a
+	// default so that inserts that leave them out succeed.
+	Orphans []Orphan
+}
+
+// Orphan is a column of a table that its model no longer has.
+type Orphan struct {
+	Column  string // unquoted
+	Type    string // SQL type, as generated
+	NotNull bool
+	Zero    string // SQL literal of its field's Go zero value (NOT NULL only)
 }
 
 // Field is one stored struct field: one column.

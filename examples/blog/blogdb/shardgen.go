@@ -36,11 +36,6 @@ ALTER TABLE "public"."users"
     ADD COLUMN IF NOT EXISTS "display_name" text NOT NULL DEFAULT '',
     ADD COLUMN IF NOT EXISTS "joined_at" timestamptz NOT NULL DEFAULT '0001-01-01 00:00:00+00',
     ADD COLUMN IF NOT EXISTS "is_admin" boolean NOT NULL DEFAULT false;
-ALTER TABLE "public"."users"
-    ALTER COLUMN "email" DROP DEFAULT,
-    ALTER COLUMN "display_name" DROP DEFAULT,
-    ALTER COLUMN "joined_at" DROP DEFAULT,
-    ALTER COLUMN "is_admin" DROP DEFAULT;
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = '"public"."users"'::pg_catalog.regclass AND conname = 'users_email_key') THEN
@@ -70,10 +65,6 @@ ALTER TABLE "public"."page_views"
     ADD COLUMN IF NOT EXISTS "viewer_id" bigint,
     ADD COLUMN IF NOT EXISTS "path" text NOT NULL DEFAULT '',
     ADD COLUMN IF NOT EXISTS "viewed_at" timestamptz NOT NULL DEFAULT '0001-01-01 00:00:00+00';
-ALTER TABLE "public"."page_views"
-    ALTER COLUMN "post_id" DROP DEFAULT,
-    ALTER COLUMN "path" DROP DEFAULT,
-    ALTER COLUMN "viewed_at" DROP DEFAULT;
 CREATE INDEX IF NOT EXISTS "page_views_post_id_idx" ON "public"."page_views" ("post_id");
 `,
 				Declarative: true,
@@ -104,10 +95,6 @@ ALTER TABLE @schema@."posts"
     ADD COLUMN IF NOT EXISTS "tags" text[],
     ADD COLUMN IF NOT EXISTS "published_at" timestamptz,
     ADD COLUMN IF NOT EXISTS "created_at" timestamptz NOT NULL DEFAULT '0001-01-01 00:00:00+00';
-ALTER TABLE @schema@."posts"
-    ALTER COLUMN "title" DROP DEFAULT,
-    ALTER COLUMN "body" DROP DEFAULT,
-    ALTER COLUMN "created_at" DROP DEFAULT;
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = '@schema@."posts"'::pg_catalog.regclass AND conname = 'posts_author_id_id_key') THEN
@@ -132,11 +119,6 @@ ALTER TABLE @schema@."comments"
     ADD COLUMN IF NOT EXISTS "commenter_id" bigint NOT NULL DEFAULT 0,
     ADD COLUMN IF NOT EXISTS "body" text NOT NULL DEFAULT '',
     ADD COLUMN IF NOT EXISTS "created_at" timestamptz NOT NULL DEFAULT '0001-01-01 00:00:00+00';
-ALTER TABLE @schema@."comments"
-    ALTER COLUMN "post_id" DROP DEFAULT,
-    ALTER COLUMN "commenter_id" DROP DEFAULT,
-    ALTER COLUMN "body" DROP DEFAULT,
-    ALTER COLUMN "created_at" DROP DEFAULT;
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = '@schema@."comments"'::pg_catalog.regclass AND conname = 'comments_post_author_id_id_key') THEN
