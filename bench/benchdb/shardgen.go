@@ -112,22 +112,24 @@ func New(r *runtime.Router) (*DB, error) {
 		return nil, fmt.Errorf("benchdb.New: %w", err)
 	}
 	db.SmallItems = &SmallItemRepo{
-		group:   db.groupSmall,
-		qCount:  db.groupSmall.Prepare("SELECT count(*) FROM @schema@.\"items\""),
-		qDelete: db.groupSmall.Prepare("DELETE FROM @schema@.\"items\" WHERE \"id\" = $1"),
-		qGet:    db.groupSmall.Prepare("SELECT \"id\", \"user_id\", \"title\", \"body\", \"views\", \"created_at\" FROM @schema@.\"items\" WHERE \"id\" = $1"),
-		qInsert: db.groupSmall.Prepare("INSERT INTO @schema@.\"items\" (\"user_id\", \"title\", \"body\", \"views\", \"created_at\") VALUES ($1, $2, $3, $4, $5) RETURNING \"id\""),
-		qList:   db.groupSmall.Prepare("SELECT \"id\", \"user_id\", \"title\", \"body\", \"views\", \"created_at\" FROM @schema@.\"items\" WHERE \"user_id\" = $1 AND \"id\" < $2 ORDER BY \"id\" DESC LIMIT $3"),
-		qUpdate: db.groupSmall.Prepare("UPDATE @schema@.\"items\" SET \"title\" = $3, \"body\" = $4, \"views\" = $5, \"created_at\" = $6 WHERE \"id\" = $1 AND \"user_id\" = $2"),
+		group:       db.groupSmall,
+		qCount:      db.groupSmall.Prepare("SELECT count(*) FROM @schema@.\"items\""),
+		qCountByKey: db.groupSmall.Prepare("SELECT count(*) FROM @schema@.\"items\" WHERE \"user_id\" = $1"),
+		qDelete:     db.groupSmall.Prepare("DELETE FROM @schema@.\"items\" WHERE \"id\" = $1"),
+		qGet:        db.groupSmall.Prepare("SELECT \"id\", \"user_id\", \"title\", \"body\", \"views\", \"created_at\" FROM @schema@.\"items\" WHERE \"id\" = $1"),
+		qInsert:     db.groupSmall.Prepare("INSERT INTO @schema@.\"items\" (\"user_id\", \"title\", \"body\", \"views\", \"created_at\") VALUES ($1, $2, $3, $4, $5) RETURNING \"id\""),
+		qList:       db.groupSmall.Prepare("SELECT \"id\", \"user_id\", \"title\", \"body\", \"views\", \"created_at\" FROM @schema@.\"items\" WHERE \"user_id\" = $1 AND \"id\" < $2 ORDER BY \"id\" DESC LIMIT $3"),
+		qUpdate:     db.groupSmall.Prepare("UPDATE @schema@.\"items\" SET \"title\" = $3, \"body\" = $4, \"views\" = $5, \"created_at\" = $6 WHERE \"id\" = $1 AND \"user_id\" = $2"),
 	}
 	db.LargeItems = &LargeItemRepo{
-		group:   db.groupLarge,
-		qCount:  db.groupLarge.Prepare("SELECT count(*) FROM @schema@.\"items\""),
-		qDelete: db.groupLarge.Prepare("DELETE FROM @schema@.\"items\" WHERE \"id\" = $1"),
-		qGet:    db.groupLarge.Prepare("SELECT \"id\", \"user_id\", \"title\", \"body\", \"views\", \"created_at\" FROM @schema@.\"items\" WHERE \"id\" = $1"),
-		qInsert: db.groupLarge.Prepare("INSERT INTO @schema@.\"items\" (\"user_id\", \"title\", \"body\", \"views\", \"created_at\") VALUES ($1, $2, $3, $4, $5) RETURNING \"id\""),
-		qList:   db.groupLarge.Prepare("SELECT \"id\", \"user_id\", \"title\", \"body\", \"views\", \"created_at\" FROM @schema@.\"items\" WHERE \"user_id\" = $1 AND \"id\" < $2 ORDER BY \"id\" DESC LIMIT $3"),
-		qUpdate: db.groupLarge.Prepare("UPDATE @schema@.\"items\" SET \"title\" = $3, \"body\" = $4, \"views\" = $5, \"created_at\" = $6 WHERE \"id\" = $1 AND \"user_id\" = $2"),
+		group:       db.groupLarge,
+		qCount:      db.groupLarge.Prepare("SELECT count(*) FROM @schema@.\"items\""),
+		qCountByKey: db.groupLarge.Prepare("SELECT count(*) FROM @schema@.\"items\" WHERE \"user_id\" = $1"),
+		qDelete:     db.groupLarge.Prepare("DELETE FROM @schema@.\"items\" WHERE \"id\" = $1"),
+		qGet:        db.groupLarge.Prepare("SELECT \"id\", \"user_id\", \"title\", \"body\", \"views\", \"created_at\" FROM @schema@.\"items\" WHERE \"id\" = $1"),
+		qInsert:     db.groupLarge.Prepare("INSERT INTO @schema@.\"items\" (\"user_id\", \"title\", \"body\", \"views\", \"created_at\") VALUES ($1, $2, $3, $4, $5) RETURNING \"id\""),
+		qList:       db.groupLarge.Prepare("SELECT \"id\", \"user_id\", \"title\", \"body\", \"views\", \"created_at\" FROM @schema@.\"items\" WHERE \"user_id\" = $1 AND \"id\" < $2 ORDER BY \"id\" DESC LIMIT $3"),
+		qUpdate:     db.groupLarge.Prepare("UPDATE @schema@.\"items\" SET \"title\" = $3, \"body\" = $4, \"views\" = $5, \"created_at\" = $6 WHERE \"id\" = $1 AND \"user_id\" = $2"),
 	}
 	return db, nil
 }

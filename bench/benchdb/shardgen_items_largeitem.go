@@ -36,13 +36,14 @@ func (id LargeItemID) Shard() runtime.Shard {
 // CountAllShards visits every shard. Use DB.InLargeShard for a transaction on
 // one shard.
 type LargeItemRepo struct {
-	group   *runtime.Group
-	qInsert *runtime.Query
-	qGet    *runtime.Query
-	qUpdate *runtime.Query
-	qDelete *runtime.Query
-	qList   *runtime.Query
-	qCount  *runtime.Query
+	group       *runtime.Group
+	qInsert     *runtime.Query
+	qGet        *runtime.Query
+	qUpdate     *runtime.Query
+	qDelete     *runtime.Query
+	qList       *runtime.Query
+	qCount      *runtime.Query
+	qCountByKey *runtime.Query
 }
 
 // LargeItemTxRepo is the LargeItem repository bound to a transaction on one
@@ -152,6 +153,17 @@ func (r *LargeItemRepo) CountAllShards(ctx context.Context) (int64, error) {
 	return total.Load(), nil
 }
 
+// CountByKey returns the number of LargeItem rows whose UserID is key, in one
+// round trip on the shard of key.
+func (r *LargeItemRepo) CountByKey(ctx context.Context, key LargeKey) (int64, error) {
+	shard := r.group.ShardOfInt64(int64(key))
+	var n int64
+	if err := r.group.At(shard).QueryRow(ctx, r.qCountByKey, int64(key)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count benchdb.LargeItem by key %v: %w", key, err)
+	}
+	return n, nil
+}
+
 // Insert stores row on the logical shard of row.UserID in one round trip. The
 // database mints the ID inside that shard; Insert sets row.ID to it and
 // returns it. Any ID already in row is ignored.
@@ -243,6 +255,20 @@ func (r *LargeItemTxRepo) List(ctx context.Context, key LargeKey, page runtime.P
 		return nil, fmt.Errorf("list benchdb.LargeItem: %w", err)
 	}
 	return r.repo.collect(rows, page.Size())
+}
+
+// CountByKey returns the number of LargeItem rows whose UserID is key, in one
+// round trip on the shard of key.
+func (r *LargeItemTxRepo) CountByKey(ctx context.Context, key LargeKey) (int64, error) {
+	shard := r.repo.group.ShardOfInt64(int64(key))
+	if shard != r.tx.Shard() {
+		return 0, fmt.Errorf("count benchdb.LargeItem: key %v is on shard %d, the transaction on shard %d: %w", key, shard, r.tx.Shard(), runtime.ErrWrongShard)
+	}
+	var n int64
+	if err := r.tx.QueryRow(ctx, r.repo.qCountByKey, int64(key)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count benchdb.LargeItem by key %v: %w", key, err)
+	}
+	return n, nil
 }
 
 // collect reads the rows of a list into one allocation per page.
