@@ -137,6 +137,11 @@
 //   - A statement on a database or shard never migrated fails with
 //     ErrNotMigrated (42P01 or 3F000 from the server, inside a
 //     *ShardError): run Migrate at start-up, before serving.
+//   - CheckSchema tells, reading only, whether a Spec's code fits every
+//     schema: pending versions or missing tables and columns
+//     (ErrNotMigrated), a NOT NULL column without a default that the
+//     Spec's inserts would leave out (ErrOrphanNotNull), a schema a newer
+//     Spec migrated (*SchemaNewerError). A deploy can run it first.
 //
 // Applying the declarative SQL again takes each of the target's tables'
 // ACCESS EXCLUSIVE lock for a moment (ALTER TABLE; no table is rewritten),
