@@ -150,6 +150,16 @@
 // key, as above. Every sharded model also gets CountByKey(ctx, key), the
 // number of rows of one key in one round trip.
 //
+// Every repository also has GetMany(ctx, ids), the rows of many IDs in the
+// order asked, nil where no row has the ID. On a database model it is one
+// statement (= ANY($1)); on a sharded model the IDs are grouped by the shard
+// they carry, the shards of one server are read as one pipelined batch (one
+// round trip per server) and servers in parallel. An ID that cannot belong
+// to the group (naming a shard beyond its count) or a failing shard makes
+// the error a *runtime.ManyError naming them; the rows of the other IDs are
+// still returned. GetMany is on the repository, not the transaction-bound
+// one.
+//
 // The primary key and the shard key get no finder (Get and List find by
 // them), nor does an index field that has a relation accessor, nor a field
 // whose type has no meaningful equality lookup: floats, numerics, bool,

@@ -274,6 +274,21 @@ func (d *demo) readBack(ctx context.Context) error {
 		}
 		d.p.linef("Posts.Get(%d) by ID alone -> shard %d on server %s: %q by user %d", post.ID, s, srv, got.Title, got.AuthorID)
 	}
+	// Many IDs at once: grouped by server, one round trip per server.
+	ids := make([]blogdb.PostID, len(d.posts))
+	for i, post := range d.posts {
+		ids[i] = blogdb.PostID(post.ID)
+	}
+	many, err := d.db.Posts.GetMany(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for i, post := range many {
+		if post == nil || post.ID != int64(ids[i]) {
+			return fmt.Errorf("Posts.GetMany: position %d is %+v, want post %d", i, post, ids[i])
+		}
+	}
+	d.p.linef("Posts.GetMany(%d IDs) -> %d posts in the order asked, one round trip per server", len(ids), len(many))
 	c0 := d.comments[0]
 	gotC, err := d.db.Comments.Get(ctx, blogdb.CommentID(c0.ID))
 	if err != nil {

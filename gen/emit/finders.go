@@ -46,6 +46,8 @@ func finderQueries(mi *modelInfo) (names, sqls []string) {
 		names = append(names, finderQuery(fd))
 		sqls = append(sqls, sql)
 	}
+	names = append(names, getManyQuery) // many.go
+	sqls = append(sqls, getManySQL(mi))
 	if m.HasCountByKey() {
 		names = append(names, countByKeyQuery)
 		sqls = append(sqls, "SELECT count(*) FROM "+table+" WHERE "+ddl.QuoteIdent(m.ShardKey.Column)+" = $1")

@@ -439,6 +439,82 @@ func TestFinders(t *testing.T) {
 	}
 }
 
+// TestGetMany reads posts of authors on both servers by ID, in the order
+// asked, with a missing and a malformed ID among them, and users by ID on
+// the default database.
+func TestGetMany(t *testing.T) {
+	db, r := open(t)
+	ctx := context.Background()
+	blog, err := r.Group("blog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []PostID
+	servers := map[string]bool{}
+	for a := int64(1); a <= 12; a++ {
+		id, err := db.Posts.Insert(ctx, &Post{AuthorID: a, Title: "t" + PostID(a).String()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		servers[blog.ServerOf(id.Shard()).Name()] = true
+		ids = append(ids, id)
+	}
+	if len(servers) != 2 {
+		t.Fatalf("posts on servers %v, want both", servers)
+	}
+	missing := ids[0] + 1000          // on a real shard, never minted
+	malformed := PostID(20<<runtime.DefaultSeqBits | 5) // shard 20 of 16
+	ask := []PostID{ids[5], missing, ids[0], malformed, ids[11], ids[5]}
+	got, err := db.Posts.GetMany(ctx, ask)
+	var me *runtime.ManyError
+	if !errors.As(err, &me) || len(me.Malformed) != 1 || me.Malformed[0] != int64(malformed) || me.Failed != nil {
+		t.Fatalf("GetMany error = %v, want a ManyError naming only %d", err, malformed)
+	}
+	if !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("ManyError with a malformed ID does not wrap ErrNotFound: %v", err)
+	}
+	if len(got) != len(ask) {
+		t.Fatalf("GetMany returned %d rows for %d IDs", len(got), len(ask))
+	}
+	for i, id := range ask {
+		switch id {
+		case missing, malformed:
+			if got[i] != nil {
+				t.Errorf("GetMany[%d] for ID %d = %+v, want nil", i, id, got[i])
+			}
+		default:
+			if got[i] == nil || got[i].ID != int64(id) || got[i].Title != "t"+PostID(got[i].AuthorID).String() {
+				t.Errorf("GetMany[%d] for ID %d = %+v", i, id, got[i])
+			}
+		}
+	}
+	all, err := db.Posts.GetMany(ctx, ids)
+	if err != nil || len(all) != len(ids) {
+		t.Fatalf("GetMany of every post = %d rows, %v", len(all), err)
+	}
+	for i, p := range all {
+		if p == nil || p.ID != int64(ids[i]) {
+			t.Fatalf("GetMany of every post: position %d = %+v, want ID %d", i, p, ids[i])
+		}
+	}
+	if none, err := db.Posts.GetMany(ctx, nil); err != nil || len(none) != 0 {
+		t.Errorf("GetMany(nil) = %v, %v", none, err)
+	}
+
+	u1, err := db.Users.Insert(ctx, &User{Email: "a@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u2, err := db.Users.Insert(ctx, &User{Email: "b@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	us, err := db.Users.GetMany(ctx, []UserID{u2, u2 + 100, u1})
+	if err != nil || len(us) != 3 || us[0] == nil || us[0].Email != "b@example.com" || us[1] != nil || us[2] == nil || us[2].ID != int64(u1) {
+		t.Fatalf("Users.GetMany = %+v, %v", us, err)
+	}
+}
+
 func TestEveryTypeRoundTrips(t *testing.T) {
 	db, _ := open(t)
 	ctx := context.Background()

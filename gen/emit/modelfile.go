@@ -131,6 +131,7 @@ func (e *emitter) modelFile(mi *modelInfo) *jen.File {
 		}
 		e.count(f, v)
 		e.finders(f, v) // finders.go
+		e.getMany(f, v) // many.go
 	}
 	e.collect(f, mi)
 	return f

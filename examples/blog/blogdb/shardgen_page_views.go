@@ -33,6 +33,7 @@ type PageViewRepo struct {
 	qList       *runtime.Query
 	qCount      *runtime.Query
 	qListByPost *runtime.Query
+	qGetMany    *runtime.Query
 }
 
 // PageViewTxRepo is the PageView repository bound to a transaction on database
@@ -116,6 +117,38 @@ func (r *PageViewRepo) ListByPost(ctx context.Context, postID int64, page runtim
 		return nil, fmt.Errorf("list blogdb.PageView by PostID %v: %w", postID, err)
 	}
 	return r.collect(rows, page.Size())
+}
+
+// GetMany returns the PageView of each ID, in the order of ids, with nil where
+// no row has the ID, in one round trip (one = ANY($1)).
+func (r *PageViewRepo) GetMany(ctx context.Context, ids []PageViewID) ([]*PageView, error) {
+	keys := make([]int64, len(ids))
+	for i, id := range ids {
+		keys[i] = int64(id)
+	}
+	rows, err := r.target.Query(ctx, r.qGetMany, keys)
+	if err != nil {
+		return nil, fmt.Errorf("get many blogdb.PageView: %w", err)
+	}
+	defer rows.Close()
+	found := make(map[int64]*PageView, len(ids))
+	if err := func() error {
+		for rows.Next() {
+			row := new(PageView)
+			if err := rows.Scan(&row.ID, &row.PostID, &row.ViewerID, &row.Path, &row.At); err != nil {
+				return err
+			}
+			found[row.ID] = row
+		}
+		return rows.Err()
+	}(); err != nil {
+		return nil, fmt.Errorf("get many blogdb.PageView: %w", err)
+	}
+	out := make([]*PageView, len(ids))
+	for i, id := range ids {
+		out[i] = found[int64(id)]
+	}
+	return out, nil
 }
 
 // Insert stores row in one round trip and sets row.ID to the ID the database

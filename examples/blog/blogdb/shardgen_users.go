@@ -33,6 +33,7 @@ type UserRepo struct {
 	qList       *runtime.Query
 	qCount      *runtime.Query
 	qGetByEmail *runtime.Query
+	qGetMany    *runtime.Query
 }
 
 // UserTxRepo is the User repository bound to a transaction on database
@@ -114,6 +115,38 @@ func (r *UserRepo) GetByEmail(ctx context.Context, email string) (*User, error) 
 		return nil, fmt.Errorf("get blogdb.User by Email %v: %w", email, err)
 	}
 	return row, nil
+}
+
+// GetMany returns the User of each ID, in the order of ids, with nil where no
+// row has the ID, in one round trip (one = ANY($1)).
+func (r *UserRepo) GetMany(ctx context.Context, ids []UserID) ([]*User, error) {
+	keys := make([]int64, len(ids))
+	for i, id := range ids {
+		keys[i] = int64(id)
+	}
+	rows, err := r.target.Query(ctx, r.qGetMany, keys)
+	if err != nil {
+		return nil, fmt.Errorf("get many blogdb.User: %w", err)
+	}
+	defer rows.Close()
+	found := make(map[int64]*User, len(ids))
+	if err := func() error {
+		for rows.Next() {
+			row := new(User)
+			if err := rows.Scan(&row.ID, &row.Email, &row.Name, &row.Joined, &row.IsAdmin); err != nil {
+				return err
+			}
+			found[row.ID] = row
+		}
+		return rows.Err()
+	}(); err != nil {
+		return nil, fmt.Errorf("get many blogdb.User: %w", err)
+	}
+	out := make([]*User, len(ids))
+	for i, id := range ids {
+		out[i] = found[int64(id)]
+	}
+	return out, nil
 }
 
 // Insert stores row in one round trip and sets row.ID to the ID the database

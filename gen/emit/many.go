@@ -1,0 +1,126 @@
+package emit
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/dave/jennifer/jen"
+
+	"github.com/shardgen/shardgen/gen/ddl"
+	"github.com/shardgen/shardgen/runtime"
+)
+
+// This file writes GetMany, on the plain repository of every model: the
+// rows of many IDs in the order asked. A database model reads them with
+// one = ANY($1); a sharded model groups the IDs by shard and reads each
+// shard's with one = ANY($1), the shards of one server as one pipelined
+// batch, servers in parallel (runtime.Group.PerShard).
+
+// getManyQuery names the repository field of GetMany's statement.
+const getManyQuery = "qGetMany"
+
+func getManySQL(mi *modelInfo) string {
+	m := mi.m
+	return "SELECT " + strings.Join(columns(m.Fields), ", ") + " FROM " + runtime.SchemaToken + "." + ddl.QuoteIdent(m.Table) +
+		" WHERE " + ddl.QuoteIdent(m.PK.Column) + " = ANY($1)"
+}
+
+// scanFound reads every row of rows into found, by ID.
+func (e *emitter) scanFound(mi *modelInfo) []jen.Code {
+	m := mi.m
+	return []jen.Code{
+		jen.For(jen.Id("rows").Dot("Next").Call()).Block(
+			jen.Id("row").Op(":=").New(e.local(m.GoName)),
+			jen.If(jen.Err().Op(":=").Id("rows").Dot("Scan").Call(scanDest("row", m)...), jen.Err().Op("!=").Nil()).
+				Block(jen.Return(jen.Err())),
+			jen.Id("found").Index(fieldOf("row", m.PK)).Op("=").Id("row"),
+		),
+		jen.Return(jen.Id("rows").Dot("Err").Call()),
+	}
+}
+
+func (e *emitter) getMany(f *jen.File, v variant) {
+	if v.tx {
+		return
+	}
+	m := v.mi.m
+	row := e.local(m.GoName)
+	op := "get many " + v.mi.what
+	found := func(b *jen.Group) {
+		b.Id("found").Op(":=").Make(jen.Map(jen.Int64()).Op("*").Add(row), jen.Len(jen.Id("ids")))
+	}
+	order := func(b *jen.Group) {
+		b.Id("out").Op(":=").Make(jen.Index().Op("*").Add(row), jen.Len(jen.Id("ids")))
+		b.For(jen.List(jen.Id("i"), jen.Id("id")).Op(":=").Range().Id("ids")).Block(
+			jen.Id("out").Index(jen.Id("i")).Op("=").Id("found").Index(jen.Int64().Call(jen.Id("id"))),
+		)
+	}
+	if !v.mi.sharded {
+		text := fmt.Sprintf("GetMany returns the %s of each ID, in the order of ids, with nil where no\n"+
+			"row has the ID, in one round trip (one = ANY($1)).", m.GoName)
+		v.method(f, text, "GetMany").Params(ctxParam(), jen.Id("ids").Index().Id(m.IDType())).
+			Params(jen.Index().Op("*").Add(row), jen.Error()).BlockFunc(func(b *jen.Group) {
+			b.Id("keys").Op(":=").Make(jen.Index().Int64(), jen.Len(jen.Id("ids")))
+			b.For(jen.List(jen.Id("i"), jen.Id("id")).Op(":=").Range().Id("ids")).Block(jen.Id("keys").Index(jen.Id("i")).Op("=").Int64().Call(jen.Id("id")))
+			b.List(jen.Id("rows"), jen.Err()).Op(":=").Add(v.exec()).Dot("Query").Call(jen.Id("ctx"), v.query(getManyQuery), jen.Id("keys"))
+			b.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), errorf(op+": %w", jen.Err())))
+			b.Defer().Id("rows").Dot("Close").Call()
+			found(b)
+			b.If(jen.Err().Op(":=").Func().Params().Error().Block(e.scanFound(v.mi)...).Call(), jen.Err().Op("!=").Nil()).
+				Block(jen.Return(jen.Nil(), errorf(op+": %w", jen.Err())))
+			order(b)
+			b.Return(jen.Id("out"), jen.Nil())
+		})
+		return
+	}
+	text := fmt.Sprintf("GetMany returns the %s of each ID, in the order of ids, with nil where no\n"+
+		"row has the ID. The IDs are grouped by the shard they carry and each\n"+
+		"shard's are read with one = ANY($1); the shards of one server go as one\n"+
+		"pipelined batch (one round trip per server), servers in parallel. When\n"+
+		"an ID cannot belong to group %q (it names a shard beyond the group's\n"+
+		"count) or a shard fails, the error is a *runtime.ManyError naming them,\n"+
+		"and the rows of every other ID are still returned.", m.GoName, m.Group.Name)
+	v.method(f, text, "GetMany").Params(ctxParam(), jen.Id("ids").Index().Id(m.IDType())).
+		Params(jen.Index().Op("*").Add(row), jen.Error()).BlockFunc(func(b *jen.Group) {
+		b.Id("byShard").Op(":=").Map(rt("Shard")).Index().Int64().Values()
+		b.Var().Id("shards").Index().Add(rt("Shard"))
+		b.Var().Id("malformed").Index().Int64()
+		b.For(jen.List(jen.Id("_"), jen.Id("id")).Op(":=").Range().Id("ids")).Block(
+			jen.List(jen.Id("shard"), jen.Err()).Op(":=").Add(v.group()).Dot("ShardOfID").Call(jen.Int64().Call(jen.Id("id"))),
+			jen.If(jen.Err().Op("!=").Nil()).Block(
+				jen.Id("malformed").Op("=").Append(jen.Id("malformed"), jen.Int64().Call(jen.Id("id"))),
+				jen.Continue(),
+			),
+			jen.If(jen.List(jen.Id("_"), jen.Id("ok")).Op(":=").Id("byShard").Index(jen.Id("shard")), jen.Op("!").Id("ok")).Block(
+				jen.Id("shards").Op("=").Append(jen.Id("shards"), jen.Id("shard")),
+			),
+			jen.Id("byShard").Index(jen.Id("shard")).Op("=").Append(jen.Id("byShard").Index(jen.Id("shard")), jen.Int64().Call(jen.Id("id"))),
+		)
+		b.Id("calls").Op(":=").Make(jen.Index().Add(rt("ShardCall")), jen.Len(jen.Id("shards")))
+		b.For(jen.List(jen.Id("i"), jen.Id("s")).Op(":=").Range().Id("shards")).Block(
+			jen.Id("calls").Index(jen.Id("i")).Op("=").Add(rt("ShardCall")).Values(jen.Dict{
+				jen.Id("Shard"): jen.Id("s"),
+				jen.Id("Args"):  jen.Index().Any().Values(jen.Id("byShard").Index(jen.Id("s"))),
+			}),
+		)
+		found(b)
+		b.Var().Id("failed").Op("*").Add(rt("FanOutError"))
+		b.If(jen.Len(jen.Id("calls")).Op(">").Lit(0)).BlockFunc(func(b *jen.Group) {
+			b.Err().Op(":=").Add(v.group()).Dot("PerShard").Call(jen.Id("ctx"), v.query(getManyQuery), jen.Id("calls"),
+				jen.Func().Params(jen.Id("_").Add(rt("Shard")), jen.Id("rows").Qual(pgxPath, "Rows")).Error().Block(e.scanFound(v.mi)...))
+			b.If(jen.Err().Op("!=").Nil()).Block(
+				jen.Id("failed").Op("=").Add(rt("AsFanOutError")).Call(jen.Err()),
+				jen.If(jen.Id("failed").Op("==").Nil()).Block(jen.Return(jen.Nil(), errorf(op+": %w", jen.Err()))),
+			)
+		})
+		order(b)
+		b.If(jen.Len(jen.Id("malformed")).Op(">").Lit(0).Op("||").Id("failed").Op("!=").Nil()).Block(
+			jen.Return(jen.Id("out"), jen.Op("&").Add(rt("ManyError")).Values(jen.Dict{
+				jen.Id("Group"):     jen.Lit(m.Group.Name),
+				jen.Id("Malformed"): jen.Id("malformed"),
+				jen.Id("Failed"):    jen.Id("failed"),
+			})),
+		)
+		b.Return(jen.Id("out"), jen.Nil())
+	})
+}
