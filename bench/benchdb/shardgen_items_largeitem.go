@@ -43,6 +43,7 @@ type LargeItemRepo struct {
 	qDelete     *runtime.Query
 	qList       *runtime.Query
 	qCount      *runtime.Query
+	qGetMany    *runtime.Query
 	qCountByKey *runtime.Query
 }
 
@@ -162,6 +163,69 @@ func (r *LargeItemRepo) CountByKey(ctx context.Context, key LargeKey) (int64, er
 		return 0, fmt.Errorf("count benchdb.LargeItem by key %v: %w", key, err)
 	}
 	return n, nil
+}
+
+// GetMany returns the LargeItem of each ID, in the order of ids, with nil
+// where no row has the ID. The IDs are grouped by the shard they carry and
+// each shard's are read with one = ANY($1); the shards of one server go as one
+// pipelined batch (one round trip per server), servers in parallel. When an ID
+// cannot belong to group "large" (it names a shard beyond the group's count)
+// or a shard fails, the error is a *runtime.ManyError naming them, and the
+// rows of every other ID are still returned.
+func (r *LargeItemRepo) GetMany(ctx context.Context, ids []LargeItemID) ([]*LargeItem, error) {
+	byShard := map[runtime.Shard][]int64{}
+	var shards []runtime.Shard
+	var malformed []int64
+	for _, id := range ids {
+		shard, err := r.group.ShardOfID(int64(id))
+		if err != nil {
+			malformed = append(malformed, int64(id))
+			continue
+		}
+		if _, ok := byShard[shard]; !ok {
+			shards = append(shards, shard)
+		}
+		byShard[shard] = append(byShard[shard], int64(id))
+	}
+	calls := make([]runtime.ShardCall, len(shards))
+	for i, s := range shards {
+		calls[i] = runtime.ShardCall{
+			Args:  []any{byShard[s]},
+			Shard: s,
+		}
+	}
+	found := make(map[int64]*LargeItem, len(ids))
+	var failed *runtime.FanOutError
+	if len(calls) > 0 {
+		err := r.group.PerShard(ctx, r.qGetMany, calls, func(_ runtime.Shard, rows pgx.Rows) error {
+			for rows.Next() {
+				row := new(LargeItem)
+				if err := rows.Scan(&row.ID, &row.UserID, &row.Title, &row.Body, &row.Views, &row.Created); err != nil {
+					return err
+				}
+				found[row.ID] = row
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			failed = runtime.AsFanOutError(err)
+			if failed == nil {
+				return nil, fmt.Errorf("get many benchdb.LargeItem: %w", err)
+			}
+		}
+	}
+	out := make([]*LargeItem, len(ids))
+	for i, id := range ids {
+		out[i] = found[int64(id)]
+	}
+	if len(malformed) > 0 || failed != nil {
+		return out, &runtime.ManyError{
+			Failed:    failed,
+			Group:     "large",
+			Malformed: malformed,
+		}
+	}
+	return out, nil
 }
 
 // Insert stores row on the logical shard of row.UserID in one round trip. The
