@@ -82,6 +82,10 @@ if [ -z "${BENCH_WORKLOAD:-}" ]; then
 	$GO test -run '^$' -bench '^(BenchmarkGenerate200|BenchmarkPackage200Models)$' -benchmem -count "$COUNT" \
 		./gen ./gen/emit | tee "$OUT/gen.txt" >&2
 	set -- "$@" "$OUT/runtime.txt" "$OUT/gen.txt"
+
+	echo "== GetMany of 100 IDs vs 100 Gets vs a hand-written pgx.Batch per server (bench)" >&2
+	$GO test -run '^$' -bench '^BenchmarkGetMany$' -benchmem -count "$COUNT" -benchtime "$TIME" $short \
+		./bench | tee "$OUT/getmany.txt" >&2
 fi
 
 $GO run ./bench/benchtable "$@" | tee "$OUT/table.md"

@@ -51,7 +51,7 @@ type Store struct {
 	byShard []*pgxpool.Pool // logical shard -> its server's pool
 
 	// Statement texts, one per logical shard, rendered once.
-	insert, get, list, update, count []string
+	insert, get, list, update, count, getMany []string
 }
 
 type server struct {
@@ -62,11 +62,12 @@ type server struct {
 // The statements, with %s for the quoted schema. They are the statements
 // shardgen generates, so that the comparison is one of code paths only.
 const (
-	insertSQL = `INSERT INTO %s."items" ("user_id", "title", "body", "views", "created_at") VALUES ($1, $2, $3, $4, $5) RETURNING "id"`
-	getSQL    = `SELECT "id", "user_id", "title", "body", "views", "created_at" FROM %s."items" WHERE "id" = $1`
-	listSQL   = `SELECT "id", "user_id", "title", "body", "views", "created_at" FROM %s."items" WHERE "user_id" = $1 AND "id" < $2 ORDER BY "id" DESC LIMIT $3`
-	updateSQL = `UPDATE %s."items" SET "title" = $3, "body" = $4, "views" = $5, "created_at" = $6 WHERE "id" = $1 AND "user_id" = $2`
-	countSQL  = `SELECT count(*) FROM %s."items"`
+	insertSQL  = `INSERT INTO %s."items" ("user_id", "title", "body", "views", "created_at") VALUES ($1, $2, $3, $4, $5) RETURNING "id"`
+	getSQL     = `SELECT "id", "user_id", "title", "body", "views", "created_at" FROM %s."items" WHERE "id" = $1`
+	listSQL    = `SELECT "id", "user_id", "title", "body", "views", "created_at" FROM %s."items" WHERE "user_id" = $1 AND "id" < $2 ORDER BY "id" DESC LIMIT $3`
+	updateSQL  = `UPDATE %s."items" SET "title" = $3, "body" = $4, "views" = $5, "created_at" = $6 WHERE "id" = $1 AND "user_id" = $2`
+	countSQL   = `SELECT count(*) FROM %s."items"`
+	getManySQL = `SELECT "id", "user_id", "title", "body", "views", "created_at" FROM %s."items" WHERE "id" = ANY($1)`
 )
 
 // Open builds the store of group (schemas group_0000, ...) of shards
@@ -106,6 +107,7 @@ func Open(ctx context.Context, group string, shards int, servers []Server, maxCo
 		return out
 	}
 	s.insert, s.get, s.list, s.update, s.count = render(insertSQL), render(getSQL), render(listSQL), render(updateSQL), render(countSQL)
+	s.getMany = render(getManySQL)
 	return s, nil
 }
 
@@ -263,4 +265,75 @@ func (s *Store) CountSequential(ctx context.Context) (int64, error) {
 		total += n
 	}
 	return total, nil
+}
+
+// GetMany returns the items of ids in the order asked (nil where there is
+// none): the IDs grouped by shard, one = ANY($1) per shard, the shards of
+// one server as one pgx.Batch (one round trip per server), servers in
+// parallel. It is the floor generated GetMany is measured against.
+func (s *Store) GetMany(ctx context.Context, ids []int64) ([]*Item, error) {
+	byShard := map[int][]int64{}
+	perServer := make([][]int, len(s.servers))
+	for _, id := range ids {
+		sh, ok := s.shardOfID(id)
+		if !ok {
+			continue
+		}
+		if _, seen := byShard[sh]; !seen {
+			for i, sv := range s.servers {
+				if sh >= sv.first && sh <= sv.last {
+					perServer[i] = append(perServer[i], sh)
+				}
+			}
+		}
+		byShard[sh] = append(byShard[sh], id)
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		found = make(map[int64]*Item, len(ids))
+		errs  []error
+	)
+	for i, sv := range s.servers {
+		if len(perServer[i]) == 0 {
+			continue
+		}
+		wg.Go(func() {
+			batch := &pgx.Batch{}
+			for _, sh := range perServer[i] {
+				batch.Queue(s.getMany[sh], byShard[sh])
+			}
+			br := sv.pool.SendBatch(ctx, batch)
+			defer br.Close()
+			for range batch.Len() {
+				rows, err := br.Query()
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+					return
+				}
+				for rows.Next() {
+					it := new(Item)
+					if err := rows.Scan(&it.ID, &it.UserID, &it.Title, &it.Body, &it.Views, &it.Created); err != nil {
+						rows.Close()
+						mu.Lock()
+						errs = append(errs, err)
+						mu.Unlock()
+						return
+					}
+					mu.Lock()
+					found[it.ID] = it
+					mu.Unlock()
+				}
+				rows.Close()
+			}
+		})
+	}
+	wg.Wait()
+	out := make([]*Item, len(ids))
+	for i, id := range ids {
+		out[i] = found[id]
+	}
+	return out, errors.Join(errs...)
 }
