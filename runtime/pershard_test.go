@@ -57,6 +57,30 @@ func TestPerShardTwoServers(t *testing.T) {
 		t.Errorf("PerShard rows = %v, want %v", got, want)
 	}
 
+	// A shard whose table is missing fails on its own; the other server's
+	// shards still answer.
+	if _, err := g.At(2).Exec(ctx, g.Prepare("DROP TABLE @schema@.items")); err != nil {
+		t.Fatal(err)
+	}
+	got = map[Shard][]int64{}
+	err = g.PerShard(ctx, q, []ShardCall{{Shard: 2, Args: []any{[]int64{1}}}, {Shard: 9, Args: []any{[]int64{1, 10}}}},
+		func(s Shard, rows pgx.Rows) error {
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					return err
+				}
+				got[s] = append(got[s], id)
+			}
+			return rows.Err()
+		})
+	if fs := failedShards(err); !slices.Equal(fs, []Shard{2}) || !errors.Is(err, ErrNotMigrated) {
+		t.Errorf("PerShard with shard 2's table dropped: %v, want shard 2 failed with ErrNotMigrated", err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(map[Shard][]int64{9: {1, 10}}) {
+		t.Errorf("PerShard rows with shard 2 failing = %v, want shard 9's", got)
+	}
+
 	// A query of another group is refused before anything runs.
 	other := &Group{name: "other"}
 	if err := other.PerShard(ctx, q, calls, nil); !errors.Is(err, ErrWrongShard) {
