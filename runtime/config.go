@@ -35,7 +35,9 @@ type ServerConfig struct {
 	// Servers, of any group or database, with identical URLs share one pool.
 	URL string
 	// Shards is the inclusive range of logical shards on this server,
-	// "0-2047", or a single shard "7".
+	// "0-2047", or a single shard "7". Empty means none yet: a server added
+	// as the target of a move (package runtime/move), which then follows
+	// the placement table.
 	Shards string
 }
 
@@ -150,6 +152,9 @@ type ShardRange struct{ First, Last Shard }
 
 // String formats the range as Config spells it ("0-2047", or "7").
 func (r ShardRange) String() string {
+	if r.Last < r.First {
+		return "none"
+	}
 	if r.First == r.Last {
 		return strconv.Itoa(int(r.First))
 	}
@@ -299,6 +304,9 @@ func checkGroup(g GroupSpec, servers []ServerConfig, p *problems) []parsedServer
 			bad = true
 		}
 		rng, err := ParseShardRange(s.Shards)
+		if strings.TrimSpace(s.Shards) == "" {
+			rng, err = ShardRange{First: 0, Last: -1}, nil // holds no shard
+		}
 		if err != nil {
 			p.add("%s: %v", label, err)
 			bad = true
@@ -313,9 +321,12 @@ func checkGroup(g GroupSpec, servers []ServerConfig, p *problems) []parsedServer
 	if len(ok) != len(servers) || g.Shards <= 0 {
 		return nil // coverage is only meaningful once every range parsed
 	}
-	ranges := make([]NamedRange, len(ok))
-	for i, s := range ok {
-		ranges[i] = NamedRange{s.name, s.rng}
+	ranges := make([]NamedRange, 0, len(ok))
+	for _, s := range ok {
+		if s.rng.Last < s.rng.First {
+			continue // holds no shard (a move's target)
+		}
+		ranges = append(ranges, NamedRange{s.name, s.rng})
 	}
 	*p = append(*p, CheckShardCoverage(fmt.Sprintf("group %q", g.Name), ranges, g.Shards)...)
 	return ok

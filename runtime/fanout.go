@@ -97,8 +97,9 @@ type fanOutPlan struct {
 func (g *Group) fanOutPlans() []fanOutPlan {
 	var plans []fanOutPlan
 	index := map[*serverPool]int{}
+	table := g.table.Load()
 	for s := range Shard(g.nShards) {
-		sp := g.byShard[s].pool
+		sp := table.byShard[s].pool
 		i, ok := index[sp]
 		if !ok {
 			i = len(plans)

@@ -105,6 +105,11 @@ type MigrateOptions struct {
 	// never concurrent. Schemas that failed are reported last, after the
 	// run has verified that they are indeed not migrated.
 	Progress func(MigrateProgress)
+	// Shards, when set, limits the run to the logical shards it accepts
+	// (databases are still migrated; give a Spec without them to skip
+	// them). The mover (package runtime/move) uses it to create the
+	// schemas of the shards it moves on their new server.
+	Shards func(group string, s Shard) bool
 	// Logger, when set, receives a start and end line per run and per
 	// server at Info, each failure at Warn and each finished schema at
 	// Debug. Server addresses in logs never contain passwords.
@@ -239,7 +244,14 @@ func Migrate(ctx context.Context, r *Router, spec Spec, opts MigrateOptions) err
 	if err != nil {
 		return err
 	}
-	targets, err := migTargets(r, spec, idSQL, opts.Layout)
+	// A move in progress (package runtime/placement installs the guard)
+	// refuses the run before anything is read or changed.
+	release, err := r.migrateGuard(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	targets, err := migTargets(r, spec, idSQL, opts.Layout, opts.Shards)
 	if err != nil {
 		return err
 	}
@@ -370,7 +382,7 @@ func idFunctionName(l Layout) string { return IDFunctionName + " " + l.String() 
 
 // migTargets lists every schema of the run in order: databases, then each
 // group's shards.
-func migTargets(r *Router, spec Spec, idSQL string, l Layout) ([]*migTarget, error) {
+func migTargets(r *Router, spec Spec, idSQL string, l Layout, only func(string, Shard) bool) ([]*migTarget, error) {
 	var targets []*migTarget
 	for _, ds := range spec.Databases {
 		d, err := r.Database(ds.Name)
@@ -392,7 +404,10 @@ func migTargets(r *Router, spec Spec, idSQL string, l Layout) ([]*migTarget, err
 		migs := withSums(append([]Migration{idf}, gs.Migrations...))
 		digest := historyDigest(g.name, migs)
 		for s := range g.nShards {
-			targets = append(targets, &migTarget{group: g, name: g.name, shard: Shard(s), server: g.byShard[s], schema: g.quoted[s], migs: migs, digest: digest})
+			if only != nil && !only(g.name, Shard(s)) {
+				continue
+			}
+			targets = append(targets, &migTarget{group: g, name: g.name, shard: Shard(s), server: g.ServerOf(Shard(s)), schema: g.quoted[s], migs: migs, digest: digest})
 		}
 	}
 	for i, t := range targets {

@@ -68,7 +68,7 @@ func (q *Query) text(s Shard) string {
 	}
 	t := render(q.sql, q.group.quoted[s], s)
 	if q.texts[s].CompareAndSwap(nil, &t) {
-		q.group.byShard[s].pool.texts.Add(1)
+		q.group.table.Load().byShard[s].pool.texts.Add(1)
 	}
 	return *q.texts[s].Load()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -19,6 +20,7 @@ type Router struct {
 	dbList    []*Database // Spec order
 	groups    map[string]*Group
 	groupList []*Group // Spec order
+	place     placementState
 
 	closeOnce sync.Once
 }
@@ -38,10 +40,12 @@ type Group struct {
 	name    string
 	nShards int
 	schemas []string  // unquoted schema name per shard
-	quoted  []string  // quoted schema name per shard (what SchemaToken becomes)
-	byShard []*Server // owning server per shard
+	quoted  []string // quoted schema name per shard (what SchemaToken becomes)
 	servers []*Server // distinct servers in config order
-	ranges  []ShardRange
+	// table is the current placement: the owning server per shard. It is
+	// immutable and swapped whole (see ApplyPlacement), so routing is one
+	// atomic load and an index.
+	table atomic.Pointer[shardTable]
 }
 
 // Server is one physical server as named in the config. Servers of any
@@ -50,7 +54,6 @@ type Server struct {
 	name  string
 	where string // host:port/database — never a password
 	pool  *serverPool
-	rng   ShardRange // the shards it owns in its group (zero for databases)
 }
 
 // Open builds a Router from cfg after checking it against spec. It creates
@@ -104,8 +107,8 @@ func Open(ctx context.Context, cfg Config, spec Spec) (*Router, error) {
 			nShards: gs.Shards,
 			schemas: make([]string, gs.Shards),
 			quoted:  make([]string, gs.Shards),
-			byShard: make([]*Server, gs.Shards),
 		}
+		byShard := make([]*Server, gs.Shards)
 		for i := range gs.Shards {
 			g.schemas[i] = SchemaName(gs.Name, Shard(i))
 			g.quoted[i] = QuoteIdent(g.schemas[i])
@@ -115,13 +118,13 @@ func Open(ctx context.Context, cfg Config, spec Spec) (*Router, error) {
 			if err != nil {
 				return fail(fmt.Errorf("group %q server %q: %w", gs.Name, ps.name, err))
 			}
-			s := &Server{name: ps.name, where: ps.where, pool: sp, rng: ps.rng}
+			s := &Server{name: ps.name, where: ps.where, pool: sp}
 			g.servers = append(g.servers, s)
-			g.ranges = append(g.ranges, ps.rng)
 			for sh := ps.rng.First; sh <= ps.rng.Last; sh++ {
-				g.byShard[sh] = s
+				byShard[sh] = s
 			}
 		}
+		g.table.Store(&shardTable{byShard: byShard})
 		r.groups[gs.Name] = g
 		r.groupList = append(r.groupList, g)
 	}
@@ -213,14 +216,23 @@ func (g *Group) ServerOf(s Shard) *Server {
 	if s < 0 || int(s) >= g.nShards {
 		return nil
 	}
-	return g.byShard[s]
+	return g.table.Load().byShard[s]
 }
 
 // Servers returns the group's physical servers in config order.
 func (g *Group) Servers() []*Server { return append([]*Server(nil), g.servers...) }
 
-// ShardsOn returns the range of logical shards a server of this group owns.
-func (g *Group) ShardsOn(s *Server) ShardRange { return s.rng }
+// ShardsOn returns the range of logical shards a server of this group owns
+// in the current placement (from its first shard to its last; see ShardsOf
+// for the exact list once moves made it non-contiguous). A server that
+// holds no shard gives an empty range, which prints as "none".
+func (g *Group) ShardsOn(s *Server) ShardRange {
+	shards := g.ShardsOf(s)
+	if len(shards) == 0 {
+		return ShardRange{First: 0, Last: -1}
+	}
+	return ShardRange{First: shards[0], Last: shards[len(shards)-1]}
+}
 
 // At returns the executor for one logical shard. An out-of-range shard gives
 // a Target whose operations fail with ErrWrongShard.
@@ -228,7 +240,7 @@ func (g *Group) At(s Shard) Target {
 	if s < 0 || int(s) >= g.nShards {
 		return Target{group: g, shard: s}
 	}
-	return Target{srv: g.byShard[s], group: g, shard: s, schema: g.quoted[s]}
+	return Target{srv: g.table.Load().byShard[s], group: g, shard: s, schema: g.quoted[s]}
 }
 
 // Name returns the server's name from the config (the database name for a

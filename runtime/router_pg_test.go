@@ -691,7 +691,7 @@ func testAllocsVsPgx(t *testing.T, f *pgFixture) {
 		g := mustGroup(t, r)
 		get := g.Prepare("SELECT shard, v FROM @schema@.kv WHERE k = $1")
 		upd := g.Prepare("UPDATE @schema@.kv SET v = v WHERE k = $1")
-		pool := g.byShard[3].pool.pool
+		pool := g.ServerOf(3).pool.pool
 		getText, updText := get.Text(3), upd.Text(3)
 		pgxMode := mode
 		if pgxMode == 0 {

@@ -85,8 +85,21 @@ func (t *Target) fail(err error) *ShardError {
 	return e
 }
 
-// Exec runs a statement that returns no rows.
+// Exec runs a statement that returns no rows. A statement that meets the
+// fence of a shard being moved is sent once more, to the shard's new
+// server, after the placement is reloaded (see ErrShardMoved).
 func (t Target) Exec(ctx context.Context, q *Query, args ...any) (pgconn.CommandTag, error) {
+	tag, err := t.exec(ctx, q, args)
+	if err != nil && t.group != nil {
+		if nt, ok := t.redirect(ctx, err); ok {
+			tag, err = nt.exec(ctx, q, args)
+		}
+		err = moved(err)
+	}
+	return tag, err
+}
+
+func (t Target) exec(ctx context.Context, q *Query, args []any) (pgconn.CommandTag, error) {
 	sql, err := t.sql(q)
 	if err != nil {
 		return pgconn.CommandTag{}, err
@@ -110,8 +123,23 @@ func (t Target) Exec(ctx context.Context, q *Query, args ...any) (pgconn.Command
 
 // Query runs a statement and returns its rows; the connection is returned
 // to the pool when the rows are closed (or fully read). Errors, here and
-// from Rows.Err, are *ShardError.
+// from Rows.Err, are *ShardError. A query that fails before returning rows
+// because the shard moved is sent once more to its new server.
 func (t Target) Query(ctx context.Context, q *Query, args ...any) (pgx.Rows, error) {
+	rows, err := t.query(ctx, q, args)
+	if err != nil && t.group != nil {
+		if nt, ok := t.redirect(ctx, err); ok {
+			rows, err = nt.query(ctx, q, args)
+		}
+		if err != nil {
+			err = moved(err)
+			return errRows{err}, err
+		}
+	}
+	return rows, err
+}
+
+func (t Target) query(ctx context.Context, q *Query, args []any) (pgx.Rows, error) {
 	sql, err := t.sql(q)
 	if err != nil {
 		return errRows{err}, err
@@ -142,8 +170,13 @@ func (t Target) Query(ctx context.Context, q *Query, args ...any) (pgx.Rows, err
 
 // QueryRow runs a statement expected to return at most one row. Scan
 // returns a *ShardError matching ErrNotFound (and pgx.ErrNoRows) when there
-// is none.
+// is none. A statement that meets the fence of a moving shard is sent once
+// more, to its new server, when Scan sees the error.
 func (t Target) QueryRow(ctx context.Context, q *Query, args ...any) pgx.Row {
+	return t.queryRow(ctx, q, args, false)
+}
+
+func (t Target) queryRow(ctx context.Context, q *Query, args []any, retried bool) pgx.Row {
 	sql, err := t.sql(q)
 	if err != nil {
 		return errRow{err}
@@ -155,7 +188,7 @@ func (t Target) QueryRow(ctx context.Context, q *Query, args ...any) pgx.Row {
 	}
 	a, prefixed := sp.args(args)
 	r := sp.newRow()
-	*r = shardRow{row: c.Conn().QueryRow(ctx, sql, a...), t: t, c: c, ctx: ctx}
+	*r = shardRow{row: c.Conn().QueryRow(ctx, sql, a...), t: t, c: c, ctx: ctx, q: q, in: args, retried: retried}
 	if prefixed {
 		r.args = a
 	}
@@ -219,6 +252,11 @@ type shardRow struct {
 	c    *pgxpool.Conn // nil inside a Tx
 	ctx  context.Context
 	args []any // prefixed arguments to clear after Scan, if any
+
+	// Outside a Tx: the statement, to send it again when the shard moved.
+	q       *Query
+	in      []any
+	retried bool
 }
 
 // errScannedTwice is returned by a second Scan of the same Row.
@@ -244,7 +282,14 @@ func (r *shardRow) Scan(dest ...any) error {
 		r.t.srv.pool.release(r.c)
 	}
 	clear(r.args)
+	t, ctx, q, in, retry := r.t, r.ctx, r.q, r.in, r.c != nil && !r.retried
 	*r = shardRow{}
+	if err != nil && retry && t.group != nil {
+		if nt, ok := t.redirect(ctx, err); ok {
+			err = nt.queryRow(ctx, q, in, true).Scan(dest...)
+		}
+		err = moved(err)
+	}
 	return err
 }
 

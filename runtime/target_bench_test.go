@@ -213,7 +213,7 @@ func BenchmarkExecPaired(b *testing.B) {
 			eb := setupExecBench(b, shards)
 			// One connection: both variants of a pair run on the same backend.
 			g := eb.router(b, 0, 1)
-			pool := g.byShard[0].pool.pool
+			pool := g.ServerOf(0).pool.pool
 			own := eb.rawPool(b, pgx.QueryExecModeCacheStatement)
 			gq, uq := g.Prepare(benchGet), g.Prepare(benchUpdate)
 			gets, updates := renderAll(benchGet, shards), renderAll(benchUpdate, shards)

@@ -93,7 +93,11 @@ func (tx *Tx) QueryRow(ctx context.Context, q *Query, args ...any) pgx.Row {
 // InTx runs fn in a transaction on the target's connection: committed when
 // fn returns nil, rolled back when it returns an error (returned unchanged)
 // or panics. Errors of BEGIN and COMMIT are *ShardError; a COMMIT that fails
-// with ErrUnavailable may or may not have been applied.
+// with ErrUnavailable may or may not have been applied. When fn fails
+// because the shard met a move's fence, the error also matches
+// ErrShardMoved; the transaction is not retried (fn may have done more than
+// its statements), but the placement is reloaded, so running it again goes
+// to the shard's new server.
 func (t Target) InTx(ctx context.Context, fn func(*Tx) error) (err error) {
 	if t.srv == nil {
 		_, err := t.sql(nil)
@@ -119,6 +123,13 @@ func (t Target) InTx(ctx context.Context, fn func(*Tx) error) (err error) {
 	}()
 	tx := &Tx{tx: ptx, t: t}
 	if err := fn(tx); err != nil {
+		if t.group != nil && fenced(err) {
+			// Not retried: fn may have done more than its statements.
+			// The placement is reloaded so that running it again goes
+			// to the shard's new server.
+			_, _ = t.redirect(ctx, err)
+			return moved(err)
+		}
 		return err
 	}
 	committed = true
