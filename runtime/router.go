@@ -40,7 +40,7 @@ type Group struct {
 	name    string
 	nShards int
 	schemas []string  // unquoted schema name per shard
-	quoted  []string // quoted schema name per shard (what SchemaToken becomes)
+	quoted  []string  // quoted schema name per shard (what SchemaToken becomes)
 	servers []*Server // distinct servers in config order
 	// table is the current placement: the owning server per shard. It is
 	// immutable and swapped whole (see ApplyPlacement), so routing is one

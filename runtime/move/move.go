@@ -159,14 +159,14 @@ type Request struct {
 
 // State is what the move record keeps besides its phase.
 type State struct {
-	Token     string         `json:"token,omitempty"`      // the marker
-	SubOID    uint32         `json:"sub_oid,omitempty"`    // subscription's OID on the target
-	Sequences map[string]int64 `json:"sequences,omitempty"` // schema -> last_value carried to the target
-	FencedAt  time.Time      `json:"fenced_at,omitzero"`   // fence committed
-	SwitchAt  time.Time      `json:"switched_at,omitzero"` // placement switched
-	Verified  []string       `json:"verified,omitempty"`   // one line per table: rows and chunks
-	Rows      int64          `json:"rows,omitempty"`       // rows verified
-	Version   int64          `json:"version,omitempty"`    // placement version of the switch
+	Token     string           `json:"token,omitempty"`      // the marker
+	SubOID    uint32           `json:"sub_oid,omitempty"`    // subscription's OID on the target
+	Sequences map[string]int64 `json:"sequences,omitempty"`  // schema -> last_value carried to the target
+	FencedAt  time.Time        `json:"fenced_at,omitzero"`   // fence committed
+	SwitchAt  time.Time        `json:"switched_at,omitzero"` // placement switched
+	Verified  []string         `json:"verified,omitempty"`   // one line per table: rows and chunks
+	Rows      int64            `json:"rows,omitempty"`       // rows verified
+	Version   int64            `json:"version,omitempty"`    // placement version of the switch
 }
 
 // Status is one move's record.
@@ -186,10 +186,12 @@ type Status struct {
 // share one name; the marker table is in schema public of both servers.
 func artifact(id int64) string    { return fmt.Sprintf("shardgen_move_%d", id) }
 func markerTable(id int64) string { return fmt.Sprintf("public.shardgen_move_%d_marker", id) }
-func fenceTrigger() string         { return "shardgen_fence" }
+func fenceTrigger() string        { return "shardgen_fence" }
 
 // oldSchema is what the source copy of a shard is renamed to at cleanup.
-func oldSchema(id int64, schema string) string { return fmt.Sprintf("shardgen_moved_%d_%s", id, schema) }
+func oldSchema(id int64, schema string) string {
+	return fmt.Sprintf("shardgen_moved_%d_%s", id, schema)
+}
 
 // mover is one run of a move (Run, Resume, Abort or Finish).
 type mover struct {

@@ -25,7 +25,9 @@ type table struct {
 	pk           []string // primary key columns, in key order
 }
 
-func (t table) qualified() string { return runtime.QuoteIdent(t.schema) + "." + runtime.QuoteIdent(t.name) }
+func (t table) qualified() string {
+	return runtime.QuoteIdent(t.schema) + "." + runtime.QuoteIdent(t.name)
+}
 
 // tables lists the ordinary tables of the moving shards on conn.
 func (m *mover) tables(ctx context.Context, conn *pgx.Conn) ([]table, error) {
