@@ -46,6 +46,12 @@ func TestConfigValid(t *testing.T) {
 	if err := c.Validate(testSpec); err != nil {
 		t.Fatal(err)
 	}
+	// A server with no shards yet (the target of a move) is fine.
+	c = validConfig()
+	c.Groups["blog"] = append(c.Groups["blog"], ServerConfig{Name: "c", URL: "postgres://app@db3/app"})
+	if err := c.Validate(testSpec); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // problemsOf returns the ConfigError's problems, failing if err is another
@@ -89,8 +95,12 @@ func TestConfigProblems(t *testing.T) {
 			[]string{`group "blog" server "b": shard range "8..15": "8..15" is not a shard number`}},
 		{"negative range", func(c *Config, _ *Spec) { c.Groups["blog"][0].Shards = "-1-7" },
 			[]string{`group "blog" server "a": shard range "-1-7": missing shard number`}},
+		// An empty range is a server that holds no shard yet (a move's
+		// target); the shards it would have held are then unmapped.
 		{"empty range", func(c *Config, _ *Spec) { c.Groups["blog"][0].Shards = "" },
-			[]string{`group "blog" server "a": empty shard range (want e.g. "0-2047")`}},
+			[]string{`group "blog": shards 0-7 are not mapped to any server`}},
+		{"blank range", func(c *Config, _ *Spec) { c.Groups["blog"][0].Shards = "-" },
+			[]string{`group "blog" server "a": shard range "-": missing shard number`}},
 		{"duplicate server", func(c *Config, _ *Spec) { c.Groups["blog"][1].Name = "a" },
 			[]string{`group "blog" server "a" is listed twice`}},
 		{"unsafe server name", func(c *Config, _ *Spec) { c.Groups["blog"][1].Name = `b"; DROP TABLE x; --` },
