@@ -194,6 +194,7 @@ func (m *mover) run(ctx context.Context, id int64) (Status, error) {
 	if m.st, err = loadStatus(ctx, m.store.Pool(), id); err != nil {
 		return m.st, err
 	}
+	m.progress(Progress{})
 	switch m.st.Phase {
 	case PhaseDone, PhaseFinished:
 		return m.st, nil
@@ -297,7 +298,7 @@ func (m *mover) steps(ctx context.Context) error {
 // transaction: the switch and its record cannot disagree.
 func (m *mover) switchPlacement(ctx context.Context) error {
 	now := time.Now()
-	return pgx.BeginFunc(ctx, m.store.Pool(), func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, m.store.Pool(), func(tx pgx.Tx) error {
 		v, err := placement.Switch(ctx, tx, m.st.Group, m.st.Shards, m.st.Source, m.st.Target)
 		if err != nil {
 			return err
@@ -312,9 +313,13 @@ func (m *mover) switchPlacement(ctx context.Context) error {
 			return err
 		}
 		m.st.Phase = PhaseSwitched
-		m.logf("shardgen move: switched", "version", v)
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	m.logf("shardgen move: switched", "version", m.st.State.Version)
+	m.progress(Progress{PauseStart: m.st.State.FencedAt})
+	return nil
 }
 
-var _ = runtime.Shard(0)

@@ -651,9 +651,12 @@ func (m *mover) teardown(ctx context.Context, full bool) error {
 	return nil
 }
 
-// retireSource renames the source's copy of the shards away: a process
-// that still routes there fails (schema or table missing), reloads the
-// placement and is sent to the target. The fence stays with the copy.
+// retireSource renames the source's copy of the shards away, in one
+// transaction per shard that also re-creates the fence on the renamed
+// tables: that invalidates every plan cached on the source, so a process
+// that still routes there fails (schema or table missing) instead of
+// reading the frozen copy through a prepared statement, reloads the
+// placement and is sent to the target.
 func (m *mover) retireSource(ctx context.Context) error {
 	for _, s := range m.schemas() {
 		var exists bool
@@ -663,7 +666,30 @@ func (m *mover) retireSource(ctx context.Context) error {
 		if !exists {
 			continue
 		}
-		if _, err := m.src.Exec(ctx, "ALTER SCHEMA "+runtime.QuoteIdent(s)+" RENAME TO "+runtime.QuoteIdent(oldSchema(m.st.ID, s))); err != nil {
+		old := oldSchema(m.st.ID, s)
+		err := pgx.BeginFunc(ctx, m.src, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "ALTER SCHEMA "+runtime.QuoteIdent(s)+" RENAME TO "+runtime.QuoteIdent(old)); err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, "SELECT c.relname::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')", old)
+			if err != nil {
+				return err
+			}
+			names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				return err
+			}
+			var b strings.Builder
+			for _, n := range names {
+				t := runtime.QuoteIdent(old) + "." + runtime.QuoteIdent(n)
+				fmt.Fprintf(&b, "DROP TRIGGER IF EXISTS %s ON %s;\n", fenceTrigger(), t)
+				fmt.Fprintf(&b, "CREATE TRIGGER %s BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s.shardgen_fence();\n",
+					fenceTrigger(), t, runtime.QuoteIdent(old))
+			}
+			_, err = tx.Exec(ctx, b.String())
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("retiring %s on %q: %w", s, m.st.Source, err)
 		}
 	}

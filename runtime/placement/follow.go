@@ -27,6 +27,9 @@ type Options struct {
 	// the move to switch before it fails with runtime.ErrShardMoved.
 	// Default DefaultFenceWait.
 	FenceWait time.Duration
+	// NoListen follows by polling alone, for control databases reached
+	// through a proxy that cannot LISTEN (PgBouncer in transaction mode).
+	NoListen bool
 	// Logger, when set, receives placement changes at Info and reload
 	// failures at Warn.
 	Logger *slog.Logger
@@ -176,7 +179,7 @@ func (f *Follower) listen(ctx context.Context) {
 		}
 	}()
 	for ctx.Err() == nil {
-		if conn == nil {
+		if conn == nil && !f.opts.NoListen {
 			c, err := pgx.Connect(ctx, f.url)
 			if err == nil {
 				if _, err = c.Exec(ctx, "LISTEN "+Channel); err != nil {
