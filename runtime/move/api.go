@@ -322,4 +322,3 @@ func (m *mover) switchPlacement(ctx context.Context) error {
 	m.progress(Progress{PauseStart: m.st.State.FencedAt})
 	return nil
 }
-
