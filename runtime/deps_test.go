@@ -18,7 +18,7 @@ func TestDependencies(t *testing.T) {
 	if err != nil {
 		t.Skip("go command not found")
 	}
-	for _, pkg := range []string{".", "./pgtest", "./redistest", "./shardredis"} {
+	for _, pkg := range []string{".", "./pgtest", "./redistest", "./shardredis", "./placement", "./move"} {
 		out, err := exec.Command(goBin, "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", pkg).CombinedOutput()
 		if err != nil {
 			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)
@@ -64,6 +64,8 @@ func allowedDep(p string) bool {
 		p == "github.com/redis/rueidis",
 		strings.HasPrefix(p, "github.com/redis/rueidis/internal/"),
 		p == "golang.org/x/sys/cpu",
+		p == "github.com/shardgen/shardgen/runtime/placement",
+		p == "github.com/shardgen/shardgen/runtime/move",
 		p == "github.com/shardgen/shardgen/templates":
 		return true
 	case strings.HasPrefix(p, "github.com/jackc/"),

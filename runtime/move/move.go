@@ -188,6 +188,10 @@ func artifact(id int64) string    { return fmt.Sprintf("shardgen_move_%d", id) }
 func markerTable(id int64) string { return fmt.Sprintf("public.shardgen_move_%d_marker", id) }
 func fenceTrigger() string        { return "shardgen_fence" }
 
+// moverName is the application_name of the mover's sessions (not the
+// subscription's name, which its walsender uses).
+func moverName(id int64) string { return fmt.Sprintf("shardgen_mover_%d", id) }
+
 // oldSchema is what the source copy of a shard is renamed to at cleanup.
 func oldSchema(id int64, schema string) string {
 	return fmt.Sprintf("shardgen_moved_%d_%s", id, schema)
@@ -195,16 +199,17 @@ func oldSchema(id int64, schema string) string {
 
 // mover is one run of a move (Run, Resume, Abort or Finish).
 type mover struct {
-	opts  Options
-	store *placement.Store
-	lock  *pgxpool.Conn // holds placement.LockKey exclusively
-	st    Status
-	gs    runtime.GroupSpec
-	src   *pgx.Conn
-	dst   *pgx.Conn
-	srcCS string // source connection string (never printed)
-	dstCS string
-	start time.Time
+	opts       Options
+	store      *placement.Store
+	lock       *pgxpool.Conn // holds placement.LockKey exclusively
+	st         Status
+	gs         runtime.GroupSpec
+	src        *pgx.Conn
+	dst        *pgx.Conn
+	subErrBase int64  // subscription errors seen first by this run; -1 before
+	srcCS      string // source connection string (never printed)
+	dstCS      string
+	start      time.Time
 }
 
 func (o Options) withDefaults() Options {
@@ -248,7 +253,7 @@ func open(ctx context.Context, opts Options) (*mover, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &mover{opts: opts, store: store, start: time.Now()}
+	m := &mover{opts: opts, store: store, start: time.Now(), subErrBase: -1}
 	if err := store.Install(ctx); err != nil {
 		m.close()
 		return nil, fmt.Errorf("shardgen move: installing the placement tables: %w", err)
@@ -357,7 +362,7 @@ func (m *mover) dial(ctx context.Context, cs string) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, errors.New("connection string does not parse")
 	}
-	cfg.RuntimeParams["application_name"] = artifact(m.st.ID)
+	cfg.RuntimeParams["application_name"] = moverName(m.st.ID)
 	return pgx.ConnectConfig(ctx, cfg)
 }
 

@@ -59,7 +59,8 @@ func (m *mover) killStragglers(ctx context.Context, conn *pgx.Conn) error {
 	for {
 		var n int
 		err := conn.QueryRow(ctx, `SELECT count(pg_catalog.pg_terminate_backend(pid)) FROM pg_catalog.pg_stat_activity
-			WHERE application_name = $1 AND datname = pg_catalog.current_database() AND pid <> pg_catalog.pg_backend_pid()`, artifact(m.st.ID)).Scan(&n)
+			WHERE application_name = $1 AND backend_type = 'client backend' AND datname = pg_catalog.current_database()
+			AND pid <> pg_catalog.pg_backend_pid()`, moverName(m.st.ID)).Scan(&n)
 		if err != nil {
 			return err
 		}
@@ -265,14 +266,19 @@ func (m *mover) startCopy(ctx context.Context) error {
 	return m.saveState(ctx)
 }
 
-// subErrors fails when the subscription's workers report errors.
+// subErrors fails when the subscription's workers keep reporting errors
+// (PostgreSQL retries a failed worker every wal_retrieve_retry_interval;
+// one lost connection is not worth failing the move for).
 func (m *mover) subErrors(ctx context.Context) error {
 	var apply, sync int64
 	err := m.dst.QueryRow(ctx, "SELECT COALESCE(sum(apply_error_count), 0), COALESCE(sum(sync_error_count), 0) FROM pg_catalog.pg_stat_subscription_stats WHERE subname = $1", artifact(m.st.ID)).Scan(&apply, &sync)
 	if err != nil {
 		return err
 	}
-	if apply+sync > 0 {
+	if m.subErrBase < 0 {
+		m.subErrBase = apply + sync
+	}
+	if apply+sync-m.subErrBase >= 3 {
 		return fmt.Errorf("the subscription on %q reports %d apply and %d copy errors (see that server's log)", m.st.Target, apply, sync)
 	}
 	return nil
