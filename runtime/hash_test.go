@@ -195,6 +195,22 @@ func BenchmarkRoute(b *testing.B) {
 				sinkTarget = g.At(g.ShardOfInt64(int64(i)))
 			}
 		})
+		// Following the placement: a new placement table is applied
+		// every 10,000 routes.
+		b.Run("int64-target-following/shards="+strconv.Itoa(shards), func(b *testing.B) {
+			r := g.router
+			p := r.Placement()
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if i%10000 == 0 {
+					p.Version++
+					if err := r.ApplyPlacement(p); err != nil {
+						b.Fatal(err)
+					}
+				}
+				sinkTarget = g.At(g.ShardOfInt64(int64(i)))
+			}
+		})
 		b.Run("string/shards="+strconv.Itoa(shards), func(b *testing.B) {
 			keys := make([]string, 1024)
 			for i := range keys {

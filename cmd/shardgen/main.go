@@ -32,6 +32,13 @@
 // ranges of logical shards each holds:
 //
 //	shardgen graph [-config file | -env] [package]
+//
+// shardgen move moves logical shards to another server while the
+// application runs (see runtime/move and the README's "Growing onto a new
+// server"):
+//
+//	shardgen move -pkg ./blogdb -group blog -shards 12-15 -to c
+//	shardgen move -pkg ./blogdb -status | -resume ID | -abort ID | -finish ID
 package main
 
 import (
@@ -54,6 +61,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "graph" {
 		return runGraph(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "move" {
+		return runMove(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("shardgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	check := fs.Bool("check", false, "write nothing; print stale generated files as diffs and exit 1 if any")
@@ -61,6 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: shardgen [flags] [packages]")
 		fmt.Fprintln(stderr, "       "+strings.TrimPrefix(graphUsage, "usage: "))
+		fmt.Fprintln(stderr, "       shardgen move [-pkg dir] -group G -shards A-B -to SERVER | -status | -resume ID | -abort ID | -finish ID")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

@@ -46,6 +46,7 @@ import (
 
 func main() {
 	configPath := flag.String("config", "", "JSON config file with the database and shard server URLs (default: SHARDGEN_* environment variables, else throwaway servers)")
+	grow := flag.Bool("grow", false, "afterwards, start a third throwaway server and move shards 12-15 to it while writing (see the README's \"Growing onto a new server\")")
 	pgBin := flag.String("pgbin", "", "directory of initdb, pg_ctl and postgres for the throwaway servers (default: "+pgtest.DefaultBinDir+" or PATH)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: blog [-config shards.json] [-pgbin dir]\n\n"+
@@ -65,7 +66,7 @@ func main() {
 	// the process before it cleans up.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGPIPE)
 	defer stop()
-	if err := run(ctx, os.Stdout, os.Environ(), *configPath, *pgBin); err != nil {
+	if err := run(ctx, os.Stdout, os.Environ(), *configPath, *pgBin, *grow); err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintf(os.Stderr, "blog: interrupted, everything it started is stopped and removed: %v\n", err)
 		} else {
@@ -78,7 +79,7 @@ func main() {
 
 // run resolves where the data lives (configPath, else the SHARDGEN_*
 // variables of environ, else throwaway servers), then runs the demo.
-func run(ctx context.Context, out io.Writer, environ []string, configPath, pgBin string) error {
+func run(ctx context.Context, out io.Writer, environ []string, configPath, pgBin string, grow bool) error {
 	p := newPrinter(out)
 	p.linef("shardgen example: the DjangoCon 2013 blog. Users on the default database, posts and")
 	p.linef("comments sharded by author over 16 logical shards on two servers, page views on analytics.")
@@ -86,9 +87,16 @@ func run(ctx context.Context, out io.Writer, environ []string, configPath, pgBin
 	if err != nil {
 		return err
 	}
+	if grow && cfg != nil {
+		return errors.New("-grow runs on throwaway servers only; with servers of your own, use shardgen move (see the README)")
+	}
+	opts := pgtest.Options{BinDir: pgBin}
+	if grow {
+		opts.Settings = logicalSettings
+	}
 	if cfg == nil {
 		p.section("Starting two throwaway PostgreSQL servers")
-		tw, err := startThrowaway(ctx, p, pgtest.Options{BinDir: pgBin})
+		tw, err := startThrowaway(ctx, p, opts)
 		if err != nil {
 			return err
 		}
@@ -101,7 +109,15 @@ func run(ctx context.Context, out io.Writer, environ []string, configPath, pgBin
 		c := tw.Config()
 		cfg, source = &c, sourceThrowaway
 	}
-	_, err = Demo(ctx, p, *cfg, source, Options{RunTag: runTag(source)})
+	if _, err = Demo(ctx, p, *cfg, source, Options{RunTag: runTag(source)}); err != nil || !grow {
+		return err
+	}
+	c, err := startThird(ctx, p, opts, cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, err = Grow(ctx, p, *cfg)
 	return err
 }
 

@@ -192,7 +192,7 @@ func testRunWithEnvironment(t *testing.T, a, b *pgtest.Server) {
 		"SHARDGEN_GROUP_BLOG_SERVER_B_SHARDS=" + servers[1].Shards,
 	}
 	var out bytes.Buffer
-	if err := run(testContext(t), &out, environ, "", "/nonexistent"); err != nil {
+	if err := run(testContext(t), &out, environ, "", "/nonexistent", false); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	checkRunOutput(t, out.String(), "SHARDGEN_* environment variables", a, b)
@@ -215,7 +215,7 @@ func testRunWithConfigFile(t *testing.T, a, b *pgtest.Server) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := run(testContext(t), &out, nil, path, "/nonexistent"); err != nil {
+	if err := run(testContext(t), &out, nil, path, "/nonexistent", false); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	checkRunOutput(t, out.String(), "config file "+path, a, b)
@@ -226,7 +226,7 @@ func testRunWithConfigFile(t *testing.T, a, b *pgtest.Server) {
 // never the password.
 func TestRunIncompleteConfig(t *testing.T) {
 	var out bytes.Buffer
-	err := run(testContext(t), &out, []string{"SHARDGEN_DATABASE_DEFAULT_URL=postgres://app:hunter2@127.0.0.1:1/app"}, "", "/nonexistent")
+	err := run(testContext(t), &out, []string{"SHARDGEN_DATABASE_DEFAULT_URL=postgres://app:hunter2@127.0.0.1:1/app"}, "", "/nonexistent", false)
 	if err == nil {
 		t.Fatal("run with only a default database URL succeeded; want a config error naming the missing ones")
 	}
@@ -277,7 +277,7 @@ func TestRunThrowaway(t *testing.T) {
 	t.Setenv("TMPDIR", tmp)
 
 	var out bytes.Buffer
-	if err := run(testContext(t), &out, nil, "", ""); err != nil {
+	if err := run(testContext(t), &out, nil, "", "", false); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	s := out.String()
