@@ -290,8 +290,14 @@ func (m *mover) close() {
 		m.dst.Close(context.Background())
 	}
 	if m.lock != nil {
-		// Closing the session releases the advisory lock.
-		m.lock.Conn().Close(context.Background())
+		// Unlock explicitly: a closed session releases the lock too, but
+		// only once the server has noticed, which a caller that runs
+		// Migrate next would race.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if _, err := m.lock.Exec(ctx, "SELECT pg_catalog.pg_advisory_unlock($1)", placement.LockKey); err != nil {
+			m.lock.Conn().Close(ctx)
+		}
+		cancel()
 		m.lock.Release()
 	}
 	m.store.Close()
