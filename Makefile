@@ -7,7 +7,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: all help test test-short generate check-generated golden demo bench fmt fmt-check vet check
+.PHONY: all help test test-short generate check-generated golden demo demo-grow bench fmt fmt-check vet check
 
 all: check test
 
@@ -42,6 +42,11 @@ golden:
 ## demo: run the blog example against two throwaway PostgreSQL servers.
 demo:
 	$(GO) run ./examples/blog
+
+## demo-grow: the demo, then shards 12-15 of the blog moved to a third throwaway server while four
+##            writers keep writing (README "Growing onto a new server").
+demo-grow:
+	$(GO) run ./examples/blog -grow
 
 ## bench: the benchmarks of BENCHMARKS.md (generated vs hand-written pgx vs gorm sharding, routing, IDs,
 ##        generator); prints medians and ratios. BENCH_COUNT=5 runs each, BENCH_TIME=1s; see bench/run.sh.

@@ -43,7 +43,7 @@ type fixture struct {
 	spec    runtime.Spec
 }
 
-func newFixture(t *testing.T, shards int) *fixture {
+func newFixture(t testing.TB, shards int) *fixture {
 	t.Helper()
 	if os.Getenv(pgtest.EnvDatabaseURL) != "" {
 		// Logical replication between databases of one cluster hangs in
@@ -75,7 +75,7 @@ func newFixture(t *testing.T, shards int) *fixture {
 	return f
 }
 
-func (f *fixture) router(t *testing.T) *runtime.Router {
+func (f *fixture) router(t testing.TB) *runtime.Router {
 	t.Helper()
 	r, err := runtime.Open(context.Background(), f.cfg, f.spec)
 	if err != nil {
@@ -89,7 +89,7 @@ func (f *fixture) opts() move.Options {
 	return move.Options{Config: f.cfg, Spec: f.spec, FenceLockTimeout: 500 * time.Millisecond}
 }
 
-func (f *fixture) conn(t *testing.T, i int) *pgx.Conn {
+func (f *fixture) conn(t testing.TB, i int) *pgx.Conn {
 	t.Helper()
 	c, err := pgx.Connect(context.Background(), f.servers[i].URL("app"))
 	if err != nil {
@@ -102,7 +102,7 @@ func (f *fixture) conn(t *testing.T, i int) *pgx.Conn {
 // artifacts counts what a move may leave behind on server i: replication
 // slots, publications, subscriptions, fence triggers (outside retired
 // copies) and marker tables.
-func (f *fixture) artifacts(t *testing.T, i int) string {
+func (f *fixture) artifacts(t testing.TB, i int) string {
 	t.Helper()
 	var slots, pubs, subs, fences, markers int
 	err := f.conn(t, i).QueryRow(context.Background(), `SELECT
@@ -121,7 +121,7 @@ func (f *fixture) artifacts(t *testing.T, i int) string {
 	return fmt.Sprintf("server %d: %d slots, %d publications, %d subscriptions, %d fence triggers, %d marker tables", i, slots, pubs, subs, fences, markers)
 }
 
-func (f *fixture) noArtifacts(t *testing.T) {
+func (f *fixture) noArtifacts(t testing.TB) {
 	t.Helper()
 	for i := range f.servers {
 		if a := f.artifacts(t, i); a != "" {
@@ -132,7 +132,7 @@ func (f *fixture) noArtifacts(t *testing.T) {
 
 // rows returns id -> k of every row of the shards' schemas (or their
 // retired copies, with prefix) on server i.
-func (f *fixture) rows(t *testing.T, i int, schemas []string) map[int64]int64 {
+func (f *fixture) rows(t testing.TB, i int, schemas []string) map[int64]int64 {
 	t.Helper()
 	c := f.conn(t, i)
 	out := map[int64]int64{}
