@@ -5,7 +5,9 @@ import (
 	"hash/fnv"
 	"math"
 	"strconv"
+	"sync"
 	"testing"
+	"time"
 )
 
 // The key -> shard mapping is part of the data's placement: if any of
@@ -195,21 +197,35 @@ func BenchmarkRoute(b *testing.B) {
 				sinkTarget = g.At(g.ShardOfInt64(int64(i)))
 			}
 		})
-		// Following the placement: a new placement table is applied
-		// every 10,000 routes.
+		// Following the placement: another goroutine applies a new
+		// placement every millisecond while the routes run.
 		b.Run("int64-target-following/shards="+strconv.Itoa(shards), func(b *testing.B) {
 			r := g.router
-			p := r.Placement()
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				if i%10000 == 0 {
-					p.Version++
-					if err := r.ApplyPlacement(p); err != nil {
-						b.Fatal(err)
+			done := make(chan struct{})
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				p := r.Placement()
+				tick := time.NewTicker(time.Millisecond)
+				defer tick.Stop()
+				for {
+					select {
+					case <-done:
+						return
+					case <-tick.C:
+						p.Version = r.PlacementVersion() + 1
+						if err := r.ApplyPlacement(p); err != nil {
+							b.Error(err)
+							return
+						}
 					}
 				}
+			})
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
 				sinkTarget = g.At(g.ShardOfInt64(int64(i)))
 			}
+			close(done)
+			wg.Wait()
 		})
 		b.Run("string/shards="+strconv.Itoa(shards), func(b *testing.B) {
 			keys := make([]string, 1024)
