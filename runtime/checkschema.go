@@ -103,7 +103,7 @@ func CheckSchema(ctx context.Context, r *Router, spec Spec, opts MigrateOptions)
 	if err != nil {
 		return err
 	}
-	targets, err := migTargets(r, spec, idSQL, opts.Layout)
+	targets, err := migTargets(r, spec, idSQL, opts.Layout, nil)
 	if err != nil {
 		return err
 	}

@@ -49,13 +49,14 @@ func (g *Group) PerShard(ctx context.Context, q *Query, calls []ShardCall, each 
 		byPool = map[*serverPool][]ShardCall{}
 		order  []*serverPool
 	)
+	table := g.table.Load() // one placement for the whole call
 	for _, c := range calls {
 		if c.Shard < 0 || int(c.Shard) >= g.nShards {
 			t := g.At(c.Shard)
 			failed = append(failed, t.fail(fmt.Errorf("%w: shard %d is outside group %s (0-%d)", ErrWrongShard, c.Shard, g.name, g.nShards-1)))
 			continue
 		}
-		sp := g.byShard[c.Shard].pool
+		sp := table.byShard[c.Shard].pool
 		if _, ok := byPool[sp]; !ok {
 			order = append(order, sp)
 		}
