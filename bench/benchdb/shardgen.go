@@ -7,6 +7,7 @@ package benchdb
 import (
 	"context"
 	"fmt"
+
 	"github.com/shardgen/shardgen/runtime"
 )
 
@@ -87,6 +88,11 @@ $$;
 // DB is the data layer of package benchdb: one repository per model, bound to
 // the databases and shard groups of a runtime.Router. Build it with New; it is
 // safe for concurrent use.
+//
+// Every primary key and shard key has a distinct type (a model's ID type, a
+// group's Key type), so that the ID of another model, a key of another group
+// or a plain number is not passed where one is expected by mistake: such a
+// call fails to compile.
 type DB struct {
 	// SmallItems stores SmallItem rows in table "items", sharded over the logical
 	// shards of group "small" by UserID.
@@ -113,32 +119,30 @@ func New(r *runtime.Router) (*DB, error) {
 	}
 	db.SmallItems = &SmallItemRepo{
 		group:       db.groupSmall,
-		qCount:      db.groupSmall.Prepare("SELECT count(*) FROM @schema@.\"items\""),
-		qCountByKey: db.groupSmall.Prepare("SELECT count(*) FROM @schema@.\"items\" WHERE \"user_id\" = $1"),
-		qDelete:     db.groupSmall.Prepare("DELETE FROM @schema@.\"items\" WHERE \"id\" = $1"),
-		qGet:        db.groupSmall.Prepare("SELECT \"id\", \"user_id\", \"title\", \"body\", \"views\", \"created_at\" FROM @schema@.\"items\" WHERE \"id\" = $1"),
-		qGetMany:    db.groupSmall.Prepare("SELECT \"id\", \"user_id\", \"title\", \"body\", \"views\", \"created_at\" FROM @schema@.\"items\" WHERE \"id\" = ANY($1)"),
-		qInsert:     db.groupSmall.Prepare("INSERT INTO @schema@.\"items\" (\"user_id\", \"title\", \"body\", \"views\", \"created_at\") VALUES ($1, $2, $3, $4, $5) RETURNING \"id\""),
-		qList:       db.groupSmall.Prepare("SELECT \"id\", \"user_id\", \"title\", \"body\", \"views\", \"created_at\" FROM @schema@.\"items\" WHERE \"user_id\" = $1 AND \"id\" < $2 ORDER BY \"id\" DESC LIMIT $3"),
-		qUpdate:     db.groupSmall.Prepare("UPDATE @schema@.\"items\" SET \"title\" = $3, \"body\" = $4, \"views\" = $5, \"created_at\" = $6 WHERE \"id\" = $1 AND \"user_id\" = $2"),
+		qCount:      db.groupSmall.Prepare(smallItemCountSQL),
+		qCountByKey: db.groupSmall.Prepare(smallItemCountByKeySQL),
+		qDelete:     db.groupSmall.Prepare(smallItemDeleteSQL),
+		qGet:        db.groupSmall.Prepare(smallItemGetSQL),
+		qGetMany:    db.groupSmall.Prepare(smallItemGetManySQL),
+		qInsert:     db.groupSmall.Prepare(smallItemInsertSQL),
+		qList:       db.groupSmall.Prepare(smallItemListSQL),
+		qUpdate:     db.groupSmall.Prepare(smallItemUpdateSQL),
 	}
 	db.LargeItems = &LargeItemRepo{
 		group:       db.groupLarge,
-		qCount:      db.groupLarge.Prepare("SELECT count(*) FROM @schema@.\"items\""),
-		qCountByKey: db.groupLarge.Prepare("SELECT count(*) FROM @schema@.\"items\" WHERE \"user_id\" = $1"),
-		qDelete:     db.groupLarge.Prepare("DELETE FROM @schema@.\"items\" WHERE \"id\" = $1"),
-		qGet:        db.groupLarge.Prepare("SELECT \"id\", \"user_id\", \"title\", \"body\", \"views\", \"created_at\" FROM @schema@.\"items\" WHERE \"id\" = $1"),
-		qGetMany:    db.groupLarge.Prepare("SELECT \"id\", \"user_id\", \"title\", \"body\", \"views\", \"created_at\" FROM @schema@.\"items\" WHERE \"id\" = ANY($1)"),
-		qInsert:     db.groupLarge.Prepare("INSERT INTO @schema@.\"items\" (\"user_id\", \"title\", \"body\", \"views\", \"created_at\") VALUES ($1, $2, $3, $4, $5) RETURNING \"id\""),
-		qList:       db.groupLarge.Prepare("SELECT \"id\", \"user_id\", \"title\", \"body\", \"views\", \"created_at\" FROM @schema@.\"items\" WHERE \"user_id\" = $1 AND \"id\" < $2 ORDER BY \"id\" DESC LIMIT $3"),
-		qUpdate:     db.groupLarge.Prepare("UPDATE @schema@.\"items\" SET \"title\" = $3, \"body\" = $4, \"views\" = $5, \"created_at\" = $6 WHERE \"id\" = $1 AND \"user_id\" = $2"),
+		qCount:      db.groupLarge.Prepare(largeItemCountSQL),
+		qCountByKey: db.groupLarge.Prepare(largeItemCountByKeySQL),
+		qDelete:     db.groupLarge.Prepare(largeItemDeleteSQL),
+		qGet:        db.groupLarge.Prepare(largeItemGetSQL),
+		qGetMany:    db.groupLarge.Prepare(largeItemGetManySQL),
+		qInsert:     db.groupLarge.Prepare(largeItemInsertSQL),
+		qList:       db.groupLarge.Prepare(largeItemListSQL),
+		qUpdate:     db.groupLarge.Prepare(largeItemUpdateSQL),
 	}
 	return db, nil
 }
 
-// SmallKey is a shard key of group "small": the value of SmallItem.UserID. It
-// is a distinct type so that a key of another group, or a plain number, is not
-// passed where this group's key is expected by mistake.
+// SmallKey is a shard key of group "small": the value of SmallItem.UserID.
 type SmallKey int64
 
 // SmallTx is a transaction on one logical shard of group "small". It offers
@@ -178,9 +182,7 @@ func (db *DB) InSmallShard(ctx context.Context, key SmallKey, fn func(tx *SmallT
 	})
 }
 
-// LargeKey is a shard key of group "large": the value of LargeItem.UserID. It
-// is a distinct type so that a key of another group, or a plain number, is not
-// passed where this group's key is expected by mistake.
+// LargeKey is a shard key of group "large": the value of LargeItem.UserID.
 type LargeKey int64
 
 // LargeTx is a transaction on one logical shard of group "large". It offers

@@ -7,17 +7,16 @@ package benchdb
 import (
 	"context"
 	"fmt"
-	"github.com/jackc/pgx/v5"
-	"github.com/shardgen/shardgen/runtime"
 	"strconv"
 	"sync/atomic"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shardgen/shardgen/runtime"
 )
 
 // LargeItemID is the primary key of a LargeItem (column "id" of table
 // "items"). It is minted in the row's logical shard of group "large" and
-// carries it, so a row is found by its ID alone. It is a distinct type so that
-// the ID of another model is not passed where a LargeItemID is expected by
-// mistake.
+// carries it, so a row is found by its ID alone.
 type LargeItemID int64
 
 // String formats the ID in decimal.
@@ -29,6 +28,19 @@ func (id LargeItemID) String() string {
 func (id LargeItemID) Shard() runtime.Shard {
 	return runtime.ID(id).Shard()
 }
+
+// The statements of LargeItemRepo; @schema@ stands for the shard's schema
+// ("public" on a database), which the runtime fills in.
+const (
+	largeItemInsertSQL     = `INSERT INTO @schema@."items" ("user_id", "title", "body", "views", "created_at") VALUES ($1, $2, $3, $4, $5) RETURNING "id"`
+	largeItemGetSQL        = `SELECT "id", "user_id", "title", "body", "views", "created_at" FROM @schema@."items" WHERE "id" = $1`
+	largeItemUpdateSQL     = `UPDATE @schema@."items" SET "title" = $3, "body" = $4, "views" = $5, "created_at" = $6 WHERE "id" = $1 AND "user_id" = $2`
+	largeItemDeleteSQL     = `DELETE FROM @schema@."items" WHERE "id" = $1`
+	largeItemListSQL       = `SELECT "id", "user_id", "title", "body", "views", "created_at" FROM @schema@."items" WHERE "user_id" = $1 AND "id" < $2 ORDER BY "id" DESC LIMIT $3`
+	largeItemCountSQL      = `SELECT count(*) FROM @schema@."items"`
+	largeItemGetManySQL    = `SELECT "id", "user_id", "title", "body", "views", "created_at" FROM @schema@."items" WHERE "id" = ANY($1)`
+	largeItemCountByKeySQL = `SELECT count(*) FROM @schema@."items" WHERE "user_id" = $1`
+)
 
 // LargeItemRepo stores LargeItem rows in table "items", sharded over the
 // logical shards of group "large" by UserID. Every method runs on one logical
@@ -59,8 +71,25 @@ type LargeItemTxRepo struct {
 // database mints the ID inside that shard; Insert sets row.ID to it and
 // returns it. Any ID already in row is ignored.
 func (r *LargeItemRepo) Insert(ctx context.Context, row *LargeItem) (LargeItemID, error) {
+	return r.insert(ctx, nil, row)
+}
+
+// Insert is LargeItemRepo.Insert in the transaction. The error wraps
+// runtime.ErrWrongShard for a key or ID of another shard than the
+// transaction's.
+func (r *LargeItemTxRepo) Insert(ctx context.Context, row *LargeItem) (LargeItemID, error) {
+	return r.repo.insert(ctx, r.tx, row)
+}
+
+// insert is the body of LargeItemRepo.Insert and LargeItemTxRepo.Insert: tx is
+// nil outside a transaction.
+func (r *LargeItemRepo) insert(ctx context.Context, tx *runtime.Tx, row *LargeItem) (LargeItemID, error) {
 	shard := r.group.ShardOfInt64(int64(row.UserID))
-	if err := r.group.At(shard).QueryRow(ctx, r.qInsert, row.UserID, row.Title, row.Body, row.Views, row.Created).Scan(&row.ID); err != nil {
+	if tx != nil && shard != tx.Shard() {
+		return 0, fmt.Errorf("insert benchdb.LargeItem: UserID %v is on shard %d, the transaction on shard %d: %w", row.UserID, shard, tx.Shard(), runtime.ErrWrongShard)
+	}
+	on := runtime.Bind(r.group.At(shard), tx)
+	if err := on.QueryRow(ctx, r.qInsert, row.UserID, row.Title, row.Body, row.Views, row.Created).Scan(&row.ID); err != nil {
 		return 0, fmt.Errorf("insert benchdb.LargeItem: %w", err)
 	}
 	return LargeItemID(row.ID), nil
@@ -69,12 +98,29 @@ func (r *LargeItemRepo) Insert(ctx context.Context, row *LargeItem) (LargeItemID
 // Get returns the LargeItem with the given ID from the shard the ID carries,
 // in one round trip. The error wraps runtime.ErrNotFound when there is none.
 func (r *LargeItemRepo) Get(ctx context.Context, id LargeItemID) (*LargeItem, error) {
+	return r.get(ctx, nil, id)
+}
+
+// Get is LargeItemRepo.Get in the transaction. The error wraps
+// runtime.ErrWrongShard for a key or ID of another shard than the
+// transaction's.
+func (r *LargeItemTxRepo) Get(ctx context.Context, id LargeItemID) (*LargeItem, error) {
+	return r.repo.get(ctx, r.tx, id)
+}
+
+// get is the body of LargeItemRepo.Get and LargeItemTxRepo.Get: tx is nil
+// outside a transaction.
+func (r *LargeItemRepo) get(ctx context.Context, tx *runtime.Tx, id LargeItemID) (*LargeItem, error) {
 	shard, err := r.group.ShardOfID(int64(id))
 	if err != nil {
 		return nil, fmt.Errorf("get benchdb.LargeItem %d: %w", id, err)
 	}
+	if tx != nil && shard != tx.Shard() {
+		return nil, fmt.Errorf("get benchdb.LargeItem: ID %d is on shard %d, the transaction on shard %d: %w", id, shard, tx.Shard(), runtime.ErrWrongShard)
+	}
+	on := runtime.Bind(r.group.At(shard), tx)
 	row := new(LargeItem)
-	if err := r.group.At(shard).QueryRow(ctx, r.qGet, int64(id)).Scan(&row.ID, &row.UserID, &row.Title, &row.Body, &row.Views, &row.Created); err != nil {
+	if err := scanLargeItem(on.QueryRow(ctx, r.qGet, int64(id)), row); err != nil {
 		return nil, fmt.Errorf("get benchdb.LargeItem %d: %w", id, err)
 	}
 	return row, nil
@@ -87,6 +133,19 @@ func (r *LargeItemRepo) Get(ctx context.Context, id LargeItemID) (*LargeItem, er
 // changed under another key. The error wraps runtime.ErrNotFound when no row
 // matches.
 func (r *LargeItemRepo) Update(ctx context.Context, row *LargeItem) error {
+	return r.update(ctx, nil, row)
+}
+
+// Update is LargeItemRepo.Update in the transaction. The error wraps
+// runtime.ErrWrongShard for a key or ID of another shard than the
+// transaction's.
+func (r *LargeItemTxRepo) Update(ctx context.Context, row *LargeItem) error {
+	return r.repo.update(ctx, r.tx, row)
+}
+
+// update is the body of LargeItemRepo.Update and LargeItemTxRepo.Update: tx is
+// nil outside a transaction.
+func (r *LargeItemRepo) update(ctx context.Context, tx *runtime.Tx, row *LargeItem) error {
 	shard, err := r.group.ShardOfID(int64(row.ID))
 	if err != nil {
 		return fmt.Errorf("update benchdb.LargeItem %d: %w", row.ID, err)
@@ -94,7 +153,11 @@ func (r *LargeItemRepo) Update(ctx context.Context, row *LargeItem) error {
 	if keyShard := r.group.ShardOfInt64(int64(row.UserID)); keyShard != shard {
 		return fmt.Errorf("update benchdb.LargeItem %d: UserID %v is on shard %d, the ID on shard %d: %w", row.ID, row.UserID, keyShard, shard, runtime.ErrWrongShard)
 	}
-	tag, err := r.group.At(shard).Exec(ctx, r.qUpdate, row.ID, row.UserID, row.Title, row.Body, row.Views, row.Created)
+	if tx != nil && shard != tx.Shard() {
+		return fmt.Errorf("update benchdb.LargeItem: ID %d is on shard %d, the transaction on shard %d: %w", row.ID, shard, tx.Shard(), runtime.ErrWrongShard)
+	}
+	on := runtime.Bind(r.group.At(shard), tx)
+	tag, err := on.Exec(ctx, r.qUpdate, row.ID, row.UserID, row.Title, row.Body, row.Views, row.Created)
 	if err != nil {
 		return fmt.Errorf("update benchdb.LargeItem %d: %w", row.ID, err)
 	}
@@ -107,11 +170,28 @@ func (r *LargeItemRepo) Update(ctx context.Context, row *LargeItem) error {
 // Delete removes the row with the given ID in one round trip, on the shard the
 // ID carries. The error wraps runtime.ErrNotFound when there is none.
 func (r *LargeItemRepo) Delete(ctx context.Context, id LargeItemID) error {
+	return r.delete(ctx, nil, id)
+}
+
+// Delete is LargeItemRepo.Delete in the transaction. The error wraps
+// runtime.ErrWrongShard for a key or ID of another shard than the
+// transaction's.
+func (r *LargeItemTxRepo) Delete(ctx context.Context, id LargeItemID) error {
+	return r.repo.delete(ctx, r.tx, id)
+}
+
+// delete is the body of LargeItemRepo.Delete and LargeItemTxRepo.Delete: tx is
+// nil outside a transaction.
+func (r *LargeItemRepo) delete(ctx context.Context, tx *runtime.Tx, id LargeItemID) error {
 	shard, err := r.group.ShardOfID(int64(id))
 	if err != nil {
 		return fmt.Errorf("delete benchdb.LargeItem %d: %w", id, err)
 	}
-	tag, err := r.group.At(shard).Exec(ctx, r.qDelete, int64(id))
+	if tx != nil && shard != tx.Shard() {
+		return fmt.Errorf("delete benchdb.LargeItem: ID %d is on shard %d, the transaction on shard %d: %w", id, shard, tx.Shard(), runtime.ErrWrongShard)
+	}
+	on := runtime.Bind(r.group.At(shard), tx)
+	tag, err := on.Exec(ctx, r.qDelete, int64(id))
 	if err != nil {
 		return fmt.Errorf("delete benchdb.LargeItem %d: %w", id, err)
 	}
@@ -125,8 +205,25 @@ func (r *LargeItemRepo) Delete(ctx context.Context, id LargeItemID) error {
 // first (by ID), in one round trip on the shard of key. To get the next page,
 // set page.After to the ID of the last row returned (page.Next).
 func (r *LargeItemRepo) List(ctx context.Context, key LargeKey, page runtime.Page) ([]*LargeItem, error) {
+	return r.list(ctx, nil, key, page)
+}
+
+// List is LargeItemRepo.List in the transaction. The error wraps
+// runtime.ErrWrongShard for a key or ID of another shard than the
+// transaction's.
+func (r *LargeItemTxRepo) List(ctx context.Context, key LargeKey, page runtime.Page) ([]*LargeItem, error) {
+	return r.repo.list(ctx, r.tx, key, page)
+}
+
+// list is the body of LargeItemRepo.List and LargeItemTxRepo.List: tx is nil
+// outside a transaction.
+func (r *LargeItemRepo) list(ctx context.Context, tx *runtime.Tx, key LargeKey, page runtime.Page) ([]*LargeItem, error) {
 	shard := r.group.ShardOfInt64(int64(key))
-	rows, err := r.group.At(shard).Query(ctx, r.qList, int64(key), page.Cursor(), page.Size())
+	if tx != nil && shard != tx.Shard() {
+		return nil, fmt.Errorf("list benchdb.LargeItem: key %v is on shard %d, the transaction on shard %d: %w", key, shard, tx.Shard(), runtime.ErrWrongShard)
+	}
+	on := runtime.Bind(r.group.At(shard), tx)
+	rows, err := on.Query(ctx, r.qList, int64(key), page.Cursor(), page.Size())
 	if err != nil {
 		return nil, fmt.Errorf("list benchdb.LargeItem: %w", err)
 	}
@@ -157,9 +254,26 @@ func (r *LargeItemRepo) CountAllShards(ctx context.Context) (int64, error) {
 // CountByKey returns the number of LargeItem rows whose UserID is key, in one
 // round trip on the shard of key.
 func (r *LargeItemRepo) CountByKey(ctx context.Context, key LargeKey) (int64, error) {
+	return r.countByKey(ctx, nil, key)
+}
+
+// CountByKey is LargeItemRepo.CountByKey in the transaction. The error wraps
+// runtime.ErrWrongShard for a key or ID of another shard than the
+// transaction's.
+func (r *LargeItemTxRepo) CountByKey(ctx context.Context, key LargeKey) (int64, error) {
+	return r.repo.countByKey(ctx, r.tx, key)
+}
+
+// countByKey is the body of LargeItemRepo.CountByKey and
+// LargeItemTxRepo.CountByKey: tx is nil outside a transaction.
+func (r *LargeItemRepo) countByKey(ctx context.Context, tx *runtime.Tx, key LargeKey) (int64, error) {
 	shard := r.group.ShardOfInt64(int64(key))
+	if tx != nil && shard != tx.Shard() {
+		return 0, fmt.Errorf("count benchdb.LargeItem: key %v is on shard %d, the transaction on shard %d: %w", key, shard, tx.Shard(), runtime.ErrWrongShard)
+	}
+	on := runtime.Bind(r.group.At(shard), tx)
 	var n int64
-	if err := r.group.At(shard).QueryRow(ctx, r.qCountByKey, int64(key)).Scan(&n); err != nil {
+	if err := on.QueryRow(ctx, r.qCountByKey, int64(key)).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count benchdb.LargeItem by key %v: %w", key, err)
 	}
 	return n, nil
@@ -200,7 +314,7 @@ func (r *LargeItemRepo) GetMany(ctx context.Context, ids []LargeItemID) ([]*Larg
 		err := r.group.PerShard(ctx, r.qGetMany, calls, func(_ runtime.Shard, rows pgx.Rows) error {
 			for rows.Next() {
 				row := new(LargeItem)
-				if err := rows.Scan(&row.ID, &row.UserID, &row.Title, &row.Body, &row.Views, &row.Created); err != nil {
+				if err := scanLargeItem(rows, row); err != nil {
 					return err
 				}
 				found[row.ID] = row
@@ -228,113 +342,6 @@ func (r *LargeItemRepo) GetMany(ctx context.Context, ids []LargeItemID) ([]*Larg
 	return out, nil
 }
 
-// Insert stores row on the logical shard of row.UserID in one round trip. The
-// database mints the ID inside that shard; Insert sets row.ID to it and
-// returns it. Any ID already in row is ignored.
-func (r *LargeItemTxRepo) Insert(ctx context.Context, row *LargeItem) (LargeItemID, error) {
-	shard := r.repo.group.ShardOfInt64(int64(row.UserID))
-	if shard != r.tx.Shard() {
-		return 0, fmt.Errorf("insert benchdb.LargeItem: UserID %v is on shard %d, the transaction on shard %d: %w", row.UserID, shard, r.tx.Shard(), runtime.ErrWrongShard)
-	}
-	if err := r.tx.QueryRow(ctx, r.repo.qInsert, row.UserID, row.Title, row.Body, row.Views, row.Created).Scan(&row.ID); err != nil {
-		return 0, fmt.Errorf("insert benchdb.LargeItem: %w", err)
-	}
-	return LargeItemID(row.ID), nil
-}
-
-// Get returns the LargeItem with the given ID from the shard the ID carries,
-// in one round trip. The error wraps runtime.ErrNotFound when there is none.
-func (r *LargeItemTxRepo) Get(ctx context.Context, id LargeItemID) (*LargeItem, error) {
-	shard, err := r.repo.group.ShardOfID(int64(id))
-	if err != nil {
-		return nil, fmt.Errorf("get benchdb.LargeItem %d: %w", id, err)
-	}
-	if shard != r.tx.Shard() {
-		return nil, fmt.Errorf("get benchdb.LargeItem: ID %d is on shard %d, the transaction on shard %d: %w", id, shard, r.tx.Shard(), runtime.ErrWrongShard)
-	}
-	row := new(LargeItem)
-	if err := r.tx.QueryRow(ctx, r.repo.qGet, int64(id)).Scan(&row.ID, &row.UserID, &row.Title, &row.Body, &row.Views, &row.Created); err != nil {
-		return nil, fmt.Errorf("get benchdb.LargeItem %d: %w", id, err)
-	}
-	return row, nil
-}
-
-// Update writes every column of row except the ID and the shard key to the row
-// with ID row.ID, in one round trip on the shard the ID carries. The error
-// wraps runtime.ErrWrongShard when row.UserID belongs to another shard than
-// the ID; the statement also matches on UserID, so a row is never moved or
-// changed under another key. The error wraps runtime.ErrNotFound when no row
-// matches.
-func (r *LargeItemTxRepo) Update(ctx context.Context, row *LargeItem) error {
-	shard, err := r.repo.group.ShardOfID(int64(row.ID))
-	if err != nil {
-		return fmt.Errorf("update benchdb.LargeItem %d: %w", row.ID, err)
-	}
-	if keyShard := r.repo.group.ShardOfInt64(int64(row.UserID)); keyShard != shard {
-		return fmt.Errorf("update benchdb.LargeItem %d: UserID %v is on shard %d, the ID on shard %d: %w", row.ID, row.UserID, keyShard, shard, runtime.ErrWrongShard)
-	}
-	if shard != r.tx.Shard() {
-		return fmt.Errorf("update benchdb.LargeItem: ID %d is on shard %d, the transaction on shard %d: %w", row.ID, shard, r.tx.Shard(), runtime.ErrWrongShard)
-	}
-	tag, err := r.tx.Exec(ctx, r.repo.qUpdate, row.ID, row.UserID, row.Title, row.Body, row.Views, row.Created)
-	if err != nil {
-		return fmt.Errorf("update benchdb.LargeItem %d: %w", row.ID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("update benchdb.LargeItem %d: %w", row.ID, runtime.ErrNotFound)
-	}
-	return nil
-}
-
-// Delete removes the row with the given ID in one round trip, on the shard the
-// ID carries. The error wraps runtime.ErrNotFound when there is none.
-func (r *LargeItemTxRepo) Delete(ctx context.Context, id LargeItemID) error {
-	shard, err := r.repo.group.ShardOfID(int64(id))
-	if err != nil {
-		return fmt.Errorf("delete benchdb.LargeItem %d: %w", id, err)
-	}
-	if shard != r.tx.Shard() {
-		return fmt.Errorf("delete benchdb.LargeItem: ID %d is on shard %d, the transaction on shard %d: %w", id, shard, r.tx.Shard(), runtime.ErrWrongShard)
-	}
-	tag, err := r.tx.Exec(ctx, r.repo.qDelete, int64(id))
-	if err != nil {
-		return fmt.Errorf("delete benchdb.LargeItem %d: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("delete benchdb.LargeItem %d: %w", id, runtime.ErrNotFound)
-	}
-	return nil
-}
-
-// List returns up to page.Size() LargeItem rows whose UserID is key, newest
-// first (by ID), in one round trip on the shard of key. To get the next page,
-// set page.After to the ID of the last row returned (page.Next).
-func (r *LargeItemTxRepo) List(ctx context.Context, key LargeKey, page runtime.Page) ([]*LargeItem, error) {
-	shard := r.repo.group.ShardOfInt64(int64(key))
-	if shard != r.tx.Shard() {
-		return nil, fmt.Errorf("list benchdb.LargeItem: key %v is on shard %d, the transaction on shard %d: %w", key, shard, r.tx.Shard(), runtime.ErrWrongShard)
-	}
-	rows, err := r.tx.Query(ctx, r.repo.qList, int64(key), page.Cursor(), page.Size())
-	if err != nil {
-		return nil, fmt.Errorf("list benchdb.LargeItem: %w", err)
-	}
-	return r.repo.collect(rows, page.Size())
-}
-
-// CountByKey returns the number of LargeItem rows whose UserID is key, in one
-// round trip on the shard of key.
-func (r *LargeItemTxRepo) CountByKey(ctx context.Context, key LargeKey) (int64, error) {
-	shard := r.repo.group.ShardOfInt64(int64(key))
-	if shard != r.tx.Shard() {
-		return 0, fmt.Errorf("count benchdb.LargeItem: key %v is on shard %d, the transaction on shard %d: %w", key, shard, r.tx.Shard(), runtime.ErrWrongShard)
-	}
-	var n int64
-	if err := r.tx.QueryRow(ctx, r.repo.qCountByKey, int64(key)).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count benchdb.LargeItem by key %v: %w", key, err)
-	}
-	return n, nil
-}
-
 // collect reads the rows of a list into one allocation per page.
 func (r *LargeItemRepo) collect(rows pgx.Rows, size int) ([]*LargeItem, error) {
 	defer rows.Close()
@@ -347,7 +354,7 @@ func (r *LargeItemRepo) collect(rows pgx.Rows, size int) ([]*LargeItem, error) {
 		}
 		slab = append(slab, LargeItem{})
 		row := &slab[len(slab)-1]
-		if err := rows.Scan(&row.ID, &row.UserID, &row.Title, &row.Body, &row.Views, &row.Created); err != nil {
+		if err := scanLargeItem(rows, row); err != nil {
 			return nil, fmt.Errorf("read benchdb.LargeItem rows: %w", err)
 		}
 		out = append(out, row)
@@ -356,4 +363,10 @@ func (r *LargeItemRepo) collect(rows pgx.Rows, size int) ([]*LargeItem, error) {
 		return nil, fmt.Errorf("read benchdb.LargeItem rows: %w", err)
 	}
 	return out, nil
+}
+
+// scanLargeItem reads one row of table "items" into dest, every column in
+// order.
+func scanLargeItem(row pgx.Row, dest *LargeItem) error {
+	return row.Scan(&dest.ID, &dest.UserID, &dest.Title, &dest.Body, &dest.Views, &dest.Created)
 }

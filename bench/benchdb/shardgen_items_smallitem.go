@@ -7,17 +7,16 @@ package benchdb
 import (
 	"context"
 	"fmt"
-	"github.com/jackc/pgx/v5"
-	"github.com/shardgen/shardgen/runtime"
 	"strconv"
 	"sync/atomic"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shardgen/shardgen/runtime"
 )
 
 // SmallItemID is the primary key of a SmallItem (column "id" of table
 // "items"). It is minted in the row's logical shard of group "small" and
-// carries it, so a row is found by its ID alone. It is a distinct type so that
-// the ID of another model is not passed where a SmallItemID is expected by
-// mistake.
+// carries it, so a row is found by its ID alone.
 type SmallItemID int64
 
 // String formats the ID in decimal.
@@ -29,6 +28,19 @@ func (id SmallItemID) String() string {
 func (id SmallItemID) Shard() runtime.Shard {
 	return runtime.ID(id).Shard()
 }
+
+// The statements of SmallItemRepo; @schema@ stands for the shard's schema
+// ("public" on a database), which the runtime fills in.
+const (
+	smallItemInsertSQL     = `INSERT INTO @schema@."items" ("user_id", "title", "body", "views", "created_at") VALUES ($1, $2, $3, $4, $5) RETURNING "id"`
+	smallItemGetSQL        = `SELECT "id", "user_id", "title", "body", "views", "created_at" FROM @schema@."items" WHERE "id" = $1`
+	smallItemUpdateSQL     = `UPDATE @schema@."items" SET "title" = $3, "body" = $4, "views" = $5, "created_at" = $6 WHERE "id" = $1 AND "user_id" = $2`
+	smallItemDeleteSQL     = `DELETE FROM @schema@."items" WHERE "id" = $1`
+	smallItemListSQL       = `SELECT "id", "user_id", "title", "body", "views", "created_at" FROM @schema@."items" WHERE "user_id" = $1 AND "id" < $2 ORDER BY "id" DESC LIMIT $3`
+	smallItemCountSQL      = `SELECT count(*) FROM @schema@."items"`
+	smallItemGetManySQL    = `SELECT "id", "user_id", "title", "body", "views", "created_at" FROM @schema@."items" WHERE "id" = ANY($1)`
+	smallItemCountByKeySQL = `SELECT count(*) FROM @schema@."items" WHERE "user_id" = $1`
+)
 
 // SmallItemRepo stores SmallItem rows in table "items", sharded over the
 // logical shards of group "small" by UserID. Every method runs on one logical
@@ -59,8 +71,25 @@ type SmallItemTxRepo struct {
 // database mints the ID inside that shard; Insert sets row.ID to it and
 // returns it. Any ID already in row is ignored.
 func (r *SmallItemRepo) Insert(ctx context.Context, row *SmallItem) (SmallItemID, error) {
+	return r.insert(ctx, nil, row)
+}
+
+// Insert is SmallItemRepo.Insert in the transaction. The error wraps
+// runtime.ErrWrongShard for a key or ID of another shard than the
+// transaction's.
+func (r *SmallItemTxRepo) Insert(ctx context.Context, row *SmallItem) (SmallItemID, error) {
+	return r.repo.insert(ctx, r.tx, row)
+}
+
+// insert is the body of SmallItemRepo.Insert and SmallItemTxRepo.Insert: tx is
+// nil outside a transaction.
+func (r *SmallItemRepo) insert(ctx context.Context, tx *runtime.Tx, row *SmallItem) (SmallItemID, error) {
 	shard := r.group.ShardOfInt64(int64(row.UserID))
-	if err := r.group.At(shard).QueryRow(ctx, r.qInsert, row.UserID, row.Title, row.Body, row.Views, row.Created).Scan(&row.ID); err != nil {
+	if tx != nil && shard != tx.Shard() {
+		return 0, fmt.Errorf("insert benchdb.SmallItem: UserID %v is on shard %d, the transaction on shard %d: %w", row.UserID, shard, tx.Shard(), runtime.ErrWrongShard)
+	}
+	on := runtime.Bind(r.group.At(shard), tx)
+	if err := on.QueryRow(ctx, r.qInsert, row.UserID, row.Title, row.Body, row.Views, row.Created).Scan(&row.ID); err != nil {
 		return 0, fmt.Errorf("insert benchdb.SmallItem: %w", err)
 	}
 	return SmallItemID(row.ID), nil
@@ -69,12 +98,29 @@ func (r *SmallItemRepo) Insert(ctx context.Context, row *SmallItem) (SmallItemID
 // Get returns the SmallItem with the given ID from the shard the ID carries,
 // in one round trip. The error wraps runtime.ErrNotFound when there is none.
 func (r *SmallItemRepo) Get(ctx context.Context, id SmallItemID) (*SmallItem, error) {
+	return r.get(ctx, nil, id)
+}
+
+// Get is SmallItemRepo.Get in the transaction. The error wraps
+// runtime.ErrWrongShard for a key or ID of another shard than the
+// transaction's.
+func (r *SmallItemTxRepo) Get(ctx context.Context, id SmallItemID) (*SmallItem, error) {
+	return r.repo.get(ctx, r.tx, id)
+}
+
+// get is the body of SmallItemRepo.Get and SmallItemTxRepo.Get: tx is nil
+// outside a transaction.
+func (r *SmallItemRepo) get(ctx context.Context, tx *runtime.Tx, id SmallItemID) (*SmallItem, error) {
 	shard, err := r.group.ShardOfID(int64(id))
 	if err != nil {
 		return nil, fmt.Errorf("get benchdb.SmallItem %d: %w", id, err)
 	}
+	if tx != nil && shard != tx.Shard() {
+		return nil, fmt.Errorf("get benchdb.SmallItem: ID %d is on shard %d, the transaction on shard %d: %w", id, shard, tx.Shard(), runtime.ErrWrongShard)
+	}
+	on := runtime.Bind(r.group.At(shard), tx)
 	row := new(SmallItem)
-	if err := r.group.At(shard).QueryRow(ctx, r.qGet, int64(id)).Scan(&row.ID, &row.UserID, &row.Title, &row.Body, &row.Views, &row.Created); err != nil {
+	if err := scanSmallItem(on.QueryRow(ctx, r.qGet, int64(id)), row); err != nil {
 		return nil, fmt.Errorf("get benchdb.SmallItem %d: %w", id, err)
 	}
 	return row, nil
@@ -87,6 +133,19 @@ func (r *SmallItemRepo) Get(ctx context.Context, id SmallItemID) (*SmallItem, er
 // changed under another key. The error wraps runtime.ErrNotFound when no row
 // matches.
 func (r *SmallItemRepo) Update(ctx context.Context, row *SmallItem) error {
+	return r.update(ctx, nil, row)
+}
+
+// Update is SmallItemRepo.Update in the transaction. The error wraps
+// runtime.ErrWrongShard for a key or ID of another shard than the
+// transaction's.
+func (r *SmallItemTxRepo) Update(ctx context.Context, row *SmallItem) error {
+	return r.repo.update(ctx, r.tx, row)
+}
+
+// update is the body of SmallItemRepo.Update and SmallItemTxRepo.Update: tx is
+// nil outside a transaction.
+func (r *SmallItemRepo) update(ctx context.Context, tx *runtime.Tx, row *SmallItem) error {
 	shard, err := r.group.ShardOfID(int64(row.ID))
 	if err != nil {
 		return fmt.Errorf("update benchdb.SmallItem %d: %w", row.ID, err)
@@ -94,7 +153,11 @@ func (r *SmallItemRepo) Update(ctx context.Context, row *SmallItem) error {
 	if keyShard := r.group.ShardOfInt64(int64(row.UserID)); keyShard != shard {
 		return fmt.Errorf("update benchdb.SmallItem %d: UserID %v is on shard %d, the ID on shard %d: %w", row.ID, row.UserID, keyShard, shard, runtime.ErrWrongShard)
 	}
-	tag, err := r.group.At(shard).Exec(ctx, r.qUpdate, row.ID, row.UserID, row.Title, row.Body, row.Views, row.Created)
+	if tx != nil && shard != tx.Shard() {
+		return fmt.Errorf("update benchdb.SmallItem: ID %d is on shard %d, the transaction on shard %d: %w", row.ID, shard, tx.Shard(), runtime.ErrWrongShard)
+	}
+	on := runtime.Bind(r.group.At(shard), tx)
+	tag, err := on.Exec(ctx, r.qUpdate, row.ID, row.UserID, row.Title, row.Body, row.Views, row.Created)
 	if err != nil {
 		return fmt.Errorf("update benchdb.SmallItem %d: %w", row.ID, err)
 	}
@@ -107,11 +170,28 @@ func (r *SmallItemRepo) Update(ctx context.Context, row *SmallItem) error {
 // Delete removes the row with the given ID in one round trip, on the shard the
 // ID carries. The error wraps runtime.ErrNotFound when there is none.
 func (r *SmallItemRepo) Delete(ctx context.Context, id SmallItemID) error {
+	return r.delete(ctx, nil, id)
+}
+
+// Delete is SmallItemRepo.Delete in the transaction. The error wraps
+// runtime.ErrWrongShard for a key or ID of another shard than the
+// transaction's.
+func (r *SmallItemTxRepo) Delete(ctx context.Context, id SmallItemID) error {
+	return r.repo.delete(ctx, r.tx, id)
+}
+
+// delete is the body of SmallItemRepo.Delete and SmallItemTxRepo.Delete: tx is
+// nil outside a transaction.
+func (r *SmallItemRepo) delete(ctx context.Context, tx *runtime.Tx, id SmallItemID) error {
 	shard, err := r.group.ShardOfID(int64(id))
 	if err != nil {
 		return fmt.Errorf("delete benchdb.SmallItem %d: %w", id, err)
 	}
-	tag, err := r.group.At(shard).Exec(ctx, r.qDelete, int64(id))
+	if tx != nil && shard != tx.Shard() {
+		return fmt.Errorf("delete benchdb.SmallItem: ID %d is on shard %d, the transaction on shard %d: %w", id, shard, tx.Shard(), runtime.ErrWrongShard)
+	}
+	on := runtime.Bind(r.group.At(shard), tx)
+	tag, err := on.Exec(ctx, r.qDelete, int64(id))
 	if err != nil {
 		return fmt.Errorf("delete benchdb.SmallItem %d: %w", id, err)
 	}
@@ -125,8 +205,25 @@ func (r *SmallItemRepo) Delete(ctx context.Context, id SmallItemID) error {
 // first (by ID), in one round trip on the shard of key. To get the next page,
 // set page.After to the ID of the last row returned (page.Next).
 func (r *SmallItemRepo) List(ctx context.Context, key SmallKey, page runtime.Page) ([]*SmallItem, error) {
+	return r.list(ctx, nil, key, page)
+}
+
+// List is SmallItemRepo.List in the transaction. The error wraps
+// runtime.ErrWrongShard for a key or ID of another shard than the
+// transaction's.
+func (r *SmallItemTxRepo) List(ctx context.Context, key SmallKey, page runtime.Page) ([]*SmallItem, error) {
+	return r.repo.list(ctx, r.tx, key, page)
+}
+
+// list is the body of SmallItemRepo.List and SmallItemTxRepo.List: tx is nil
+// outside a transaction.
+func (r *SmallItemRepo) list(ctx context.Context, tx *runtime.Tx, key SmallKey, page runtime.Page) ([]*SmallItem, error) {
 	shard := r.group.ShardOfInt64(int64(key))
-	rows, err := r.group.At(shard).Query(ctx, r.qList, int64(key), page.Cursor(), page.Size())
+	if tx != nil && shard != tx.Shard() {
+		return nil, fmt.Errorf("list benchdb.SmallItem: key %v is on shard %d, the transaction on shard %d: %w", key, shard, tx.Shard(), runtime.ErrWrongShard)
+	}
+	on := runtime.Bind(r.group.At(shard), tx)
+	rows, err := on.Query(ctx, r.qList, int64(key), page.Cursor(), page.Size())
 	if err != nil {
 		return nil, fmt.Errorf("list benchdb.SmallItem: %w", err)
 	}
@@ -157,9 +254,26 @@ func (r *SmallItemRepo) CountAllShards(ctx context.Context) (int64, error) {
 // CountByKey returns the number of SmallItem rows whose UserID is key, in one
 // round trip on the shard of key.
 func (r *SmallItemRepo) CountByKey(ctx context.Context, key SmallKey) (int64, error) {
+	return r.countByKey(ctx, nil, key)
+}
+
+// CountByKey is SmallItemRepo.CountByKey in the transaction. The error wraps
+// runtime.ErrWrongShard for a key or ID of another shard than the
+// transaction's.
+func (r *SmallItemTxRepo) CountByKey(ctx context.Context, key SmallKey) (int64, error) {
+	return r.repo.countByKey(ctx, r.tx, key)
+}
+
+// countByKey is the body of SmallItemRepo.CountByKey and
+// SmallItemTxRepo.CountByKey: tx is nil outside a transaction.
+func (r *SmallItemRepo) countByKey(ctx context.Context, tx *runtime.Tx, key SmallKey) (int64, error) {
 	shard := r.group.ShardOfInt64(int64(key))
+	if tx != nil && shard != tx.Shard() {
+		return 0, fmt.Errorf("count benchdb.SmallItem: key %v is on shard %d, the transaction on shard %d: %w", key, shard, tx.Shard(), runtime.ErrWrongShard)
+	}
+	on := runtime.Bind(r.group.At(shard), tx)
 	var n int64
-	if err := r.group.At(shard).QueryRow(ctx, r.qCountByKey, int64(key)).Scan(&n); err != nil {
+	if err := on.QueryRow(ctx, r.qCountByKey, int64(key)).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count benchdb.SmallItem by key %v: %w", key, err)
 	}
 	return n, nil
@@ -200,7 +314,7 @@ func (r *SmallItemRepo) GetMany(ctx context.Context, ids []SmallItemID) ([]*Smal
 		err := r.group.PerShard(ctx, r.qGetMany, calls, func(_ runtime.Shard, rows pgx.Rows) error {
 			for rows.Next() {
 				row := new(SmallItem)
-				if err := rows.Scan(&row.ID, &row.UserID, &row.Title, &row.Body, &row.Views, &row.Created); err != nil {
+				if err := scanSmallItem(rows, row); err != nil {
 					return err
 				}
 				found[row.ID] = row
@@ -228,113 +342,6 @@ func (r *SmallItemRepo) GetMany(ctx context.Context, ids []SmallItemID) ([]*Smal
 	return out, nil
 }
 
-// Insert stores row on the logical shard of row.UserID in one round trip. The
-// database mints the ID inside that shard; Insert sets row.ID to it and
-// returns it. Any ID already in row is ignored.
-func (r *SmallItemTxRepo) Insert(ctx context.Context, row *SmallItem) (SmallItemID, error) {
-	shard := r.repo.group.ShardOfInt64(int64(row.UserID))
-	if shard != r.tx.Shard() {
-		return 0, fmt.Errorf("insert benchdb.SmallItem: UserID %v is on shard %d, the transaction on shard %d: %w", row.UserID, shard, r.tx.Shard(), runtime.ErrWrongShard)
-	}
-	if err := r.tx.QueryRow(ctx, r.repo.qInsert, row.UserID, row.Title, row.Body, row.Views, row.Created).Scan(&row.ID); err != nil {
-		return 0, fmt.Errorf("insert benchdb.SmallItem: %w", err)
-	}
-	return SmallItemID(row.ID), nil
-}
-
-// Get returns the SmallItem with the given ID from the shard the ID carries,
-// in one round trip. The error wraps runtime.ErrNotFound when there is none.
-func (r *SmallItemTxRepo) Get(ctx context.Context, id SmallItemID) (*SmallItem, error) {
-	shard, err := r.repo.group.ShardOfID(int64(id))
-	if err != nil {
-		return nil, fmt.Errorf("get benchdb.SmallItem %d: %w", id, err)
-	}
-	if shard != r.tx.Shard() {
-		return nil, fmt.Errorf("get benchdb.SmallItem: ID %d is on shard %d, the transaction on shard %d: %w", id, shard, r.tx.Shard(), runtime.ErrWrongShard)
-	}
-	row := new(SmallItem)
-	if err := r.tx.QueryRow(ctx, r.repo.qGet, int64(id)).Scan(&row.ID, &row.UserID, &row.Title, &row.Body, &row.Views, &row.Created); err != nil {
-		return nil, fmt.Errorf("get benchdb.SmallItem %d: %w", id, err)
-	}
-	return row, nil
-}
-
-// Update writes every column of row except the ID and the shard key to the row
-// with ID row.ID, in one round trip on the shard the ID carries. The error
-// wraps runtime.ErrWrongShard when row.UserID belongs to another shard than
-// the ID; the statement also matches on UserID, so a row is never moved or
-// changed under another key. The error wraps runtime.ErrNotFound when no row
-// matches.
-func (r *SmallItemTxRepo) Update(ctx context.Context, row *SmallItem) error {
-	shard, err := r.repo.group.ShardOfID(int64(row.ID))
-	if err != nil {
-		return fmt.Errorf("update benchdb.SmallItem %d: %w", row.ID, err)
-	}
-	if keyShard := r.repo.group.ShardOfInt64(int64(row.UserID)); keyShard != shard {
-		return fmt.Errorf("update benchdb.SmallItem %d: UserID %v is on shard %d, the ID on shard %d: %w", row.ID, row.UserID, keyShard, shard, runtime.ErrWrongShard)
-	}
-	if shard != r.tx.Shard() {
-		return fmt.Errorf("update benchdb.SmallItem: ID %d is on shard %d, the transaction on shard %d: %w", row.ID, shard, r.tx.Shard(), runtime.ErrWrongShard)
-	}
-	tag, err := r.tx.Exec(ctx, r.repo.qUpdate, row.ID, row.UserID, row.Title, row.Body, row.Views, row.Created)
-	if err != nil {
-		return fmt.Errorf("update benchdb.SmallItem %d: %w", row.ID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("update benchdb.SmallItem %d: %w", row.ID, runtime.ErrNotFound)
-	}
-	return nil
-}
-
-// Delete removes the row with the given ID in one round trip, on the shard the
-// ID carries. The error wraps runtime.ErrNotFound when there is none.
-func (r *SmallItemTxRepo) Delete(ctx context.Context, id SmallItemID) error {
-	shard, err := r.repo.group.ShardOfID(int64(id))
-	if err != nil {
-		return fmt.Errorf("delete benchdb.SmallItem %d: %w", id, err)
-	}
-	if shard != r.tx.Shard() {
-		return fmt.Errorf("delete benchdb.SmallItem: ID %d is on shard %d, the transaction on shard %d: %w", id, shard, r.tx.Shard(), runtime.ErrWrongShard)
-	}
-	tag, err := r.tx.Exec(ctx, r.repo.qDelete, int64(id))
-	if err != nil {
-		return fmt.Errorf("delete benchdb.SmallItem %d: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("delete benchdb.SmallItem %d: %w", id, runtime.ErrNotFound)
-	}
-	return nil
-}
-
-// List returns up to page.Size() SmallItem rows whose UserID is key, newest
-// first (by ID), in one round trip on the shard of key. To get the next page,
-// set page.After to the ID of the last row returned (page.Next).
-func (r *SmallItemTxRepo) List(ctx context.Context, key SmallKey, page runtime.Page) ([]*SmallItem, error) {
-	shard := r.repo.group.ShardOfInt64(int64(key))
-	if shard != r.tx.Shard() {
-		return nil, fmt.Errorf("list benchdb.SmallItem: key %v is on shard %d, the transaction on shard %d: %w", key, shard, r.tx.Shard(), runtime.ErrWrongShard)
-	}
-	rows, err := r.tx.Query(ctx, r.repo.qList, int64(key), page.Cursor(), page.Size())
-	if err != nil {
-		return nil, fmt.Errorf("list benchdb.SmallItem: %w", err)
-	}
-	return r.repo.collect(rows, page.Size())
-}
-
-// CountByKey returns the number of SmallItem rows whose UserID is key, in one
-// round trip on the shard of key.
-func (r *SmallItemTxRepo) CountByKey(ctx context.Context, key SmallKey) (int64, error) {
-	shard := r.repo.group.ShardOfInt64(int64(key))
-	if shard != r.tx.Shard() {
-		return 0, fmt.Errorf("count benchdb.SmallItem: key %v is on shard %d, the transaction on shard %d: %w", key, shard, r.tx.Shard(), runtime.ErrWrongShard)
-	}
-	var n int64
-	if err := r.tx.QueryRow(ctx, r.repo.qCountByKey, int64(key)).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count benchdb.SmallItem by key %v: %w", key, err)
-	}
-	return n, nil
-}
-
 // collect reads the rows of a list into one allocation per page.
 func (r *SmallItemRepo) collect(rows pgx.Rows, size int) ([]*SmallItem, error) {
 	defer rows.Close()
@@ -347,7 +354,7 @@ func (r *SmallItemRepo) collect(rows pgx.Rows, size int) ([]*SmallItem, error) {
 		}
 		slab = append(slab, SmallItem{})
 		row := &slab[len(slab)-1]
-		if err := rows.Scan(&row.ID, &row.UserID, &row.Title, &row.Body, &row.Views, &row.Created); err != nil {
+		if err := scanSmallItem(rows, row); err != nil {
 			return nil, fmt.Errorf("read benchdb.SmallItem rows: %w", err)
 		}
 		out = append(out, row)
@@ -356,4 +363,10 @@ func (r *SmallItemRepo) collect(rows pgx.Rows, size int) ([]*SmallItem, error) {
 		return nil, fmt.Errorf("read benchdb.SmallItem rows: %w", err)
 	}
 	return out, nil
+}
+
+// scanSmallItem reads one row of table "items" into dest, every column in
+// order.
+func scanSmallItem(row pgx.Row, dest *SmallItem) error {
+	return row.Scan(&dest.ID, &dest.UserID, &dest.Title, &dest.Body, &dest.Views, &dest.Created)
 }

@@ -12,9 +12,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"go/format"
-	"go/parser"
-	"go/token"
 	"path"
 	goruntime "runtime"
 	"slices"
@@ -22,6 +19,7 @@ import (
 	"sync"
 
 	"github.com/dave/jennifer/jen"
+	"golang.org/x/tools/imports"
 
 	"github.com/shardgen/shardgen/gen/ddl"
 	"github.com/shardgen/shardgen/gen/model"
@@ -136,21 +134,18 @@ func stdName(importPath string) string {
 	return path.Base(importPath)
 }
 
-// render parses f's source once and prints it gofmt'ed, so that Package
-// never returns Go source that does not parse as a whole file.
+// render formats f's source as gofmt and goimports do, imports grouped
+// standard library first, so that Package never returns Go source that does
+// not parse as a whole file. goimports only formats here (FormatOnly): jen
+// has written every import the file needs.
 func render(name string, f *jen.File) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := f.Render(&buf); err != nil {
 		return nil, fmt.Errorf("render %s: %w", name, err)
 	}
-	fset := token.NewFileSet()
-	file, err := parser.ParseFile(fset, name, buf.Bytes(), parser.ParseComments|parser.SkipObjectResolution|parser.AllErrors)
+	src, err := imports.Process(name, buf.Bytes(), &imports.Options{FormatOnly: true, Comments: true, TabIndent: true, TabWidth: 8})
 	if err != nil {
-		return nil, fmt.Errorf("parse %s: %w", name, err)
-	}
-	var out bytes.Buffer
-	if err := format.Node(&out, fset, file); err != nil {
 		return nil, fmt.Errorf("format %s: %w", name, err)
 	}
-	return out.Bytes(), nil
+	return src, nil
 }

@@ -13,7 +13,7 @@ import (
 
 // This file writes the finders (model.Model.Finders: GetBy<Field> for a
 // unique field, ListBy<Field> for an index field) and CountByKey of a
-// sharded model, for both repository variants. On a sharded model each runs
+// sharded model, one body for both repository variants (see emitter.op). On a sharded model each runs
 // on the one shard of the key it is given and also matches on the shard key,
 // so it never returns a row of another key that shares the shard.
 
@@ -107,26 +107,25 @@ func (e *emitter) finders(f *jen.File, v variant) {
 
 // finderParams are a finder's leading parameters and bind arguments: the
 // shard key on a sharded model, then the value.
-func (e *emitter) finderParams(v variant, fd model.Finder) (params, args []jen.Code, val string) {
+func (e *emitter) finderParams(v variant, fd model.Finder) (params []param, args []jen.Code, val string) {
 	val = e.finderParam(fd.Field)
-	params = []jen.Code{ctxParam()}
 	if v.mi.sharded {
-		params = append(params, jen.Id("key").Id(v.mi.m.Group.KeyType()))
+		params = append(params, param{"key", jen.Id(v.mi.m.Group.KeyType())})
 		args = append(args, keyArg(v.mi.m.Group, jen.Id("key")))
 	}
-	params = append(params, jen.Id(val).Add(e.finderType(fd.Field.Type)))
+	params = append(params, param{val, e.finderType(fd.Field.Type)})
 	args = append(args, finderArg(fd.Field.Type, jen.Id(val)))
 	return params, args, val
 }
 
-// routeKey declares shard from key and refuses, in a transaction, a key of
-// another shard; verb starts the error ("get", "list", "count").
+// routeKey declares shard from key (on a sharded model) and on (see
+// variant.bind), refusing in a transaction a key of another shard; verb
+// starts the error ("get", "list", "count").
 func (v variant) routeKey(b *jen.Group, verb string, ret ...jen.Code) {
-	if !v.mi.sharded {
-		return
+	if v.mi.sharded {
+		b.Id("shard").Op(":=").Add(shardOfKey(v.group(), v.mi.m.Group, jen.Id("key")))
 	}
-	b.Id("shard").Op(":=").Add(shardOfKey(v.group(), v.mi.m.Group, jen.Id("key")))
-	v.checkTxShard(b, verb, "key %v", []jen.Code{jen.Id("key")}, ret...)
+	v.bind(b, verb, "key %v", []jen.Code{jen.Id("key")}, ret...)
 }
 
 func (e *emitter) getBy(f *jen.File, v variant, fd model.Finder) {
@@ -141,13 +140,11 @@ func (e *emitter) getBy(f *jen.File, v variant, fd model.Finder) {
 	}
 	params, args, val := e.finderParams(v, fd)
 	op := "get " + v.mi.what + " by " + fd.Field.GoName
-	v.method(f, text, fd.Name).Params(params...).
-		Params(jen.Op("*").Add(e.local(m.GoName)), jen.Error()).BlockFunc(func(b *jen.Group) {
+	e.op(f, v, text, fd.Name, params, []jen.Code{jen.Op("*").Add(e.local(m.GoName)), jen.Error()}, func(b *jen.Group) {
 		v.routeKey(b, "get", jen.Nil())
 		b.Id("row").Op(":=").New(e.local(m.GoName))
 		b.If(
-			jen.Err().Op(":=").Add(v.exec()).Dot("QueryRow").Call(append([]jen.Code{jen.Id("ctx"), v.query(finderQuery(fd))}, args...)...).
-				Dot("Scan").Call(scanDest("row", m)...),
+			jen.Err().Op(":=").Add(scanRow(m, jen.Add(v.exec()).Dot("QueryRow").Call(append([]jen.Code{jen.Id("ctx"), v.query(finderQuery(fd))}, args...)...), jen.Id("row"))),
 			jen.Err().Op("!=").Nil(),
 		).Block(jen.Return(jen.Nil(), errorf(op+" %v: %w", jen.Id(val), jen.Err())))
 		b.Return(jen.Id("row"), jen.Nil())
@@ -163,16 +160,15 @@ func (e *emitter) listByIndex(f *jen.File, v variant, fd model.Finder) {
 	}
 	text += ". To get the next page, set page.After to the ID of the last row\nreturned (page.Next)."
 	params, args, _ := e.finderParams(v, fd)
-	params = append(params, jen.Id("page").Add(rt("Page")))
+	params = append(params, param{"page", rt("Page")})
 	op := "list " + v.mi.what + " by " + fd.Field.GoName
-	v.method(f, text, fd.Name).Params(params...).
-		Params(jen.Index().Op("*").Add(e.local(m.GoName)), jen.Error()).BlockFunc(func(b *jen.Group) {
+	e.op(f, v, text, fd.Name, params, []jen.Code{jen.Index().Op("*").Add(e.local(m.GoName)), jen.Error()}, func(b *jen.Group) {
 		v.routeKey(b, "list", jen.Nil())
 		all := append([]jen.Code{jen.Id("ctx"), v.query(finderQuery(fd))}, args...)
 		all = append(all, pageArgs()...)
 		b.List(jen.Id("rows"), jen.Err()).Op(":=").Add(v.exec()).Dot("Query").Call(all...)
 		b.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), errorf(op+" %v: %w", jen.Id(val), jen.Err())))
-		b.Return(v.repo().Dot("collect").Call(jen.Id("rows"), jen.Id("page").Dot("Size").Call()))
+		b.Return(jen.Id("r").Dot("collect").Call(jen.Id("rows"), jen.Id("page").Dot("Size").Call()))
 	})
 }
 
@@ -183,7 +179,7 @@ func (e *emitter) countByKey(f *jen.File, v variant) {
 	}
 	text := fmt.Sprintf("CountByKey returns the number of %s rows whose %s is key, in one\nround trip on the shard of key.", m.GoName, m.ShardKey.GoName)
 	op := "count " + v.mi.what + " by key"
-	v.method(f, text, "CountByKey").Params(ctxParam(), jen.Id("key").Id(m.Group.KeyType())).Params(jen.Int64(), jen.Error()).BlockFunc(func(b *jen.Group) {
+	e.op(f, v, text, "CountByKey", []param{{"key", jen.Id(m.Group.KeyType())}}, []jen.Code{jen.Int64(), jen.Error()}, func(b *jen.Group) {
 		v.routeKey(b, "count", jen.Lit(0))
 		b.Var().Id("n").Int64()
 		b.If(

@@ -103,7 +103,13 @@ type modelInfo struct {
 	insertCols []*model.Field
 	updateCols []*model.Field
 	q          queries
+	// stmts are the statements of q by operation, in declaration order.
+	stmts []stmt
 }
+
+// stmt is one statement of a repository: op names the operation ("Get",
+// "ListByPost"), which names its constant and its prepared query field.
+type stmt struct{ op, sql string }
 
 func newEmitter(p *model.Package, targets []ddl.Target) *emitter {
 	e := &emitter{p: p, targets: targets, models: map[*model.Model]*modelInfo{}, imports: p.ImportNames()}
@@ -119,6 +125,18 @@ func newEmitter(p *model.Package, targets []ddl.Target) *emitter {
 			}
 		}
 		mi.q = buildQueries(mi)
+		mi.stmts = []stmt{{"Insert", mi.q.Insert}, {"Get", mi.q.Get}}
+		if mi.q.Update != "" {
+			mi.stmts = append(mi.stmts, stmt{"Update", mi.q.Update})
+		}
+		mi.stmts = append(mi.stmts, stmt{"Delete", mi.q.Delete}, stmt{"List", mi.q.List}, stmt{"Count", mi.q.Count})
+		for i, r := range m.Relations {
+			mi.stmts = append(mi.stmts, stmt{r.AccessorName(), mi.q.ListBy[i]})
+		}
+		names, sqls := finderQueries(mi) // finders.go
+		for i, n := range names {
+			mi.stmts = append(mi.stmts, stmt{strings.TrimPrefix(n, "q"), sqls[i]})
+		}
 		e.models[m] = mi
 	}
 	return e
@@ -271,7 +289,11 @@ func (e *emitter) specDecl(f *jen.File) {
 func (e *emitter) dbDecl(f *jen.File) {
 	f.Add(doc(fmt.Sprintf("DB is the data layer of package %s: one repository per model, bound to\n"+
 		"the databases and shard groups of a runtime.Router. Build it with New; it\n"+
-		"is safe for concurrent use.", e.p.Name))).Type().Id("DB").StructFunc(func(g *jen.Group) {
+		"is safe for concurrent use.\n\n"+
+		"Every primary key and shard key has a distinct type (a model's ID type,\n"+
+		"a group's Key type), so that the ID of another model, a key of another\n"+
+		"group or a plain number is not passed where one is expected by mistake:\n"+
+		"such a call fails to compile.", e.p.Name))).Type().Id("DB").StructFunc(func(g *jen.Group) {
 		for _, m := range e.p.Models {
 			g.Add(doc(fmt.Sprintf("%s stores %s rows in table %q, %s.", m.DBField(), m.GoName, m.Table, where(m)))).Id(m.DBField()).Op("*").Add(e.local(m.RepoName()))
 		}
@@ -326,27 +348,14 @@ func (e *emitter) newFunc(f *jen.File) {
 func (e *emitter) newRepo(mi *modelInfo) jen.Code {
 	m := mi.m
 	owner := jen.Id("db").Dot(ownerField(m))
-	prep := func(sql string) jen.Code { return jen.Add(owner).Dot("Prepare").Call(jen.Lit(sql)) }
 	d := jen.Dict{}
 	if mi.sharded {
 		d[jen.Id("group")] = owner
 	} else {
 		d[jen.Id("target")] = jen.Add(owner).Dot("Target").Call()
 	}
-	d[jen.Id("qInsert")] = prep(mi.q.Insert)
-	d[jen.Id("qGet")] = prep(mi.q.Get)
-	if mi.q.Update != "" {
-		d[jen.Id("qUpdate")] = prep(mi.q.Update)
-	}
-	d[jen.Id("qDelete")] = prep(mi.q.Delete)
-	d[jen.Id("qList")] = prep(mi.q.List)
-	d[jen.Id("qCount")] = prep(mi.q.Count)
-	for i, r := range m.Relations {
-		d[jen.Id(relQuery(r))] = prep(mi.q.ListBy[i])
-	}
-	names, sqls := finderQueries(mi) // finders.go
-	for i, n := range names {
-		d[jen.Id(n)] = prep(sqls[i])
+	for _, st := range mi.stmts {
+		d[jen.Id("q"+st.op)] = jen.Add(owner).Dot("Prepare").Call(jen.Id(m.SQLConst(st.op)))
 	}
 	return jen.Op("&").Add(e.local(m.RepoName())).Values(d)
 }
@@ -369,8 +378,7 @@ func (e *emitter) groupKey(f *jen.File, g *model.Group) {
 	if len(fields) > 0 {
 		text += fmt.Sprintf(": the value of %s", strings.Join(fields, " or "))
 	}
-	text += ".\nIt is a distinct type so that a key of another group, or a plain number,\n" +
-		"is not passed where this group's key is expected by mistake."
+	text += "."
 	f.Add(doc(text)).Type().Id(g.KeyType()).Add(keyBase(g))
 }
 

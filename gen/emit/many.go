@@ -31,7 +31,7 @@ func (e *emitter) scanFound(mi *modelInfo) []jen.Code {
 	return []jen.Code{
 		jen.For(jen.Id("rows").Dot("Next").Call()).Block(
 			jen.Id("row").Op(":=").New(e.local(m.GoName)),
-			jen.If(jen.Err().Op(":=").Id("rows").Dot("Scan").Call(scanDest("row", m)...), jen.Err().Op("!=").Nil()).
+			jen.If(jen.Err().Op(":=").Add(scanRow(m, jen.Id("rows"), jen.Id("row"))), jen.Err().Op("!=").Nil()).
 				Block(jen.Return(jen.Err())),
 			jen.Id("found").Index(fieldOf("row", m.PK)).Op("=").Id("row"),
 		),
@@ -40,9 +40,6 @@ func (e *emitter) scanFound(mi *modelInfo) []jen.Code {
 }
 
 func (e *emitter) getMany(f *jen.File, v variant) {
-	if v.tx {
-		return
-	}
 	m := v.mi.m
 	row := e.local(m.GoName)
 	op := "get many " + v.mi.what
@@ -58,11 +55,11 @@ func (e *emitter) getMany(f *jen.File, v variant) {
 	if !v.mi.sharded {
 		text := fmt.Sprintf("GetMany returns the %s of each ID, in the order of ids, with nil where no\n"+
 			"row has the ID, in one round trip (one = ANY($1)).", m.GoName)
-		v.method(f, text, "GetMany").Params(ctxParam(), jen.Id("ids").Index().Id(m.IDType())).
+		f.Add(doc(text)).Func().Params(jen.Id("r").Op("*").Id(m.RepoName())).Id("GetMany").Params(ctxParam(), jen.Id("ids").Index().Id(m.IDType())).
 			Params(jen.Index().Op("*").Add(row), jen.Error()).BlockFunc(func(b *jen.Group) {
 			b.Id("keys").Op(":=").Make(jen.Index().Int64(), jen.Len(jen.Id("ids")))
 			b.For(jen.List(jen.Id("i"), jen.Id("id")).Op(":=").Range().Id("ids")).Block(jen.Id("keys").Index(jen.Id("i")).Op("=").Int64().Call(jen.Id("id")))
-			b.List(jen.Id("rows"), jen.Err()).Op(":=").Add(v.exec()).Dot("Query").Call(jen.Id("ctx"), v.query(getManyQuery), jen.Id("keys"))
+			b.List(jen.Id("rows"), jen.Err()).Op(":=").Id("r").Dot("target").Dot("Query").Call(jen.Id("ctx"), v.query(getManyQuery), jen.Id("keys"))
 			b.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), errorf(op+": %w", jen.Err())))
 			b.Defer().Id("rows").Dot("Close").Call()
 			found(b)
@@ -80,7 +77,7 @@ func (e *emitter) getMany(f *jen.File, v variant) {
 		"an ID cannot belong to group %q (it names a shard beyond the group's\n"+
 		"count) or a shard fails, the error is a *runtime.ManyError naming them,\n"+
 		"and the rows of every other ID are still returned.", m.GoName, m.Group.Name)
-	v.method(f, text, "GetMany").Params(ctxParam(), jen.Id("ids").Index().Id(m.IDType())).
+	f.Add(doc(text)).Func().Params(jen.Id("r").Op("*").Id(m.RepoName())).Id("GetMany").Params(ctxParam(), jen.Id("ids").Index().Id(m.IDType())).
 		Params(jen.Index().Op("*").Add(row), jen.Error()).BlockFunc(func(b *jen.Group) {
 		b.Id("byShard").Op(":=").Map(rt("Shard")).Index().Int64().Values()
 		b.Var().Id("shards").Index().Add(rt("Shard"))

@@ -6,62 +6,41 @@ import (
 	"github.com/dave/jennifer/jen"
 
 	"github.com/shardgen/shardgen/gen/model"
+	"github.com/shardgen/shardgen/runtime"
 )
 
-// variant is one of the two repositories generated per model: the plain
-// repository, which routes every call itself, and the transaction-bound one,
-// which runs on the transaction's shard or database and refuses keys and IDs
-// of other shards. Method bodies are written once, for both.
+// variant is the shared body of an operation of a model's repository. The
+// plain repository (which routes every call itself) and the
+// transaction-bound one (which runs on the transaction's shard or database
+// and refuses keys and IDs of other shards) both call it: the plain one
+// with a nil *runtime.Tx.
 type variant struct {
 	mi *modelInfo
-	tx bool
 }
 
-// recv is the receiver type name.
-func (v variant) recv() string {
-	if v.tx {
-		return v.mi.m.TxRepoName()
-	}
-	return v.mi.m.RepoName()
-}
+func (v variant) query(name string) *jen.Statement { return jen.Id("r").Dot(name) }
 
-// repo is the expression of the plain repository (which holds the queries).
-func (v variant) repo() *jen.Statement {
-	if v.tx {
-		return jen.Id("r").Dot("repo")
-	}
-	return jen.Id("r")
-}
+func (v variant) group() *jen.Statement { return jen.Id("r").Dot("group") }
 
-func (v variant) query(name string) *jen.Statement { return v.repo().Dot(name) }
+// exec is the runtime.On the statement runs on (see bind).
+func (v variant) exec() *jen.Statement { return jen.Id("on") }
 
-func (v variant) group() *jen.Statement { return v.repo().Dot("group") }
-
-// exec is the executor a statement runs on. Outside a transaction it is a
-// runtime.Target value, called directly rather than through the
-// runtime.Executor interface: boxing the Target would allocate on every
-// call.
-func (v variant) exec() *jen.Statement {
-	switch {
-	case v.tx:
-		return jen.Id("r").Dot("tx")
-	case v.mi.sharded:
-		return v.group().Dot("At").Call(jen.Id("shard"))
-	}
-	return jen.Id("r").Dot("target")
-}
-
-// checkTxShard refuses, inside a shard transaction, a shard other than the
-// transaction's. desc (a format) and descArgs say what was on the wrong
+// bind declares on: the transaction when there is one, else the routed
+// target (a runtime.On value, never boxed in the runtime.Executor
+// interface, which would allocate on every call). For a sharded model it
+// first refuses, inside a transaction, a shard other than the
+// transaction's: desc (a format) and descArgs say what was on the wrong
 // shard; ret are the zero results before the error.
-func (v variant) checkTxShard(b *jen.Group, op, desc string, descArgs []jen.Code, ret ...jen.Code) {
-	if !v.tx || !v.mi.sharded {
+func (v variant) bind(b *jen.Group, op, desc string, descArgs []jen.Code, ret ...jen.Code) {
+	if !v.mi.sharded {
+		b.Id("on").Op(":=").Add(rt("Bind")).Call(jen.Id("r").Dot("target"), jen.Id("tx"))
 		return
 	}
-	args := append(descArgs, jen.Id("shard"), jen.Id("r").Dot("tx").Dot("Shard").Call(), rt("ErrWrongShard"))
-	b.If(jen.Id("shard").Op("!=").Id("r").Dot("tx").Dot("Shard").Call()).Block(
+	args := append(descArgs, jen.Id("shard"), jen.Id("tx").Dot("Shard").Call(), rt("ErrWrongShard"))
+	b.If(jen.Id("tx").Op("!=").Nil().Op("&&").Id("shard").Op("!=").Id("tx").Dot("Shard").Call()).Block(
 		jen.Return(append(ret, errorf(op+" "+v.mi.what+": "+desc+" is on shard %d, the transaction on shard %d: %w", args...))...),
 	)
+	b.Id("on").Op(":=").Add(rt("Bind")).Call(v.group().Dot("At").Call(jen.Id("shard")), jen.Id("tx"))
 }
 
 // shardOfID declares shard from an ID of the model's group.
@@ -70,6 +49,38 @@ func (v variant) shardOfID(b *jen.Group, id jen.Code, errPrefix string, errArgs 
 	b.If(jen.Err().Op("!=").Nil()).Block(
 		jen.Return(append(ret, errorf(errPrefix+": %w", append(errArgs, jen.Err())...))...),
 	)
+}
+
+// param is a parameter of an operation after ctx.
+type param struct {
+	name string
+	typ  jen.Code
+}
+
+// op declares operation name of the variant's model: the method of the
+// repository, the method of the transaction-bound repository (both
+// documented by text), and the one body they call, an unexported method of
+// the repository that takes the transaction (nil outside one).
+func (e *emitter) op(f *jen.File, v variant, text, name string, params []param, results []jen.Code, body func(b *jen.Group)) {
+	m := v.mi.m
+	decls := []jen.Code{ctxParam()}
+	call := []jen.Code{jen.Id("ctx")}
+	for _, p := range params {
+		decls = append(decls, jen.Id(p.name).Add(p.typ))
+		call = append(call, jen.Id(p.name))
+	}
+	inner := model.OpBody(name)
+	f.Add(doc(text)).Func().Params(jen.Id("r").Op("*").Id(m.RepoName())).Id(name).Params(decls...).Params(results...).
+		Block(jen.Return(jen.Id("r").Dot(inner).Call(append([]jen.Code{jen.Id("ctx"), jen.Nil()}, call[1:]...)...)))
+	txText := fmt.Sprintf("%s is %s.%s in the transaction.", name, m.RepoName(), name)
+	if v.mi.sharded {
+		txText += " The error wraps runtime.ErrWrongShard for a key or ID of another shard than the transaction's."
+	}
+	f.Add(doc(txText)).Func().Params(jen.Id("r").Op("*").Id(m.TxRepoName())).Id(name).Params(decls...).Params(results...).
+		Block(jen.Return(jen.Id("r").Dot("repo").Dot(inner).Call(append([]jen.Code{jen.Id("ctx"), jen.Id("r").Dot("tx")}, call[1:]...)...)))
+	inDecls := append([]jen.Code{ctxParam(), jen.Id("tx").Op("*").Add(rt("Tx"))}, decls[1:]...)
+	f.Add(doc(fmt.Sprintf("%s is the body of %s.%s and %s.%s: tx is nil outside a transaction.", inner, m.RepoName(), name, m.TxRepoName(), name))).
+		Func().Params(jen.Id("r").Op("*").Id(m.RepoName())).Id(inner).Params(inDecls...).Params(results...).BlockFunc(body)
 }
 
 func fieldOf(row string, f *model.Field) *jen.Statement { return jen.Id(row).Dot(f.GoName) }
@@ -107,34 +118,59 @@ func fieldArg(row string, f *model.Field) jen.Code {
 	return v
 }
 
-func scanDest(row string, m *model.Model) []jen.Code {
-	out := make([]jen.Code, len(m.Fields))
-	for i, f := range m.Fields {
-		out[i] = jen.Op("&").Add(fieldOf(row, f))
+// scanRow reads one row into the model struct at dest with the model's
+// scan function.
+func scanRow(m *model.Model, row, dest jen.Code) *jen.Statement {
+	return jen.Id(m.ScanFunc()).Call(row, dest)
+}
+
+// scanFunc declares the function that reads one row of the model's table
+// (every column, in order), which Get, the lists and custom queries
+// returning the model's rows share.
+func (e *emitter) scanFunc(f *jen.File, mi *modelInfo) {
+	m := mi.m
+	dests := make([]jen.Code, len(m.Fields))
+	for i, fl := range m.Fields {
+		dests[i] = jen.Op("&").Add(fieldOf("dest", fl))
 	}
-	return out
+	f.Add(doc(fmt.Sprintf("%s reads one row of table %q into dest, every column in order.", m.ScanFunc(), m.Table))).
+		Func().Id(m.ScanFunc()).Params(jen.Id("row").Qual(pgxPath, "Row"), jen.Id("dest").Op("*").Add(e.local(m.GoName))).Error().
+		Block(jen.Return(jen.Id("row").Dot("Scan").Call(dests...)))
 }
 
 func (e *emitter) modelFile(mi *modelInfo) *jen.File {
 	f := e.newFile()
 	e.idType(f, mi)
+	e.sqlConsts(f, mi)
 	e.repoType(f, mi)
 	e.txRepoType(f, mi)
-	for _, v := range []variant{{mi: mi}, {mi: mi, tx: true}} {
-		e.insert(f, v)
-		e.get(f, v)
-		e.update(f, v)
-		e.delete(f, v)
-		e.list(f, v)
-		for _, r := range mi.m.Relations {
-			e.listBy(f, v, r)
-		}
-		e.count(f, v)
-		e.finders(f, v) // finders.go
-		e.getMany(f, v) // many.go
+	v := variant{mi: mi}
+	e.insert(f, v)
+	e.get(f, v)
+	e.update(f, v)
+	e.delete(f, v)
+	e.list(f, v)
+	for _, r := range mi.m.Relations {
+		e.listBy(f, v, r)
 	}
+	e.count(f, v)
+	e.finders(f, v) // finders.go
+	e.getMany(f, v) // many.go
 	e.collect(f, mi)
+	e.scanFunc(f, mi)
 	return f
+}
+
+// sqlConsts declares the statements of the model's repository as raw
+// strings, which New prepares.
+func (e *emitter) sqlConsts(f *jen.File, mi *modelInfo) {
+	m := mi.m
+	f.Add(doc(fmt.Sprintf("The statements of %s; %s stands for the shard's schema (\"public\" on a database), which the runtime fills in.", m.RepoName(), runtime.SchemaToken))).
+		Const().DefsFunc(func(g *jen.Group) {
+		for _, st := range mi.stmts {
+			g.Id(m.SQLConst(st.op)).Op("=").Add(sqlLit(st.sql))
+		}
+	})
 }
 
 func (e *emitter) idType(f *jen.File, mi *modelInfo) {
@@ -143,7 +179,6 @@ func (e *emitter) idType(f *jen.File, mi *modelInfo) {
 	if mi.sharded {
 		text += fmt.Sprintf("\nIt is minted in the row's logical shard of group %q and carries it, so\na row is found by its ID alone.", m.Group.Name)
 	}
-	text += fmt.Sprintf("\nIt is a distinct type so that the ID of another model is not passed\nwhere %s is expected by mistake.", model.A(m.IDType()))
 	f.Add(doc(text)).Type().Id(m.IDType()).Int64()
 	f.Add(doc("String formats the ID in decimal.")).Func().Params(jen.Id("id").Id(m.IDType())).Id("String").Params().String().
 		Block(jen.Return(jen.Qual("strconv", "FormatInt").Call(jen.Int64().Call(jen.Id("id")), jen.Lit(10))))
@@ -202,11 +237,6 @@ func (e *emitter) txRepoType(f *jen.File, mi *modelInfo) {
 	)
 }
 
-// method starts a method declaration of the variant's receiver.
-func (v variant) method(f *jen.File, text, name string) *jen.Statement {
-	return f.Add(doc(text)).Func().Params(jen.Id("r").Op("*").Id(v.recv())).Id(name)
-}
-
 func (e *emitter) insert(f *jen.File, v variant) {
 	m := v.mi.m
 	text := fmt.Sprintf("Insert stores row in one round trip and sets row.%s to the ID the database\nminted, which it returns.", m.PK.GoName)
@@ -215,19 +245,23 @@ func (e *emitter) insert(f *jen.File, v variant) {
 			"database mints the ID inside that shard; Insert sets row.%s to it and\nreturns it.", m.ShardKey.GoName, m.PK.GoName)
 	}
 	text += fmt.Sprintf(" Any %s already in row is ignored.", m.PK.GoName)
-	v.method(f, text, "Insert").Params(ctxParam(), jen.Id("row").Op("*").Add(e.local(m.GoName))).
-		Params(jen.Id(m.IDType()), jen.Error()).BlockFunc(func(b *jen.Group) {
-		if v.mi.sharded {
-			b.Id("shard").Op(":=").Add(shardOfKey(v.group(), m.Group, fieldOf("row", m.ShardKey)))
-			v.checkTxShard(b, "insert", m.ShardKey.GoName+" %v", []jen.Code{fieldOf("row", m.ShardKey)}, jen.Lit(0))
-		}
-		args := append([]jen.Code{jen.Id("ctx"), v.query("qInsert")}, fieldArgs("row", v.mi.insertCols)...)
-		b.If(
-			jen.Err().Op(":=").Add(v.exec()).Dot("QueryRow").Call(args...).Dot("Scan").Call(jen.Op("&").Add(fieldOf("row", m.PK))),
-			jen.Err().Op("!=").Nil(),
-		).Block(jen.Return(jen.Lit(0), errorf("insert "+v.mi.what+": %w", jen.Err())))
-		b.Return(jen.Id(m.IDType()).Call(fieldOf("row", m.PK)), jen.Nil())
-	})
+	e.op(f, v, text, "Insert", []param{{"row", jen.Op("*").Add(e.local(m.GoName))}},
+		[]jen.Code{jen.Id(m.IDType()), jen.Error()}, func(b *jen.Group) {
+			if v.mi.sharded {
+				b.Id("shard").Op(":=").Add(shardOfKey(v.group(), m.Group, fieldOf("row", m.ShardKey)))
+			}
+			if v.mi.sharded {
+				v.bind(b, "insert", m.ShardKey.GoName+" %v", []jen.Code{fieldOf("row", m.ShardKey)}, jen.Lit(0))
+			} else {
+				v.bind(b, "insert", "", nil, jen.Lit(0))
+			}
+			args := append([]jen.Code{jen.Id("ctx"), v.query("qInsert")}, fieldArgs("row", v.mi.insertCols)...)
+			b.If(
+				jen.Err().Op(":=").Add(v.exec()).Dot("QueryRow").Call(args...).Dot("Scan").Call(jen.Op("&").Add(fieldOf("row", m.PK))),
+				jen.Err().Op("!=").Nil(),
+			).Block(jen.Return(jen.Lit(0), errorf("insert "+v.mi.what+": %w", jen.Err())))
+			b.Return(jen.Id(m.IDType()).Call(fieldOf("row", m.PK)), jen.Nil())
+		})
 }
 
 func (e *emitter) get(f *jen.File, v variant) {
@@ -237,20 +271,19 @@ func (e *emitter) get(f *jen.File, v variant) {
 		text = fmt.Sprintf("Get returns the %s with the given ID from the shard the ID carries, in\n"+
 			"one round trip. The error wraps runtime.ErrNotFound when there is none.", m.GoName)
 	}
-	v.method(f, text, "Get").Params(ctxParam(), jen.Id("id").Id(m.IDType())).
-		Params(jen.Op("*").Add(e.local(m.GoName)), jen.Error()).BlockFunc(func(b *jen.Group) {
-		if v.mi.sharded {
-			v.shardOfID(b, jen.Id("id"), "get "+v.mi.what+" %d", []jen.Code{jen.Id("id")}, jen.Nil())
-			v.checkTxShard(b, "get", "ID %d", []jen.Code{jen.Id("id")}, jen.Nil())
-		}
-		b.Id("row").Op(":=").New(e.local(m.GoName))
-		b.If(
-			jen.Err().Op(":=").Add(v.exec()).Dot("QueryRow").Call(jen.Id("ctx"), v.query("qGet"), jen.Int64().Call(jen.Id("id"))).
-				Dot("Scan").Call(scanDest("row", m)...),
-			jen.Err().Op("!=").Nil(),
-		).Block(jen.Return(jen.Nil(), errorf("get "+v.mi.what+" %d: %w", jen.Id("id"), jen.Err())))
-		b.Return(jen.Id("row"), jen.Nil())
-	})
+	e.op(f, v, text, "Get", []param{{"id", jen.Id(m.IDType())}},
+		[]jen.Code{jen.Op("*").Add(e.local(m.GoName)), jen.Error()}, func(b *jen.Group) {
+			if v.mi.sharded {
+				v.shardOfID(b, jen.Id("id"), "get "+v.mi.what+" %d", []jen.Code{jen.Id("id")}, jen.Nil())
+			}
+			v.bind(b, "get", "ID %d", []jen.Code{jen.Id("id")}, jen.Nil())
+			b.Id("row").Op(":=").New(e.local(m.GoName))
+			b.If(
+				jen.Err().Op(":=").Add(scanRow(m, jen.Add(v.exec()).Dot("QueryRow").Call(jen.Id("ctx"), v.query("qGet"), jen.Int64().Call(jen.Id("id"))), jen.Id("row"))),
+				jen.Err().Op("!=").Nil(),
+			).Block(jen.Return(jen.Nil(), errorf("get "+v.mi.what+" %d: %w", jen.Id("id"), jen.Err())))
+			b.Return(jen.Id("row"), jen.Nil())
+		})
 }
 
 func (e *emitter) update(f *jen.File, v variant) {
@@ -268,7 +301,7 @@ func (e *emitter) update(f *jen.File, v variant) {
 	}
 	text += " The error wraps runtime.ErrNotFound when no row matches."
 	id := fieldOf("row", m.PK)
-	v.method(f, text, "Update").Params(ctxParam(), jen.Id("row").Op("*").Add(e.local(m.GoName))).Error().BlockFunc(func(b *jen.Group) {
+	e.op(f, v, text, "Update", []param{{"row", jen.Op("*").Add(e.local(m.GoName))}}, []jen.Code{jen.Error()}, func(b *jen.Group) {
 		args := []jen.Code{jen.Id("ctx"), v.query("qUpdate"), id}
 		if v.mi.sharded {
 			key := fieldOf("row", m.ShardKey)
@@ -278,9 +311,9 @@ func (e *emitter) update(f *jen.File, v variant) {
 				jen.Id("keyShard").Op("!=").Id("shard"),
 			).Block(jen.Return(errorf("update "+v.mi.what+" %d: "+m.ShardKey.GoName+" %v is on shard %d, the ID on shard %d: %w",
 				id, key, jen.Id("keyShard"), jen.Id("shard"), rt("ErrWrongShard"))))
-			v.checkTxShard(b, "update", "ID %d", []jen.Code{id})
 			args = append(args, key)
 		}
+		v.bind(b, "update", "ID %d", []jen.Code{id})
 		args = append(args, fieldArgs("row", v.mi.updateCols)...)
 		b.List(jen.Id("tag"), jen.Err()).Op(":=").Add(v.exec()).Dot("Exec").Call(args...)
 		b.If(jen.Err().Op("!=").Nil()).Block(jen.Return(errorf("update "+v.mi.what+" %d: %w", id, jen.Err())))
@@ -297,11 +330,11 @@ func (e *emitter) delete(f *jen.File, v variant) {
 		text += ", on the shard the\nID carries"
 	}
 	text += ". The error wraps runtime.ErrNotFound when there is none."
-	v.method(f, text, "Delete").Params(ctxParam(), jen.Id("id").Id(m.IDType())).Error().BlockFunc(func(b *jen.Group) {
+	e.op(f, v, text, "Delete", []param{{"id", jen.Id(m.IDType())}}, []jen.Code{jen.Error()}, func(b *jen.Group) {
 		if v.mi.sharded {
 			v.shardOfID(b, jen.Id("id"), "delete "+v.mi.what+" %d", []jen.Code{jen.Id("id")})
-			v.checkTxShard(b, "delete", "ID %d", []jen.Code{jen.Id("id")})
 		}
+		v.bind(b, "delete", "ID %d", []jen.Code{jen.Id("id")})
 		b.List(jen.Id("tag"), jen.Err()).Op(":=").Add(v.exec()).Dot("Exec").Call(jen.Id("ctx"), v.query("qDelete"), jen.Int64().Call(jen.Id("id")))
 		b.If(jen.Err().Op("!=").Nil()).Block(jen.Return(errorf("delete "+v.mi.what+" %d: %w", jen.Id("id"), jen.Err())))
 		b.If(jen.Id("tag").Dot("RowsAffected").Call().Op("==").Lit(0)).
@@ -321,7 +354,7 @@ func (v variant) queryRows(b *jen.Group, op string, q string, args ...jen.Code) 
 	all = append(all, pageArgs()...)
 	b.List(jen.Id("rows"), jen.Err()).Op(":=").Add(v.exec()).Dot("Query").Call(all...)
 	b.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), errorf(op+" "+v.mi.what+": %w", jen.Err())))
-	b.Return(v.repo().Dot("collect").Call(jen.Id("rows"), jen.Id("page").Dot("Size").Call()))
+	b.Return(jen.Id("r").Dot("collect").Call(jen.Id("rows"), jen.Id("page").Dot("Size").Call()))
 }
 
 func (e *emitter) list(f *jen.File, v variant) {
@@ -329,20 +362,21 @@ func (e *emitter) list(f *jen.File, v variant) {
 	const paging = "To get the next\npage, set page.After to the ID of the last row returned (page.Next)."
 	if !v.mi.sharded {
 		text := fmt.Sprintf("List returns up to page.Size() %s rows, newest first (by ID). %s", m.GoName, paging)
-		v.method(f, text, "List").Params(ctxParam(), jen.Id("page").Add(rt("Page"))).
-			Params(jen.Index().Op("*").Add(e.local(m.GoName)), jen.Error()).BlockFunc(func(b *jen.Group) {
-			v.queryRows(b, "list", "qList")
-		})
+		e.op(f, v, text, "List", []param{{"page", rt("Page")}},
+			[]jen.Code{jen.Index().Op("*").Add(e.local(m.GoName)), jen.Error()}, func(b *jen.Group) {
+				v.bind(b, "list", "", nil, jen.Nil())
+				v.queryRows(b, "list", "qList")
+			})
 		return
 	}
 	g := m.Group
 	text := fmt.Sprintf("List returns up to page.Size() %s rows whose %s is key, newest first\n(by ID), in one round trip on the shard of key. %s", m.GoName, m.ShardKey.GoName, paging)
-	v.method(f, text, "List").Params(ctxParam(), jen.Id("key").Id(g.KeyType()), jen.Id("page").Add(rt("Page"))).
-		Params(jen.Index().Op("*").Add(e.local(m.GoName)), jen.Error()).BlockFunc(func(b *jen.Group) {
-		b.Id("shard").Op(":=").Add(shardOfKey(v.group(), g, jen.Id("key")))
-		v.checkTxShard(b, "list", "key %v", []jen.Code{jen.Id("key")}, jen.Nil())
-		v.queryRows(b, "list", "qList", keyArg(g, jen.Id("key")))
-	})
+	e.op(f, v, text, "List", []param{{"key", jen.Id(g.KeyType())}, {"page", rt("Page")}},
+		[]jen.Code{jen.Index().Op("*").Add(e.local(m.GoName)), jen.Error()}, func(b *jen.Group) {
+			b.Id("shard").Op(":=").Add(shardOfKey(v.group(), g, jen.Id("key")))
+			v.bind(b, "list", "key %v", []jen.Code{jen.Id("key")}, jen.Nil())
+			v.queryRows(b, "list", "qList", keyArg(g, jen.Id("key")))
+		})
 }
 
 func (e *emitter) listBy(f *jen.File, v variant, r *model.Relation) {
@@ -354,31 +388,28 @@ func (e *emitter) listBy(f *jen.File, v variant, r *model.Relation) {
 			"so this is one round trip on the shard id carries. ", to.GoName, m.GoName, r.Via.GoName, to.GoName, to.ShardKey.GoName)
 	}
 	text += "To get the next page, set page.After to\nthe ID of the last row returned (page.Next)."
-	v.method(f, text, r.AccessorName()).Params(ctxParam(), jen.Id("id").Id(to.IDType()), jen.Id("page").Add(rt("Page"))).
-		Params(jen.Index().Op("*").Add(e.local(m.GoName)), jen.Error()).BlockFunc(func(b *jen.Group) {
-		op := "list " + v.mi.what + " by " + r.Field.GoName + " %d"
-		if v.mi.sharded {
-			v.shardOfID(b, jen.Id("id"), op, []jen.Code{jen.Id("id")}, jen.Nil())
-			v.checkTxShard(b, "list", to.GoName+" ID %d", []jen.Code{jen.Id("id")}, jen.Nil())
-		}
-		all := []jen.Code{jen.Id("ctx"), v.query(relQuery(r)), jen.Int64().Call(jen.Id("id"))}
-		all = append(all, pageArgs()...)
-		b.List(jen.Id("rows"), jen.Err()).Op(":=").Add(v.exec()).Dot("Query").Call(all...)
-		b.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), errorf(op+": %w", jen.Id("id"), jen.Err())))
-		b.Return(v.repo().Dot("collect").Call(jen.Id("rows"), jen.Id("page").Dot("Size").Call()))
-	})
+	e.op(f, v, text, r.AccessorName(), []param{{"id", jen.Id(to.IDType())}, {"page", rt("Page")}},
+		[]jen.Code{jen.Index().Op("*").Add(e.local(m.GoName)), jen.Error()}, func(b *jen.Group) {
+			op := "list " + v.mi.what + " by " + r.Field.GoName + " %d"
+			if v.mi.sharded {
+				v.shardOfID(b, jen.Id("id"), op, []jen.Code{jen.Id("id")}, jen.Nil())
+			}
+			v.bind(b, "list", to.GoName+" ID %d", []jen.Code{jen.Id("id")}, jen.Nil())
+			all := []jen.Code{jen.Id("ctx"), v.query(relQuery(r)), jen.Int64().Call(jen.Id("id"))}
+			all = append(all, pageArgs()...)
+			b.List(jen.Id("rows"), jen.Err()).Op(":=").Add(v.exec()).Dot("Query").Call(all...)
+			b.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), errorf(op+": %w", jen.Id("id"), jen.Err())))
+			b.Return(jen.Id("r").Dot("collect").Call(jen.Id("rows"), jen.Id("page").Dot("Size").Call()))
+		})
 }
 
 func (e *emitter) count(f *jen.File, v variant) {
 	m := v.mi.m
 	if v.mi.sharded {
-		if v.tx {
-			return
-		}
 		text := fmt.Sprintf("CountAllShards counts the %s rows of every logical shard of group %q.\n"+
 			"It fans out to all shards (one pipelined batch per server, servers in\n"+
 			"parallel): use it for reports and jobs, not on a request path.", m.GoName, m.Group.Name)
-		v.method(f, text, "CountAllShards").Params(ctxParam()).Params(jen.Int64(), jen.Error()).BlockFunc(func(b *jen.Group) {
+		f.Add(doc(text)).Func().Params(jen.Id("r").Op("*").Id(m.RepoName())).Id("CountAllShards").Params(ctxParam()).Params(jen.Int64(), jen.Error()).BlockFunc(func(b *jen.Group) {
 			b.Var().Id("total").Qual("sync/atomic", "Int64")
 			b.Err().Op(":=").Add(v.group()).Dot("FanOut").Call(jen.Id("ctx"), v.query("qCount"), jen.Nil(),
 				jen.Func().Params(jen.Id("_").Add(rt("Shard")), jen.Id("rows").Qual(pgxPath, "Rows")).Error().Block(
@@ -395,7 +426,8 @@ func (e *emitter) count(f *jen.File, v variant) {
 		return
 	}
 	text := fmt.Sprintf("Count returns the number of %s rows.", m.GoName)
-	v.method(f, text, "Count").Params(ctxParam()).Params(jen.Int64(), jen.Error()).BlockFunc(func(b *jen.Group) {
+	e.op(f, v, text, "Count", nil, []jen.Code{jen.Int64(), jen.Error()}, func(b *jen.Group) {
+		v.bind(b, "count", "", nil, jen.Lit(0))
 		b.Var().Id("n").Int64()
 		b.If(
 			jen.Err().Op(":=").Add(v.exec()).Dot("QueryRow").Call(jen.Id("ctx"), v.query("qCount")).Dot("Scan").Call(jen.Op("&").Id("n")),
@@ -422,7 +454,7 @@ func (e *emitter) collect(f *jen.File, mi *modelInfo) {
 			),
 			jen.Id("slab").Op("=").Append(jen.Id("slab"), e.local(m.GoName).Values()),
 			jen.Id("row").Op(":=").Op("&").Id("slab").Index(jen.Len(jen.Id("slab")).Op("-").Lit(1)),
-			jen.If(jen.Err().Op(":=").Id("rows").Dot("Scan").Call(scanDest("row", m)...), jen.Err().Op("!=").Nil()).
+			jen.If(jen.Err().Op(":=").Add(scanRow(m, jen.Id("rows"), jen.Id("row"))), jen.Err().Op("!=").Nil()).
 				Block(jen.Return(jen.Nil(), errorf("read "+mi.what+" rows: %w", jen.Err()))),
 			jen.Id("out").Op("=").Append(jen.Id("out"), jen.Id("row")),
 		),

@@ -11,6 +11,7 @@ import (
 	"github.com/dave/jennifer/jen"
 
 	"github.com/shardgen/shardgen/gen/model"
+	"github.com/shardgen/shardgen/runtime"
 )
 
 // This file emits the custom SQL queries gen/query checked with sqlc: one
@@ -68,7 +69,7 @@ func (e *emitter) queryNew(b *jen.Group) {
 			d[jen.Id("target")] = jen.Add(owner).Dot("Target").Call()
 		}
 		for _, q := range s.Queries {
-			d[jen.Id(queryField(q))] = jen.Add(owner).Dot("Prepare").Call(jen.Lit(q.SQL))
+			d[jen.Id(queryField(q))] = jen.Add(owner).Dot("Prepare").Call(jen.Id(q.SQLConst()))
 		}
 		b.Id("db").Dot(s.TypeName()).Op("=").Op("&").Id(s.TypeName()).Values(d)
 	}
@@ -147,6 +148,8 @@ func (e *emitter) queryFile() *jen.File {
 		}
 		e.setTypes(f, s)
 		for _, q := range s.Queries {
+			f.Add(doc(fmt.Sprintf("%s is the text of query %s as sqlc checked it, every table qualified by %s.", q.SQLConst(), q.Name, runtime.SchemaToken))).
+				Const().Id(q.SQLConst()).Op("=").Add(sqlLit(q.SQL))
 			e.queryStructs(f, q)
 			for _, tx := range []bool{false, true} {
 				e.queryMethod(f, s, q, tx)
@@ -154,7 +157,7 @@ func (e *emitter) queryFile() *jen.File {
 			if q.FanOut {
 				e.fanOutMethod(f, s, q)
 			}
-			e.scanFunc(f, q)
+			e.queryScanFunc(f, q)
 		}
 	}
 	return f
@@ -391,7 +394,7 @@ func (e *emitter) queryMethod(f *jen.File, s *model.QuerySet, q *model.Query, tx
 		switch q.Cmd {
 		case model.CmdOne:
 			b.If(
-				jen.Err().Op(":=").Add(exec).Dot("QueryRow").Call(call...).Dot("Scan").Call(e.scanDests("out", q)...),
+				jen.Err().Op(":=").Add(e.scanInto(jen.Add(exec).Dot("QueryRow").Call(call...), "out", q)),
 				jen.Err().Op("!=").Nil(),
 			).Block(jen.Return(fail(jen.Err())...))
 			b.Return(jen.Id("out"), jen.Nil())
@@ -445,23 +448,24 @@ func (e *emitter) fanOutMethod(f *jen.File, s *model.QuerySet, q *model.Query) {
 	})
 }
 
-// scanDests are the Scan destinations of one result in v.
-func (e *emitter) scanDests(v string, q *model.Query) []jen.Code {
+// scanInto reads one result of row into the variable v: with the model's
+// scan function when the rows are a model's, else with Scan.
+func (e *emitter) scanInto(row jen.Code, v string, q *model.Query) *jen.Statement {
 	switch {
 	case q.RowModel != nil:
-		return scanDest(v, q.RowModel)
+		return scanRow(q.RowModel, row, jen.Op("&").Id(v))
 	case len(q.Columns) == 1:
-		return []jen.Code{jen.Op("&").Id(v)}
+		return jen.Add(row).Dot("Scan").Call(jen.Op("&").Id(v))
 	}
-	out := make([]jen.Code, len(q.Columns))
+	dests := make([]jen.Code, len(q.Columns))
 	for i, c := range q.Columns {
-		out[i] = jen.Op("&").Id(v).Dot(c.GoName)
+		dests[i] = jen.Op("&").Id(v).Dot(c.GoName)
 	}
-	return out
+	return jen.Add(row).Dot("Scan").Call(dests...)
 }
 
 // scanFunc declares the helper reading every row of a :many query.
-func (e *emitter) scanFunc(f *jen.File, q *model.Query) {
+func (e *emitter) queryScanFunc(f *jen.File, q *model.Query) {
 	if !q.NeedsScanFunc() {
 		return
 	}
@@ -471,7 +475,7 @@ func (e *emitter) scanFunc(f *jen.File, q *model.Query) {
 		jen.Var().Id("out").Index().Add(e.resultType(q)),
 		jen.For(jen.Id("rows").Dot("Next").Call()).Block(
 			jen.Var().Id("i").Add(e.resultType(q)),
-			jen.If(jen.Err().Op(":=").Id("rows").Dot("Scan").Call(e.scanDests("i", q)...), jen.Err().Op("!=").Nil()).
+			jen.If(jen.Err().Op(":=").Add(e.scanInto(jen.Id("rows"), "i", q)), jen.Err().Op("!=").Nil()).
 				Block(jen.Return(jen.Nil(), jen.Err())),
 			jen.Id("out").Op("=").Append(jen.Id("out"), jen.Id("i")),
 		),

@@ -85,6 +85,30 @@ func (m *Model) RepoName() string { return m.ExportedName() + "Repo" }
 // TxRepoName names the model's transaction-bound repository, "PostTxRepo".
 func (m *Model) TxRepoName() string { return m.ExportedName() + "TxRepo" }
 
+// ScanFunc names the unexported function reading one row of the model's
+// table into its struct, "scanPost".
+func (m *Model) ScanFunc() string { return "scan" + m.ExportedName() }
+
+// SQLConst names the unexported constant holding the text of one of the
+// model's statements (op is "Insert", "Get", ..., "ListByPost"):
+// "postGetSQL". sqlc names its query constants the same way.
+func (m *Model) SQLConst(op string) string { return lowerFirst(m.ExportedName()) + op + "SQL" }
+
+// RepoOps are the operations every repository has (relation accessors
+// besides), each a method of the repository and of the transaction-bound
+// one; sharded models count with CountAllShards instead of Count.
+var RepoOps = []string{"Insert", "Get", "Update", "Delete", "List", "Count"}
+
+// OpBody names the unexported repository method holding the one body of
+// operation op, which the repository and the transaction-bound repository
+// call: "get", "listByPost".
+func OpBody(op string) string { return lowerFirst(op) }
+
+func lowerFirst(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToLower(r)) + s[n:]
+}
+
 // DBField names the model's repository field of the generated DB struct and
 // method of the transaction types: the plural of the struct name, "Posts",
 // "Categories", "PageViews".

@@ -90,7 +90,13 @@ func (p *Package) Idents() []Ident {
 	}
 	for _, m := range p.Models {
 		o := Owner{What: "model " + m.GoName, Pos: m.Pos}
-		add(o, "", m.IDType(), m.RepoName(), m.TxRepoName())
+		add(o, "", m.IDType(), m.RepoName(), m.TxRepoName(), m.ScanFunc())
+		for _, op := range RepoOps {
+			add(o, m.RepoName(), OpBody(op))
+			add(o, "", m.SQLConst(op))
+		}
+		add(o, m.RepoName(), "collect")
+		add(o, "", m.SQLConst("GetMany"))
 		add(o, "DB", m.DBField())
 		if tx := m.TxTypeName(); tx != "" {
 			add(o, tx, m.DBField())
@@ -100,11 +106,17 @@ func (p *Package) Idents() []Ident {
 				continue
 			}
 			ro := Owner{What: "the relation of field " + r.Field.GoName + " of model " + m.GoName, Pos: r.Pos}
-			add(ro, m.RepoName(), r.AccessorName())
+			add(ro, m.RepoName(), r.AccessorName(), OpBody(r.AccessorName()))
+			add(ro, "", m.SQLConst(r.AccessorName()))
 		}
 		for _, fd := range m.Finders() {
 			fo := Owner{What: "the finder of field " + fd.Field.GoName + " of model " + m.GoName, Pos: fd.Field.Pos}
-			add(fo, m.RepoName(), fd.Name)
+			add(fo, m.RepoName(), fd.Name, OpBody(fd.Name))
+			add(fo, "", m.SQLConst(fd.Name))
+		}
+		if m.HasCountByKey() {
+			add(o, m.RepoName(), "CountByKey", OpBody("CountByKey"))
+			add(o, "", m.SQLConst("CountByKey"))
 		}
 	}
 	for _, s := range p.Queries {
@@ -122,6 +134,7 @@ func (p *Package) Idents() []Ident {
 		for _, q := range s.Queries {
 			qo := Owner{What: "query " + q.Name, Pos: q.Pos, Query: true}
 			add(qo, s.TypeName(), q.Name)
+			add(qo, "", q.SQLConst())
 			if q.FanOut {
 				add(qo, s.TypeName(), q.FanOutName())
 			}

@@ -139,3 +139,7 @@ func (q *Query) NeedsRow() bool {
 // NeedsScanFunc reports whether the query has a ScanFunc: it returns many
 // rows (the method and its fan-out variant share the function).
 func (q *Query) NeedsScanFunc() bool { return q.Cmd == CmdMany }
+
+// SQLConst names the unexported constant holding the query's text:
+// "mostViewedSQL".
+func (q *Query) SQLConst() string { return lowerFirst(q.Name) + "SQL" }

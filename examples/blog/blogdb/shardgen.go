@@ -7,6 +7,7 @@ package blogdb
 import (
 	"context"
 	"fmt"
+
 	"github.com/shardgen/shardgen/runtime"
 )
 
@@ -140,6 +141,11 @@ CREATE INDEX IF NOT EXISTS "comments_post_id_idx" ON @schema@."comments" ("post_
 // DB is the data layer of package blogdb: one repository per model, bound to
 // the databases and shard groups of a runtime.Router. Build it with New; it is
 // safe for concurrent use.
+//
+// Every primary key and shard key has a distinct type (a model's ID type, a
+// group's Key type), so that the ID of another model, a key of another group
+// or a plain number is not passed where one is expected by mistake: such a
+// call fails to compile.
 type DB struct {
 	// Users stores User rows in table "users", on database "default".
 	Users *UserRepo
@@ -181,58 +187,58 @@ func New(r *runtime.Router) (*DB, error) {
 		return nil, fmt.Errorf("blogdb.New: %w", err)
 	}
 	db.Users = &UserRepo{
-		qCount:      db.databaseDefault.Prepare("SELECT count(*) FROM @schema@.\"users\""),
-		qDelete:     db.databaseDefault.Prepare("DELETE FROM @schema@.\"users\" WHERE \"id\" = $1"),
-		qGet:        db.databaseDefault.Prepare("SELECT \"id\", \"email\", \"display_name\", \"joined_at\", \"is_admin\" FROM @schema@.\"users\" WHERE \"id\" = $1"),
-		qGetByEmail: db.databaseDefault.Prepare("SELECT \"id\", \"email\", \"display_name\", \"joined_at\", \"is_admin\" FROM @schema@.\"users\" WHERE \"email\" = $1"),
-		qGetMany:    db.databaseDefault.Prepare("SELECT \"id\", \"email\", \"display_name\", \"joined_at\", \"is_admin\" FROM @schema@.\"users\" WHERE \"id\" = ANY($1)"),
-		qInsert:     db.databaseDefault.Prepare("INSERT INTO @schema@.\"users\" (\"email\", \"display_name\", \"joined_at\", \"is_admin\") VALUES ($1, $2, $3, $4) RETURNING \"id\""),
-		qList:       db.databaseDefault.Prepare("SELECT \"id\", \"email\", \"display_name\", \"joined_at\", \"is_admin\" FROM @schema@.\"users\" WHERE \"id\" < $1 ORDER BY \"id\" DESC LIMIT $2"),
-		qUpdate:     db.databaseDefault.Prepare("UPDATE @schema@.\"users\" SET \"email\" = $2, \"display_name\" = $3, \"joined_at\" = $4, \"is_admin\" = $5 WHERE \"id\" = $1"),
+		qCount:      db.databaseDefault.Prepare(userCountSQL),
+		qDelete:     db.databaseDefault.Prepare(userDeleteSQL),
+		qGet:        db.databaseDefault.Prepare(userGetSQL),
+		qGetByEmail: db.databaseDefault.Prepare(userGetByEmailSQL),
+		qGetMany:    db.databaseDefault.Prepare(userGetManySQL),
+		qInsert:     db.databaseDefault.Prepare(userInsertSQL),
+		qList:       db.databaseDefault.Prepare(userListSQL),
+		qUpdate:     db.databaseDefault.Prepare(userUpdateSQL),
 		target:      db.databaseDefault.Target(),
 	}
 	db.Posts = &PostRepo{
 		group:       db.groupBlog,
-		qCount:      db.groupBlog.Prepare("SELECT count(*) FROM @schema@.\"posts\""),
-		qCountByKey: db.groupBlog.Prepare("SELECT count(*) FROM @schema@.\"posts\" WHERE \"author_id\" = $1"),
-		qDelete:     db.groupBlog.Prepare("DELETE FROM @schema@.\"posts\" WHERE \"id\" = $1"),
-		qGet:        db.groupBlog.Prepare("SELECT \"id\", \"author_id\", \"title\", \"body\", \"tags\", \"published_at\", \"created_at\" FROM @schema@.\"posts\" WHERE \"id\" = $1"),
-		qGetMany:    db.groupBlog.Prepare("SELECT \"id\", \"author_id\", \"title\", \"body\", \"tags\", \"published_at\", \"created_at\" FROM @schema@.\"posts\" WHERE \"id\" = ANY($1)"),
-		qInsert:     db.groupBlog.Prepare("INSERT INTO @schema@.\"posts\" (\"author_id\", \"title\", \"body\", \"tags\", \"published_at\", \"created_at\") VALUES ($1, $2, $3, $4, $5, $6) RETURNING \"id\""),
-		qList:       db.groupBlog.Prepare("SELECT \"id\", \"author_id\", \"title\", \"body\", \"tags\", \"published_at\", \"created_at\" FROM @schema@.\"posts\" WHERE \"author_id\" = $1 AND \"id\" < $2 ORDER BY \"id\" DESC LIMIT $3"),
-		qUpdate:     db.groupBlog.Prepare("UPDATE @schema@.\"posts\" SET \"title\" = $3, \"body\" = $4, \"tags\" = $5, \"published_at\" = $6, \"created_at\" = $7 WHERE \"id\" = $1 AND \"author_id\" = $2"),
+		qCount:      db.groupBlog.Prepare(postCountSQL),
+		qCountByKey: db.groupBlog.Prepare(postCountByKeySQL),
+		qDelete:     db.groupBlog.Prepare(postDeleteSQL),
+		qGet:        db.groupBlog.Prepare(postGetSQL),
+		qGetMany:    db.groupBlog.Prepare(postGetManySQL),
+		qInsert:     db.groupBlog.Prepare(postInsertSQL),
+		qList:       db.groupBlog.Prepare(postListSQL),
+		qUpdate:     db.groupBlog.Prepare(postUpdateSQL),
 	}
 	db.Comments = &CommentRepo{
 		group:       db.groupBlog,
-		qCount:      db.groupBlog.Prepare("SELECT count(*) FROM @schema@.\"comments\""),
-		qCountByKey: db.groupBlog.Prepare("SELECT count(*) FROM @schema@.\"comments\" WHERE \"post_author_id\" = $1"),
-		qDelete:     db.groupBlog.Prepare("DELETE FROM @schema@.\"comments\" WHERE \"id\" = $1"),
-		qGet:        db.groupBlog.Prepare("SELECT \"id\", \"post_id\", \"post_author_id\", \"commenter_id\", \"body\", \"created_at\" FROM @schema@.\"comments\" WHERE \"id\" = $1"),
-		qGetMany:    db.groupBlog.Prepare("SELECT \"id\", \"post_id\", \"post_author_id\", \"commenter_id\", \"body\", \"created_at\" FROM @schema@.\"comments\" WHERE \"id\" = ANY($1)"),
-		qInsert:     db.groupBlog.Prepare("INSERT INTO @schema@.\"comments\" (\"post_id\", \"post_author_id\", \"commenter_id\", \"body\", \"created_at\") VALUES ($1, $2, $3, $4, $5) RETURNING \"id\""),
-		qList:       db.groupBlog.Prepare("SELECT \"id\", \"post_id\", \"post_author_id\", \"commenter_id\", \"body\", \"created_at\" FROM @schema@.\"comments\" WHERE \"post_author_id\" = $1 AND \"id\" < $2 ORDER BY \"id\" DESC LIMIT $3"),
-		qListByPost: db.groupBlog.Prepare("SELECT \"id\", \"post_id\", \"post_author_id\", \"commenter_id\", \"body\", \"created_at\" FROM @schema@.\"comments\" WHERE \"post_id\" = $1 AND \"id\" < $2 ORDER BY \"id\" DESC LIMIT $3"),
-		qUpdate:     db.groupBlog.Prepare("UPDATE @schema@.\"comments\" SET \"post_id\" = $3, \"commenter_id\" = $4, \"body\" = $5, \"created_at\" = $6 WHERE \"id\" = $1 AND \"post_author_id\" = $2"),
+		qCount:      db.groupBlog.Prepare(commentCountSQL),
+		qCountByKey: db.groupBlog.Prepare(commentCountByKeySQL),
+		qDelete:     db.groupBlog.Prepare(commentDeleteSQL),
+		qGet:        db.groupBlog.Prepare(commentGetSQL),
+		qGetMany:    db.groupBlog.Prepare(commentGetManySQL),
+		qInsert:     db.groupBlog.Prepare(commentInsertSQL),
+		qList:       db.groupBlog.Prepare(commentListSQL),
+		qListByPost: db.groupBlog.Prepare(commentListByPostSQL),
+		qUpdate:     db.groupBlog.Prepare(commentUpdateSQL),
 	}
 	db.PageViews = &PageViewRepo{
-		qCount:      db.databaseAnalytics.Prepare("SELECT count(*) FROM @schema@.\"page_views\""),
-		qDelete:     db.databaseAnalytics.Prepare("DELETE FROM @schema@.\"page_views\" WHERE \"id\" = $1"),
-		qGet:        db.databaseAnalytics.Prepare("SELECT \"id\", \"post_id\", \"viewer_id\", \"path\", \"viewed_at\" FROM @schema@.\"page_views\" WHERE \"id\" = $1"),
-		qGetMany:    db.databaseAnalytics.Prepare("SELECT \"id\", \"post_id\", \"viewer_id\", \"path\", \"viewed_at\" FROM @schema@.\"page_views\" WHERE \"id\" = ANY($1)"),
-		qInsert:     db.databaseAnalytics.Prepare("INSERT INTO @schema@.\"page_views\" (\"post_id\", \"viewer_id\", \"path\", \"viewed_at\") VALUES ($1, $2, $3, $4) RETURNING \"id\""),
-		qList:       db.databaseAnalytics.Prepare("SELECT \"id\", \"post_id\", \"viewer_id\", \"path\", \"viewed_at\" FROM @schema@.\"page_views\" WHERE \"id\" < $1 ORDER BY \"id\" DESC LIMIT $2"),
-		qListByPost: db.databaseAnalytics.Prepare("SELECT \"id\", \"post_id\", \"viewer_id\", \"path\", \"viewed_at\" FROM @schema@.\"page_views\" WHERE \"post_id\" = $1 AND \"id\" < $2 ORDER BY \"id\" DESC LIMIT $3"),
-		qUpdate:     db.databaseAnalytics.Prepare("UPDATE @schema@.\"page_views\" SET \"post_id\" = $2, \"viewer_id\" = $3, \"path\" = $4, \"viewed_at\" = $5 WHERE \"id\" = $1"),
+		qCount:      db.databaseAnalytics.Prepare(pageViewCountSQL),
+		qDelete:     db.databaseAnalytics.Prepare(pageViewDeleteSQL),
+		qGet:        db.databaseAnalytics.Prepare(pageViewGetSQL),
+		qGetMany:    db.databaseAnalytics.Prepare(pageViewGetManySQL),
+		qInsert:     db.databaseAnalytics.Prepare(pageViewInsertSQL),
+		qList:       db.databaseAnalytics.Prepare(pageViewListSQL),
+		qListByPost: db.databaseAnalytics.Prepare(pageViewListByPostSQL),
+		qUpdate:     db.databaseAnalytics.Prepare(pageViewUpdateSQL),
 		target:      db.databaseAnalytics.Target(),
 	}
 	db.AnalyticsQueries = &AnalyticsQueries{
-		qMostViewed: db.databaseAnalytics.Prepare("\nSELECT post_id, count(*) AS views\nFROM @schema@.page_views\nGROUP BY post_id\nORDER BY views DESC, post_id\nLIMIT $1"),
+		qMostViewed: db.databaseAnalytics.Prepare(mostViewedSQL),
 		target:      db.databaseAnalytics.Target(),
 	}
 	db.BlogQueries = &BlogQueries{
 		group:          db.groupBlog,
-		qMostCommented: db.groupBlog.Prepare("\nSELECT p.id, p.title, count(c.id) AS comments\nFROM @schema@.posts p\nLEFT JOIN @schema@.comments c ON c.post_id = p.id AND c.post_author_id = p.author_id\nWHERE p.author_id = $1\nGROUP BY p.id, p.title\nORDER BY comments DESC, p.id DESC\nLIMIT $2"),
-		qNewestPosts:   db.groupBlog.Prepare("SELECT id, author_id, title, created_at\nFROM @schema@.posts\nORDER BY created_at DESC, id DESC\nLIMIT $1"),
+		qMostCommented: db.groupBlog.Prepare(mostCommentedSQL),
+		qNewestPosts:   db.groupBlog.Prepare(newestPostsSQL),
 	}
 	return db, nil
 }
@@ -302,9 +308,7 @@ func (db *DB) InAnalyticsTx(ctx context.Context, fn func(tx *AnalyticsTx) error)
 }
 
 // BlogKey is a shard key of group "blog": the value of Post.AuthorID or
-// Comment.PostAuthorID. It is a distinct type so that a key of another group,
-// or a plain number, is not passed where this group's key is expected by
-// mistake.
+// Comment.PostAuthorID.
 type BlogKey int64
 
 // BlogTx is a transaction on one logical shard of group "blog". It offers only

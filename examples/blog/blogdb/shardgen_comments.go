@@ -7,16 +7,16 @@ package blogdb
 import (
 	"context"
 	"fmt"
-	"github.com/jackc/pgx/v5"
-	"github.com/shardgen/shardgen/runtime"
 	"strconv"
 	"sync/atomic"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shardgen/shardgen/runtime"
 )
 
 // CommentID is the primary key of a Comment (column "id" of table "comments").
 // It is minted in the row's logical shard of group "blog" and carries it, so a
-// row is found by its ID alone. It is a distinct type so that the ID of
-// another model is not passed where a CommentID is expected by mistake.
+// row is found by its ID alone.
 type CommentID int64
 
 // String formats the ID in decimal.
@@ -28,6 +28,20 @@ func (id CommentID) String() string {
 func (id CommentID) Shard() runtime.Shard {
 	return runtime.ID(id).Shard()
 }
+
+// The statements of CommentRepo; @schema@ stands for the shard's schema
+// ("public" on a database), which the runtime fills in.
+const (
+	commentInsertSQL     = `INSERT INTO @schema@."comments" ("post_id", "post_author_id", "commenter_id", "body", "created_at") VALUES ($1, $2, $3, $4, $5) RETURNING "id"`
+	commentGetSQL        = `SELECT "id", "post_id", "post_author_id", "commenter_id", "body", "created_at" FROM @schema@."comments" WHERE "id" = $1`
+	commentUpdateSQL     = `UPDATE @schema@."comments" SET "post_id" = $3, "commenter_id" = $4, "body" = $5, "created_at" = $6 WHERE "id" = $1 AND "post_author_id" = $2`
+	commentDeleteSQL     = `DELETE FROM @schema@."comments" WHERE "id" = $1`
+	commentListSQL       = `SELECT "id", "post_id", "post_author_id", "commenter_id", "body", "created_at" FROM @schema@."comments" WHERE "post_author_id" = $1 AND "id" < $2 ORDER BY "id" DESC LIMIT $3`
+	commentCountSQL      = `SELECT count(*) FROM @schema@."comments"`
+	commentListByPostSQL = `SELECT "id", "post_id", "post_author_id", "commenter_id", "body", "created_at" FROM @schema@."comments" WHERE "post_id" = $1 AND "id" < $2 ORDER BY "id" DESC LIMIT $3`
+	commentGetManySQL    = `SELECT "id", "post_id", "post_author_id", "commenter_id", "body", "created_at" FROM @schema@."comments" WHERE "id" = ANY($1)`
+	commentCountByKeySQL = `SELECT count(*) FROM @schema@."comments" WHERE "post_author_id" = $1`
+)
 
 // CommentRepo stores Comment rows in table "comments", sharded over the
 // logical shards of group "blog" by PostAuthorID. Every method runs on one
@@ -59,8 +73,25 @@ type CommentTxRepo struct {
 // trip. The database mints the ID inside that shard; Insert sets row.ID to it
 // and returns it. Any ID already in row is ignored.
 func (r *CommentRepo) Insert(ctx context.Context, row *Comment) (CommentID, error) {
+	return r.insert(ctx, nil, row)
+}
+
+// Insert is CommentRepo.Insert in the transaction. The error wraps
+// runtime.ErrWrongShard for a key or ID of another shard than the
+// transaction's.
+func (r *CommentTxRepo) Insert(ctx context.Context, row *Comment) (CommentID, error) {
+	return r.repo.insert(ctx, r.tx, row)
+}
+
+// insert is the body of CommentRepo.Insert and CommentTxRepo.Insert: tx is nil
+// outside a transaction.
+func (r *CommentRepo) insert(ctx context.Context, tx *runtime.Tx, row *Comment) (CommentID, error) {
 	shard := r.group.ShardOfInt64(int64(row.PostAuthorID))
-	if err := r.group.At(shard).QueryRow(ctx, r.qInsert, row.PostID, row.PostAuthorID, row.CommenterID, row.Body, row.Created).Scan(&row.ID); err != nil {
+	if tx != nil && shard != tx.Shard() {
+		return 0, fmt.Errorf("insert blogdb.Comment: PostAuthorID %v is on shard %d, the transaction on shard %d: %w", row.PostAuthorID, shard, tx.Shard(), runtime.ErrWrongShard)
+	}
+	on := runtime.Bind(r.group.At(shard), tx)
+	if err := on.QueryRow(ctx, r.qInsert, row.PostID, row.PostAuthorID, row.CommenterID, row.Body, row.Created).Scan(&row.ID); err != nil {
 		return 0, fmt.Errorf("insert blogdb.Comment: %w", err)
 	}
 	return CommentID(row.ID), nil
@@ -69,12 +100,29 @@ func (r *CommentRepo) Insert(ctx context.Context, row *Comment) (CommentID, erro
 // Get returns the Comment with the given ID from the shard the ID carries, in
 // one round trip. The error wraps runtime.ErrNotFound when there is none.
 func (r *CommentRepo) Get(ctx context.Context, id CommentID) (*Comment, error) {
+	return r.get(ctx, nil, id)
+}
+
+// Get is CommentRepo.Get in the transaction. The error wraps
+// runtime.ErrWrongShard for a key or ID of another shard than the
+// transaction's.
+func (r *CommentTxRepo) Get(ctx context.Context, id CommentID) (*Comment, error) {
+	return r.repo.get(ctx, r.tx, id)
+}
+
+// get is the body of CommentRepo.Get and CommentTxRepo.Get: tx is nil outside
+// a transaction.
+func (r *CommentRepo) get(ctx context.Context, tx *runtime.Tx, id CommentID) (*Comment, error) {
 	shard, err := r.group.ShardOfID(int64(id))
 	if err != nil {
 		return nil, fmt.Errorf("get blogdb.Comment %d: %w", id, err)
 	}
+	if tx != nil && shard != tx.Shard() {
+		return nil, fmt.Errorf("get blogdb.Comment: ID %d is on shard %d, the transaction on shard %d: %w", id, shard, tx.Shard(), runtime.ErrWrongShard)
+	}
+	on := runtime.Bind(r.group.At(shard), tx)
 	row := new(Comment)
-	if err := r.group.At(shard).QueryRow(ctx, r.qGet, int64(id)).Scan(&row.ID, &row.PostID, &row.PostAuthorID, &row.CommenterID, &row.Body, &row.Created); err != nil {
+	if err := scanComment(on.QueryRow(ctx, r.qGet, int64(id)), row); err != nil {
 		return nil, fmt.Errorf("get blogdb.Comment %d: %w", id, err)
 	}
 	return row, nil
@@ -87,6 +135,19 @@ func (r *CommentRepo) Get(ctx context.Context, id CommentID) (*Comment, error) {
 // moved or changed under another key. The error wraps runtime.ErrNotFound when
 // no row matches.
 func (r *CommentRepo) Update(ctx context.Context, row *Comment) error {
+	return r.update(ctx, nil, row)
+}
+
+// Update is CommentRepo.Update in the transaction. The error wraps
+// runtime.ErrWrongShard for a key or ID of another shard than the
+// transaction's.
+func (r *CommentTxRepo) Update(ctx context.Context, row *Comment) error {
+	return r.repo.update(ctx, r.tx, row)
+}
+
+// update is the body of CommentRepo.Update and CommentTxRepo.Update: tx is nil
+// outside a transaction.
+func (r *CommentRepo) update(ctx context.Context, tx *runtime.Tx, row *Comment) error {
 	shard, err := r.group.ShardOfID(int64(row.ID))
 	if err != nil {
 		return fmt.Errorf("update blogdb.Comment %d: %w", row.ID, err)
@@ -94,7 +155,11 @@ func (r *CommentRepo) Update(ctx context.Context, row *Comment) error {
 	if keyShard := r.group.ShardOfInt64(int64(row.PostAuthorID)); keyShard != shard {
 		return fmt.Errorf("update blogdb.Comment %d: PostAuthorID %v is on shard %d, the ID on shard %d: %w", row.ID, row.PostAuthorID, keyShard, shard, runtime.ErrWrongShard)
 	}
-	tag, err := r.group.At(shard).Exec(ctx, r.qUpdate, row.ID, row.PostAuthorID, row.PostID, row.CommenterID, row.Body, row.Created)
+	if tx != nil && shard != tx.Shard() {
+		return fmt.Errorf("update blogdb.Comment: ID %d is on shard %d, the transaction on shard %d: %w", row.ID, shard, tx.Shard(), runtime.ErrWrongShard)
+	}
+	on := runtime.Bind(r.group.At(shard), tx)
+	tag, err := on.Exec(ctx, r.qUpdate, row.ID, row.PostAuthorID, row.PostID, row.CommenterID, row.Body, row.Created)
 	if err != nil {
 		return fmt.Errorf("update blogdb.Comment %d: %w", row.ID, err)
 	}
@@ -107,11 +172,28 @@ func (r *CommentRepo) Update(ctx context.Context, row *Comment) error {
 // Delete removes the row with the given ID in one round trip, on the shard the
 // ID carries. The error wraps runtime.ErrNotFound when there is none.
 func (r *CommentRepo) Delete(ctx context.Context, id CommentID) error {
+	return r.delete(ctx, nil, id)
+}
+
+// Delete is CommentRepo.Delete in the transaction. The error wraps
+// runtime.ErrWrongShard for a key or ID of another shard than the
+// transaction's.
+func (r *CommentTxRepo) Delete(ctx context.Context, id CommentID) error {
+	return r.repo.delete(ctx, r.tx, id)
+}
+
+// delete is the body of CommentRepo.Delete and CommentTxRepo.Delete: tx is nil
+// outside a transaction.
+func (r *CommentRepo) delete(ctx context.Context, tx *runtime.Tx, id CommentID) error {
 	shard, err := r.group.ShardOfID(int64(id))
 	if err != nil {
 		return fmt.Errorf("delete blogdb.Comment %d: %w", id, err)
 	}
-	tag, err := r.group.At(shard).Exec(ctx, r.qDelete, int64(id))
+	if tx != nil && shard != tx.Shard() {
+		return fmt.Errorf("delete blogdb.Comment: ID %d is on shard %d, the transaction on shard %d: %w", id, shard, tx.Shard(), runtime.ErrWrongShard)
+	}
+	on := runtime.Bind(r.group.At(shard), tx)
+	tag, err := on.Exec(ctx, r.qDelete, int64(id))
 	if err != nil {
 		return fmt.Errorf("delete blogdb.Comment %d: %w", id, err)
 	}
@@ -125,8 +207,25 @@ func (r *CommentRepo) Delete(ctx context.Context, id CommentID) error {
 // newest first (by ID), in one round trip on the shard of key. To get the next
 // page, set page.After to the ID of the last row returned (page.Next).
 func (r *CommentRepo) List(ctx context.Context, key BlogKey, page runtime.Page) ([]*Comment, error) {
+	return r.list(ctx, nil, key, page)
+}
+
+// List is CommentRepo.List in the transaction. The error wraps
+// runtime.ErrWrongShard for a key or ID of another shard than the
+// transaction's.
+func (r *CommentTxRepo) List(ctx context.Context, key BlogKey, page runtime.Page) ([]*Comment, error) {
+	return r.repo.list(ctx, r.tx, key, page)
+}
+
+// list is the body of CommentRepo.List and CommentTxRepo.List: tx is nil
+// outside a transaction.
+func (r *CommentRepo) list(ctx context.Context, tx *runtime.Tx, key BlogKey, page runtime.Page) ([]*Comment, error) {
 	shard := r.group.ShardOfInt64(int64(key))
-	rows, err := r.group.At(shard).Query(ctx, r.qList, int64(key), page.Cursor(), page.Size())
+	if tx != nil && shard != tx.Shard() {
+		return nil, fmt.Errorf("list blogdb.Comment: key %v is on shard %d, the transaction on shard %d: %w", key, shard, tx.Shard(), runtime.ErrWrongShard)
+	}
+	on := runtime.Bind(r.group.At(shard), tx)
+	rows, err := on.Query(ctx, r.qList, int64(key), page.Cursor(), page.Size())
 	if err != nil {
 		return nil, fmt.Errorf("list blogdb.Comment: %w", err)
 	}
@@ -139,11 +238,28 @@ func (r *CommentRepo) List(ctx context.Context, key BlogKey, page runtime.Page) 
 // carries. To get the next page, set page.After to the ID of the last row
 // returned (page.Next).
 func (r *CommentRepo) ListByPost(ctx context.Context, id PostID, page runtime.Page) ([]*Comment, error) {
+	return r.listByPost(ctx, nil, id, page)
+}
+
+// ListByPost is CommentRepo.ListByPost in the transaction. The error wraps
+// runtime.ErrWrongShard for a key or ID of another shard than the
+// transaction's.
+func (r *CommentTxRepo) ListByPost(ctx context.Context, id PostID, page runtime.Page) ([]*Comment, error) {
+	return r.repo.listByPost(ctx, r.tx, id, page)
+}
+
+// listByPost is the body of CommentRepo.ListByPost and
+// CommentTxRepo.ListByPost: tx is nil outside a transaction.
+func (r *CommentRepo) listByPost(ctx context.Context, tx *runtime.Tx, id PostID, page runtime.Page) ([]*Comment, error) {
 	shard, err := r.group.ShardOfID(int64(id))
 	if err != nil {
 		return nil, fmt.Errorf("list blogdb.Comment by PostID %d: %w", id, err)
 	}
-	rows, err := r.group.At(shard).Query(ctx, r.qListByPost, int64(id), page.Cursor(), page.Size())
+	if tx != nil && shard != tx.Shard() {
+		return nil, fmt.Errorf("list blogdb.Comment: Post ID %d is on shard %d, the transaction on shard %d: %w", id, shard, tx.Shard(), runtime.ErrWrongShard)
+	}
+	on := runtime.Bind(r.group.At(shard), tx)
+	rows, err := on.Query(ctx, r.qListByPost, int64(id), page.Cursor(), page.Size())
 	if err != nil {
 		return nil, fmt.Errorf("list blogdb.Comment by PostID %d: %w", id, err)
 	}
@@ -174,9 +290,26 @@ func (r *CommentRepo) CountAllShards(ctx context.Context) (int64, error) {
 // CountByKey returns the number of Comment rows whose PostAuthorID is key, in
 // one round trip on the shard of key.
 func (r *CommentRepo) CountByKey(ctx context.Context, key BlogKey) (int64, error) {
+	return r.countByKey(ctx, nil, key)
+}
+
+// CountByKey is CommentRepo.CountByKey in the transaction. The error wraps
+// runtime.ErrWrongShard for a key or ID of another shard than the
+// transaction's.
+func (r *CommentTxRepo) CountByKey(ctx context.Context, key BlogKey) (int64, error) {
+	return r.repo.countByKey(ctx, r.tx, key)
+}
+
+// countByKey is the body of CommentRepo.CountByKey and
+// CommentTxRepo.CountByKey: tx is nil outside a transaction.
+func (r *CommentRepo) countByKey(ctx context.Context, tx *runtime.Tx, key BlogKey) (int64, error) {
 	shard := r.group.ShardOfInt64(int64(key))
+	if tx != nil && shard != tx.Shard() {
+		return 0, fmt.Errorf("count blogdb.Comment: key %v is on shard %d, the transaction on shard %d: %w", key, shard, tx.Shard(), runtime.ErrWrongShard)
+	}
+	on := runtime.Bind(r.group.At(shard), tx)
 	var n int64
-	if err := r.group.At(shard).QueryRow(ctx, r.qCountByKey, int64(key)).Scan(&n); err != nil {
+	if err := on.QueryRow(ctx, r.qCountByKey, int64(key)).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count blogdb.Comment by key %v: %w", key, err)
 	}
 	return n, nil
@@ -217,7 +350,7 @@ func (r *CommentRepo) GetMany(ctx context.Context, ids []CommentID) ([]*Comment,
 		err := r.group.PerShard(ctx, r.qGetMany, calls, func(_ runtime.Shard, rows pgx.Rows) error {
 			for rows.Next() {
 				row := new(Comment)
-				if err := rows.Scan(&row.ID, &row.PostID, &row.PostAuthorID, &row.CommenterID, &row.Body, &row.Created); err != nil {
+				if err := scanComment(rows, row); err != nil {
 					return err
 				}
 				found[row.ID] = row
@@ -245,133 +378,6 @@ func (r *CommentRepo) GetMany(ctx context.Context, ids []CommentID) ([]*Comment,
 	return out, nil
 }
 
-// Insert stores row on the logical shard of row.PostAuthorID in one round
-// trip. The database mints the ID inside that shard; Insert sets row.ID to it
-// and returns it. Any ID already in row is ignored.
-func (r *CommentTxRepo) Insert(ctx context.Context, row *Comment) (CommentID, error) {
-	shard := r.repo.group.ShardOfInt64(int64(row.PostAuthorID))
-	if shard != r.tx.Shard() {
-		return 0, fmt.Errorf("insert blogdb.Comment: PostAuthorID %v is on shard %d, the transaction on shard %d: %w", row.PostAuthorID, shard, r.tx.Shard(), runtime.ErrWrongShard)
-	}
-	if err := r.tx.QueryRow(ctx, r.repo.qInsert, row.PostID, row.PostAuthorID, row.CommenterID, row.Body, row.Created).Scan(&row.ID); err != nil {
-		return 0, fmt.Errorf("insert blogdb.Comment: %w", err)
-	}
-	return CommentID(row.ID), nil
-}
-
-// Get returns the Comment with the given ID from the shard the ID carries, in
-// one round trip. The error wraps runtime.ErrNotFound when there is none.
-func (r *CommentTxRepo) Get(ctx context.Context, id CommentID) (*Comment, error) {
-	shard, err := r.repo.group.ShardOfID(int64(id))
-	if err != nil {
-		return nil, fmt.Errorf("get blogdb.Comment %d: %w", id, err)
-	}
-	if shard != r.tx.Shard() {
-		return nil, fmt.Errorf("get blogdb.Comment: ID %d is on shard %d, the transaction on shard %d: %w", id, shard, r.tx.Shard(), runtime.ErrWrongShard)
-	}
-	row := new(Comment)
-	if err := r.tx.QueryRow(ctx, r.repo.qGet, int64(id)).Scan(&row.ID, &row.PostID, &row.PostAuthorID, &row.CommenterID, &row.Body, &row.Created); err != nil {
-		return nil, fmt.Errorf("get blogdb.Comment %d: %w", id, err)
-	}
-	return row, nil
-}
-
-// Update writes every column of row except the ID and the shard key to the row
-// with ID row.ID, in one round trip on the shard the ID carries. The error
-// wraps runtime.ErrWrongShard when row.PostAuthorID belongs to another shard
-// than the ID; the statement also matches on PostAuthorID, so a row is never
-// moved or changed under another key. The error wraps runtime.ErrNotFound when
-// no row matches.
-func (r *CommentTxRepo) Update(ctx context.Context, row *Comment) error {
-	shard, err := r.repo.group.ShardOfID(int64(row.ID))
-	if err != nil {
-		return fmt.Errorf("update blogdb.Comment %d: %w", row.ID, err)
-	}
-	if keyShard := r.repo.group.ShardOfInt64(int64(row.PostAuthorID)); keyShard != shard {
-		return fmt.Errorf("update blogdb.Comment %d: PostAuthorID %v is on shard %d, the ID on shard %d: %w", row.ID, row.PostAuthorID, keyShard, shard, runtime.ErrWrongShard)
-	}
-	if shard != r.tx.Shard() {
-		return fmt.Errorf("update blogdb.Comment: ID %d is on shard %d, the transaction on shard %d: %w", row.ID, shard, r.tx.Shard(), runtime.ErrWrongShard)
-	}
-	tag, err := r.tx.Exec(ctx, r.repo.qUpdate, row.ID, row.PostAuthorID, row.PostID, row.CommenterID, row.Body, row.Created)
-	if err != nil {
-		return fmt.Errorf("update blogdb.Comment %d: %w", row.ID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("update blogdb.Comment %d: %w", row.ID, runtime.ErrNotFound)
-	}
-	return nil
-}
-
-// Delete removes the row with the given ID in one round trip, on the shard the
-// ID carries. The error wraps runtime.ErrNotFound when there is none.
-func (r *CommentTxRepo) Delete(ctx context.Context, id CommentID) error {
-	shard, err := r.repo.group.ShardOfID(int64(id))
-	if err != nil {
-		return fmt.Errorf("delete blogdb.Comment %d: %w", id, err)
-	}
-	if shard != r.tx.Shard() {
-		return fmt.Errorf("delete blogdb.Comment: ID %d is on shard %d, the transaction on shard %d: %w", id, shard, r.tx.Shard(), runtime.ErrWrongShard)
-	}
-	tag, err := r.tx.Exec(ctx, r.repo.qDelete, int64(id))
-	if err != nil {
-		return fmt.Errorf("delete blogdb.Comment %d: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("delete blogdb.Comment %d: %w", id, runtime.ErrNotFound)
-	}
-	return nil
-}
-
-// List returns up to page.Size() Comment rows whose PostAuthorID is key,
-// newest first (by ID), in one round trip on the shard of key. To get the next
-// page, set page.After to the ID of the last row returned (page.Next).
-func (r *CommentTxRepo) List(ctx context.Context, key BlogKey, page runtime.Page) ([]*Comment, error) {
-	shard := r.repo.group.ShardOfInt64(int64(key))
-	if shard != r.tx.Shard() {
-		return nil, fmt.Errorf("list blogdb.Comment: key %v is on shard %d, the transaction on shard %d: %w", key, shard, r.tx.Shard(), runtime.ErrWrongShard)
-	}
-	rows, err := r.tx.Query(ctx, r.repo.qList, int64(key), page.Cursor(), page.Size())
-	if err != nil {
-		return nil, fmt.Errorf("list blogdb.Comment: %w", err)
-	}
-	return r.repo.collect(rows, page.Size())
-}
-
-// ListByPost returns up to page.Size() Comment rows whose PostID is id, newest
-// first (by ID). They live on the shard of the Post (Comment.PostAuthorID
-// holds the Post's AuthorID), so this is one round trip on the shard id
-// carries. To get the next page, set page.After to the ID of the last row
-// returned (page.Next).
-func (r *CommentTxRepo) ListByPost(ctx context.Context, id PostID, page runtime.Page) ([]*Comment, error) {
-	shard, err := r.repo.group.ShardOfID(int64(id))
-	if err != nil {
-		return nil, fmt.Errorf("list blogdb.Comment by PostID %d: %w", id, err)
-	}
-	if shard != r.tx.Shard() {
-		return nil, fmt.Errorf("list blogdb.Comment: Post ID %d is on shard %d, the transaction on shard %d: %w", id, shard, r.tx.Shard(), runtime.ErrWrongShard)
-	}
-	rows, err := r.tx.Query(ctx, r.repo.qListByPost, int64(id), page.Cursor(), page.Size())
-	if err != nil {
-		return nil, fmt.Errorf("list blogdb.Comment by PostID %d: %w", id, err)
-	}
-	return r.repo.collect(rows, page.Size())
-}
-
-// CountByKey returns the number of Comment rows whose PostAuthorID is key, in
-// one round trip on the shard of key.
-func (r *CommentTxRepo) CountByKey(ctx context.Context, key BlogKey) (int64, error) {
-	shard := r.repo.group.ShardOfInt64(int64(key))
-	if shard != r.tx.Shard() {
-		return 0, fmt.Errorf("count blogdb.Comment: key %v is on shard %d, the transaction on shard %d: %w", key, shard, r.tx.Shard(), runtime.ErrWrongShard)
-	}
-	var n int64
-	if err := r.tx.QueryRow(ctx, r.repo.qCountByKey, int64(key)).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count blogdb.Comment by key %v: %w", key, err)
-	}
-	return n, nil
-}
-
 // collect reads the rows of a list into one allocation per page.
 func (r *CommentRepo) collect(rows pgx.Rows, size int) ([]*Comment, error) {
 	defer rows.Close()
@@ -384,7 +390,7 @@ func (r *CommentRepo) collect(rows pgx.Rows, size int) ([]*Comment, error) {
 		}
 		slab = append(slab, Comment{})
 		row := &slab[len(slab)-1]
-		if err := rows.Scan(&row.ID, &row.PostID, &row.PostAuthorID, &row.CommenterID, &row.Body, &row.Created); err != nil {
+		if err := scanComment(rows, row); err != nil {
 			return nil, fmt.Errorf("read blogdb.Comment rows: %w", err)
 		}
 		out = append(out, row)
@@ -393,4 +399,10 @@ func (r *CommentRepo) collect(rows pgx.Rows, size int) ([]*Comment, error) {
 		return nil, fmt.Errorf("read blogdb.Comment rows: %w", err)
 	}
 	return out, nil
+}
+
+// scanComment reads one row of table "comments" into dest, every column in
+// order.
+func scanComment(row pgx.Row, dest *Comment) error {
+	return row.Scan(&dest.ID, &dest.PostID, &dest.PostAuthorID, &dest.CommenterID, &dest.Body, &dest.Created)
 }

@@ -7,20 +7,33 @@ package blogdb
 import (
 	"context"
 	"fmt"
+	"strconv"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/shardgen/shardgen/runtime"
-	"strconv"
 )
 
 // PageViewID is the primary key of a PageView (column "id" of table
-// "page_views"). It is a distinct type so that the ID of another model is not
-// passed where a PageViewID is expected by mistake.
+// "page_views").
 type PageViewID int64
 
 // String formats the ID in decimal.
 func (id PageViewID) String() string {
 	return strconv.FormatInt(int64(id), 10)
 }
+
+// The statements of PageViewRepo; @schema@ stands for the shard's schema
+// ("public" on a database), which the runtime fills in.
+const (
+	pageViewInsertSQL     = `INSERT INTO @schema@."page_views" ("post_id", "viewer_id", "path", "viewed_at") VALUES ($1, $2, $3, $4) RETURNING "id"`
+	pageViewGetSQL        = `SELECT "id", "post_id", "viewer_id", "path", "viewed_at" FROM @schema@."page_views" WHERE "id" = $1`
+	pageViewUpdateSQL     = `UPDATE @schema@."page_views" SET "post_id" = $2, "viewer_id" = $3, "path" = $4, "viewed_at" = $5 WHERE "id" = $1`
+	pageViewDeleteSQL     = `DELETE FROM @schema@."page_views" WHERE "id" = $1`
+	pageViewListSQL       = `SELECT "id", "post_id", "viewer_id", "path", "viewed_at" FROM @schema@."page_views" WHERE "id" < $1 ORDER BY "id" DESC LIMIT $2`
+	pageViewCountSQL      = `SELECT count(*) FROM @schema@."page_views"`
+	pageViewListByPostSQL = `SELECT "id", "post_id", "viewer_id", "path", "viewed_at" FROM @schema@."page_views" WHERE "post_id" = $1 AND "id" < $2 ORDER BY "id" DESC LIMIT $3`
+	pageViewGetManySQL    = `SELECT "id", "post_id", "viewer_id", "path", "viewed_at" FROM @schema@."page_views" WHERE "id" = ANY($1)`
+)
 
 // PageViewRepo stores PageView rows in table "page_views", on database
 // "analytics". Use DB.InAnalyticsTx for a transaction.
@@ -46,7 +59,19 @@ type PageViewTxRepo struct {
 // Insert stores row in one round trip and sets row.ID to the ID the database
 // minted, which it returns. Any ID already in row is ignored.
 func (r *PageViewRepo) Insert(ctx context.Context, row *PageView) (PageViewID, error) {
-	if err := r.target.QueryRow(ctx, r.qInsert, row.PostID, row.ViewerID, row.Path, row.At).Scan(&row.ID); err != nil {
+	return r.insert(ctx, nil, row)
+}
+
+// Insert is PageViewRepo.Insert in the transaction.
+func (r *PageViewTxRepo) Insert(ctx context.Context, row *PageView) (PageViewID, error) {
+	return r.repo.insert(ctx, r.tx, row)
+}
+
+// insert is the body of PageViewRepo.Insert and PageViewTxRepo.Insert: tx is
+// nil outside a transaction.
+func (r *PageViewRepo) insert(ctx context.Context, tx *runtime.Tx, row *PageView) (PageViewID, error) {
+	on := runtime.Bind(r.target, tx)
+	if err := on.QueryRow(ctx, r.qInsert, row.PostID, row.ViewerID, row.Path, row.At).Scan(&row.ID); err != nil {
 		return 0, fmt.Errorf("insert blogdb.PageView: %w", err)
 	}
 	return PageViewID(row.ID), nil
@@ -55,8 +80,20 @@ func (r *PageViewRepo) Insert(ctx context.Context, row *PageView) (PageViewID, e
 // Get returns the PageView with the given ID. The error wraps
 // runtime.ErrNotFound when there is none.
 func (r *PageViewRepo) Get(ctx context.Context, id PageViewID) (*PageView, error) {
+	return r.get(ctx, nil, id)
+}
+
+// Get is PageViewRepo.Get in the transaction.
+func (r *PageViewTxRepo) Get(ctx context.Context, id PageViewID) (*PageView, error) {
+	return r.repo.get(ctx, r.tx, id)
+}
+
+// get is the body of PageViewRepo.Get and PageViewTxRepo.Get: tx is nil
+// outside a transaction.
+func (r *PageViewRepo) get(ctx context.Context, tx *runtime.Tx, id PageViewID) (*PageView, error) {
+	on := runtime.Bind(r.target, tx)
 	row := new(PageView)
-	if err := r.target.QueryRow(ctx, r.qGet, int64(id)).Scan(&row.ID, &row.PostID, &row.ViewerID, &row.Path, &row.At); err != nil {
+	if err := scanPageView(on.QueryRow(ctx, r.qGet, int64(id)), row); err != nil {
 		return nil, fmt.Errorf("get blogdb.PageView %d: %w", id, err)
 	}
 	return row, nil
@@ -65,7 +102,19 @@ func (r *PageViewRepo) Get(ctx context.Context, id PageViewID) (*PageView, error
 // Update writes every column of row except the ID to the row with ID row.ID,
 // in one round trip. The error wraps runtime.ErrNotFound when no row matches.
 func (r *PageViewRepo) Update(ctx context.Context, row *PageView) error {
-	tag, err := r.target.Exec(ctx, r.qUpdate, row.ID, row.PostID, row.ViewerID, row.Path, row.At)
+	return r.update(ctx, nil, row)
+}
+
+// Update is PageViewRepo.Update in the transaction.
+func (r *PageViewTxRepo) Update(ctx context.Context, row *PageView) error {
+	return r.repo.update(ctx, r.tx, row)
+}
+
+// update is the body of PageViewRepo.Update and PageViewTxRepo.Update: tx is
+// nil outside a transaction.
+func (r *PageViewRepo) update(ctx context.Context, tx *runtime.Tx, row *PageView) error {
+	on := runtime.Bind(r.target, tx)
+	tag, err := on.Exec(ctx, r.qUpdate, row.ID, row.PostID, row.ViewerID, row.Path, row.At)
 	if err != nil {
 		return fmt.Errorf("update blogdb.PageView %d: %w", row.ID, err)
 	}
@@ -78,7 +127,19 @@ func (r *PageViewRepo) Update(ctx context.Context, row *PageView) error {
 // Delete removes the row with the given ID in one round trip. The error wraps
 // runtime.ErrNotFound when there is none.
 func (r *PageViewRepo) Delete(ctx context.Context, id PageViewID) error {
-	tag, err := r.target.Exec(ctx, r.qDelete, int64(id))
+	return r.delete(ctx, nil, id)
+}
+
+// Delete is PageViewRepo.Delete in the transaction.
+func (r *PageViewTxRepo) Delete(ctx context.Context, id PageViewID) error {
+	return r.repo.delete(ctx, r.tx, id)
+}
+
+// delete is the body of PageViewRepo.Delete and PageViewTxRepo.Delete: tx is
+// nil outside a transaction.
+func (r *PageViewRepo) delete(ctx context.Context, tx *runtime.Tx, id PageViewID) error {
+	on := runtime.Bind(r.target, tx)
+	tag, err := on.Exec(ctx, r.qDelete, int64(id))
 	if err != nil {
 		return fmt.Errorf("delete blogdb.PageView %d: %w", id, err)
 	}
@@ -92,7 +153,19 @@ func (r *PageViewRepo) Delete(ctx context.Context, id PageViewID) error {
 // the next page, set page.After to the ID of the last row returned
 // (page.Next).
 func (r *PageViewRepo) List(ctx context.Context, page runtime.Page) ([]*PageView, error) {
-	rows, err := r.target.Query(ctx, r.qList, page.Cursor(), page.Size())
+	return r.list(ctx, nil, page)
+}
+
+// List is PageViewRepo.List in the transaction.
+func (r *PageViewTxRepo) List(ctx context.Context, page runtime.Page) ([]*PageView, error) {
+	return r.repo.list(ctx, r.tx, page)
+}
+
+// list is the body of PageViewRepo.List and PageViewTxRepo.List: tx is nil
+// outside a transaction.
+func (r *PageViewRepo) list(ctx context.Context, tx *runtime.Tx, page runtime.Page) ([]*PageView, error) {
+	on := runtime.Bind(r.target, tx)
+	rows, err := on.Query(ctx, r.qList, page.Cursor(), page.Size())
 	if err != nil {
 		return nil, fmt.Errorf("list blogdb.PageView: %w", err)
 	}
@@ -101,8 +174,20 @@ func (r *PageViewRepo) List(ctx context.Context, page runtime.Page) ([]*PageView
 
 // Count returns the number of PageView rows.
 func (r *PageViewRepo) Count(ctx context.Context) (int64, error) {
+	return r.count(ctx, nil)
+}
+
+// Count is PageViewRepo.Count in the transaction.
+func (r *PageViewTxRepo) Count(ctx context.Context) (int64, error) {
+	return r.repo.count(ctx, r.tx)
+}
+
+// count is the body of PageViewRepo.Count and PageViewTxRepo.Count: tx is nil
+// outside a transaction.
+func (r *PageViewRepo) count(ctx context.Context, tx *runtime.Tx) (int64, error) {
+	on := runtime.Bind(r.target, tx)
 	var n int64
-	if err := r.target.QueryRow(ctx, r.qCount).Scan(&n); err != nil {
+	if err := on.QueryRow(ctx, r.qCount).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count blogdb.PageView: %w", err)
 	}
 	return n, nil
@@ -112,7 +197,19 @@ func (r *PageViewRepo) Count(ctx context.Context) (int64, error) {
 // newest first (by ID), in one round trip. To get the next page, set
 // page.After to the ID of the last row returned (page.Next).
 func (r *PageViewRepo) ListByPost(ctx context.Context, postID int64, page runtime.Page) ([]*PageView, error) {
-	rows, err := r.target.Query(ctx, r.qListByPost, postID, page.Cursor(), page.Size())
+	return r.listByPost(ctx, nil, postID, page)
+}
+
+// ListByPost is PageViewRepo.ListByPost in the transaction.
+func (r *PageViewTxRepo) ListByPost(ctx context.Context, postID int64, page runtime.Page) ([]*PageView, error) {
+	return r.repo.listByPost(ctx, r.tx, postID, page)
+}
+
+// listByPost is the body of PageViewRepo.ListByPost and
+// PageViewTxRepo.ListByPost: tx is nil outside a transaction.
+func (r *PageViewRepo) listByPost(ctx context.Context, tx *runtime.Tx, postID int64, page runtime.Page) ([]*PageView, error) {
+	on := runtime.Bind(r.target, tx)
+	rows, err := on.Query(ctx, r.qListByPost, postID, page.Cursor(), page.Size())
 	if err != nil {
 		return nil, fmt.Errorf("list blogdb.PageView by PostID %v: %w", postID, err)
 	}
@@ -135,7 +232,7 @@ func (r *PageViewRepo) GetMany(ctx context.Context, ids []PageViewID) ([]*PageVi
 	if err := func() error {
 		for rows.Next() {
 			row := new(PageView)
-			if err := rows.Scan(&row.ID, &row.PostID, &row.ViewerID, &row.Path, &row.At); err != nil {
+			if err := scanPageView(rows, row); err != nil {
 				return err
 			}
 			found[row.ID] = row
@@ -151,82 +248,6 @@ func (r *PageViewRepo) GetMany(ctx context.Context, ids []PageViewID) ([]*PageVi
 	return out, nil
 }
 
-// Insert stores row in one round trip and sets row.ID to the ID the database
-// minted, which it returns. Any ID already in row is ignored.
-func (r *PageViewTxRepo) Insert(ctx context.Context, row *PageView) (PageViewID, error) {
-	if err := r.tx.QueryRow(ctx, r.repo.qInsert, row.PostID, row.ViewerID, row.Path, row.At).Scan(&row.ID); err != nil {
-		return 0, fmt.Errorf("insert blogdb.PageView: %w", err)
-	}
-	return PageViewID(row.ID), nil
-}
-
-// Get returns the PageView with the given ID. The error wraps
-// runtime.ErrNotFound when there is none.
-func (r *PageViewTxRepo) Get(ctx context.Context, id PageViewID) (*PageView, error) {
-	row := new(PageView)
-	if err := r.tx.QueryRow(ctx, r.repo.qGet, int64(id)).Scan(&row.ID, &row.PostID, &row.ViewerID, &row.Path, &row.At); err != nil {
-		return nil, fmt.Errorf("get blogdb.PageView %d: %w", id, err)
-	}
-	return row, nil
-}
-
-// Update writes every column of row except the ID to the row with ID row.ID,
-// in one round trip. The error wraps runtime.ErrNotFound when no row matches.
-func (r *PageViewTxRepo) Update(ctx context.Context, row *PageView) error {
-	tag, err := r.tx.Exec(ctx, r.repo.qUpdate, row.ID, row.PostID, row.ViewerID, row.Path, row.At)
-	if err != nil {
-		return fmt.Errorf("update blogdb.PageView %d: %w", row.ID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("update blogdb.PageView %d: %w", row.ID, runtime.ErrNotFound)
-	}
-	return nil
-}
-
-// Delete removes the row with the given ID in one round trip. The error wraps
-// runtime.ErrNotFound when there is none.
-func (r *PageViewTxRepo) Delete(ctx context.Context, id PageViewID) error {
-	tag, err := r.tx.Exec(ctx, r.repo.qDelete, int64(id))
-	if err != nil {
-		return fmt.Errorf("delete blogdb.PageView %d: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("delete blogdb.PageView %d: %w", id, runtime.ErrNotFound)
-	}
-	return nil
-}
-
-// List returns up to page.Size() PageView rows, newest first (by ID). To get
-// the next page, set page.After to the ID of the last row returned
-// (page.Next).
-func (r *PageViewTxRepo) List(ctx context.Context, page runtime.Page) ([]*PageView, error) {
-	rows, err := r.tx.Query(ctx, r.repo.qList, page.Cursor(), page.Size())
-	if err != nil {
-		return nil, fmt.Errorf("list blogdb.PageView: %w", err)
-	}
-	return r.repo.collect(rows, page.Size())
-}
-
-// Count returns the number of PageView rows.
-func (r *PageViewTxRepo) Count(ctx context.Context) (int64, error) {
-	var n int64
-	if err := r.tx.QueryRow(ctx, r.repo.qCount).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count blogdb.PageView: %w", err)
-	}
-	return n, nil
-}
-
-// ListByPost returns up to page.Size() PageView rows whose PostID is postID,
-// newest first (by ID), in one round trip. To get the next page, set
-// page.After to the ID of the last row returned (page.Next).
-func (r *PageViewTxRepo) ListByPost(ctx context.Context, postID int64, page runtime.Page) ([]*PageView, error) {
-	rows, err := r.tx.Query(ctx, r.repo.qListByPost, postID, page.Cursor(), page.Size())
-	if err != nil {
-		return nil, fmt.Errorf("list blogdb.PageView by PostID %v: %w", postID, err)
-	}
-	return r.repo.collect(rows, page.Size())
-}
-
 // collect reads the rows of a list into one allocation per page.
 func (r *PageViewRepo) collect(rows pgx.Rows, size int) ([]*PageView, error) {
 	defer rows.Close()
@@ -239,7 +260,7 @@ func (r *PageViewRepo) collect(rows pgx.Rows, size int) ([]*PageView, error) {
 		}
 		slab = append(slab, PageView{})
 		row := &slab[len(slab)-1]
-		if err := rows.Scan(&row.ID, &row.PostID, &row.ViewerID, &row.Path, &row.At); err != nil {
+		if err := scanPageView(rows, row); err != nil {
 			return nil, fmt.Errorf("read blogdb.PageView rows: %w", err)
 		}
 		out = append(out, row)
@@ -248,4 +269,10 @@ func (r *PageViewRepo) collect(rows pgx.Rows, size int) ([]*PageView, error) {
 		return nil, fmt.Errorf("read blogdb.PageView rows: %w", err)
 	}
 	return out, nil
+}
+
+// scanPageView reads one row of table "page_views" into dest, every column in
+// order.
+func scanPageView(row pgx.Row, dest *PageView) error {
+	return row.Scan(&dest.ID, &dest.PostID, &dest.ViewerID, &dest.Path, &dest.At)
 }

@@ -7,16 +7,16 @@ package blogdb
 import (
 	"context"
 	"fmt"
-	"github.com/jackc/pgx/v5"
-	"github.com/shardgen/shardgen/runtime"
 	"strconv"
 	"sync/atomic"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shardgen/shardgen/runtime"
 )
 
 // PostID is the primary key of a Post (column "id" of table "posts"). It is
 // minted in the row's logical shard of group "blog" and carries it, so a row
-// is found by its ID alone. It is a distinct type so that the ID of another
-// model is not passed where a PostID is expected by mistake.
+// is found by its ID alone.
 type PostID int64
 
 // String formats the ID in decimal.
@@ -28,6 +28,19 @@ func (id PostID) String() string {
 func (id PostID) Shard() runtime.Shard {
 	return runtime.ID(id).Shard()
 }
+
+// The statements of PostRepo; @schema@ stands for the shard's schema ("public"
+// on a database), which the runtime fills in.
+const (
+	postInsertSQL     = `INSERT INTO @schema@."posts" ("author_id", "title", "body", "tags", "published_at", "created_at") VALUES ($1, $2, $3, $4, $5, $6) RETURNING "id"`
+	postGetSQL        = `SELECT "id", "author_id", "title", "body", "tags", "published_at", "created_at" FROM @schema@."posts" WHERE "id" = $1`
+	postUpdateSQL     = `UPDATE @schema@."posts" SET "title" = $3, "body" = $4, "tags" = $5, "published_at" = $6, "created_at" = $7 WHERE "id" = $1 AND "author_id" = $2`
+	postDeleteSQL     = `DELETE FROM @schema@."posts" WHERE "id" = $1`
+	postListSQL       = `SELECT "id", "author_id", "title", "body", "tags", "published_at", "created_at" FROM @schema@."posts" WHERE "author_id" = $1 AND "id" < $2 ORDER BY "id" DESC LIMIT $3`
+	postCountSQL      = `SELECT count(*) FROM @schema@."posts"`
+	postGetManySQL    = `SELECT "id", "author_id", "title", "body", "tags", "published_at", "created_at" FROM @schema@."posts" WHERE "id" = ANY($1)`
+	postCountByKeySQL = `SELECT count(*) FROM @schema@."posts" WHERE "author_id" = $1`
+)
 
 // PostRepo stores Post rows in table "posts", sharded over the logical shards
 // of group "blog" by AuthorID. Every method runs on one logical shard, found
@@ -57,8 +70,25 @@ type PostTxRepo struct {
 // The database mints the ID inside that shard; Insert sets row.ID to it and
 // returns it. Any ID already in row is ignored.
 func (r *PostRepo) Insert(ctx context.Context, row *Post) (PostID, error) {
+	return r.insert(ctx, nil, row)
+}
+
+// Insert is PostRepo.Insert in the transaction. The error wraps
+// runtime.ErrWrongShard for a key or ID of another shard than the
+// transaction's.
+func (r *PostTxRepo) Insert(ctx context.Context, row *Post) (PostID, error) {
+	return r.repo.insert(ctx, r.tx, row)
+}
+
+// insert is the body of PostRepo.Insert and PostTxRepo.Insert: tx is nil
+// outside a transaction.
+func (r *PostRepo) insert(ctx context.Context, tx *runtime.Tx, row *Post) (PostID, error) {
 	shard := r.group.ShardOfInt64(int64(row.AuthorID))
-	if err := r.group.At(shard).QueryRow(ctx, r.qInsert, row.AuthorID, row.Title, row.Body, row.Tags, row.Published, row.Created).Scan(&row.ID); err != nil {
+	if tx != nil && shard != tx.Shard() {
+		return 0, fmt.Errorf("insert blogdb.Post: AuthorID %v is on shard %d, the transaction on shard %d: %w", row.AuthorID, shard, tx.Shard(), runtime.ErrWrongShard)
+	}
+	on := runtime.Bind(r.group.At(shard), tx)
+	if err := on.QueryRow(ctx, r.qInsert, row.AuthorID, row.Title, row.Body, row.Tags, row.Published, row.Created).Scan(&row.ID); err != nil {
 		return 0, fmt.Errorf("insert blogdb.Post: %w", err)
 	}
 	return PostID(row.ID), nil
@@ -67,12 +97,29 @@ func (r *PostRepo) Insert(ctx context.Context, row *Post) (PostID, error) {
 // Get returns the Post with the given ID from the shard the ID carries, in one
 // round trip. The error wraps runtime.ErrNotFound when there is none.
 func (r *PostRepo) Get(ctx context.Context, id PostID) (*Post, error) {
+	return r.get(ctx, nil, id)
+}
+
+// Get is PostRepo.Get in the transaction. The error wraps
+// runtime.ErrWrongShard for a key or ID of another shard than the
+// transaction's.
+func (r *PostTxRepo) Get(ctx context.Context, id PostID) (*Post, error) {
+	return r.repo.get(ctx, r.tx, id)
+}
+
+// get is the body of PostRepo.Get and PostTxRepo.Get: tx is nil outside a
+// transaction.
+func (r *PostRepo) get(ctx context.Context, tx *runtime.Tx, id PostID) (*Post, error) {
 	shard, err := r.group.ShardOfID(int64(id))
 	if err != nil {
 		return nil, fmt.Errorf("get blogdb.Post %d: %w", id, err)
 	}
+	if tx != nil && shard != tx.Shard() {
+		return nil, fmt.Errorf("get blogdb.Post: ID %d is on shard %d, the transaction on shard %d: %w", id, shard, tx.Shard(), runtime.ErrWrongShard)
+	}
+	on := runtime.Bind(r.group.At(shard), tx)
 	row := new(Post)
-	if err := r.group.At(shard).QueryRow(ctx, r.qGet, int64(id)).Scan(&row.ID, &row.AuthorID, &row.Title, &row.Body, &row.Tags, &row.Published, &row.Created); err != nil {
+	if err := scanPost(on.QueryRow(ctx, r.qGet, int64(id)), row); err != nil {
 		return nil, fmt.Errorf("get blogdb.Post %d: %w", id, err)
 	}
 	return row, nil
@@ -85,6 +132,19 @@ func (r *PostRepo) Get(ctx context.Context, id PostID) (*Post, error) {
 // changed under another key. The error wraps runtime.ErrNotFound when no row
 // matches.
 func (r *PostRepo) Update(ctx context.Context, row *Post) error {
+	return r.update(ctx, nil, row)
+}
+
+// Update is PostRepo.Update in the transaction. The error wraps
+// runtime.ErrWrongShard for a key or ID of another shard than the
+// transaction's.
+func (r *PostTxRepo) Update(ctx context.Context, row *Post) error {
+	return r.repo.update(ctx, r.tx, row)
+}
+
+// update is the body of PostRepo.Update and PostTxRepo.Update: tx is nil
+// outside a transaction.
+func (r *PostRepo) update(ctx context.Context, tx *runtime.Tx, row *Post) error {
 	shard, err := r.group.ShardOfID(int64(row.ID))
 	if err != nil {
 		return fmt.Errorf("update blogdb.Post %d: %w", row.ID, err)
@@ -92,7 +152,11 @@ func (r *PostRepo) Update(ctx context.Context, row *Post) error {
 	if keyShard := r.group.ShardOfInt64(int64(row.AuthorID)); keyShard != shard {
 		return fmt.Errorf("update blogdb.Post %d: AuthorID %v is on shard %d, the ID on shard %d: %w", row.ID, row.AuthorID, keyShard, shard, runtime.ErrWrongShard)
 	}
-	tag, err := r.group.At(shard).Exec(ctx, r.qUpdate, row.ID, row.AuthorID, row.Title, row.Body, row.Tags, row.Published, row.Created)
+	if tx != nil && shard != tx.Shard() {
+		return fmt.Errorf("update blogdb.Post: ID %d is on shard %d, the transaction on shard %d: %w", row.ID, shard, tx.Shard(), runtime.ErrWrongShard)
+	}
+	on := runtime.Bind(r.group.At(shard), tx)
+	tag, err := on.Exec(ctx, r.qUpdate, row.ID, row.AuthorID, row.Title, row.Body, row.Tags, row.Published, row.Created)
 	if err != nil {
 		return fmt.Errorf("update blogdb.Post %d: %w", row.ID, err)
 	}
@@ -105,11 +169,28 @@ func (r *PostRepo) Update(ctx context.Context, row *Post) error {
 // Delete removes the row with the given ID in one round trip, on the shard the
 // ID carries. The error wraps runtime.ErrNotFound when there is none.
 func (r *PostRepo) Delete(ctx context.Context, id PostID) error {
+	return r.delete(ctx, nil, id)
+}
+
+// Delete is PostRepo.Delete in the transaction. The error wraps
+// runtime.ErrWrongShard for a key or ID of another shard than the
+// transaction's.
+func (r *PostTxRepo) Delete(ctx context.Context, id PostID) error {
+	return r.repo.delete(ctx, r.tx, id)
+}
+
+// delete is the body of PostRepo.Delete and PostTxRepo.Delete: tx is nil
+// outside a transaction.
+func (r *PostRepo) delete(ctx context.Context, tx *runtime.Tx, id PostID) error {
 	shard, err := r.group.ShardOfID(int64(id))
 	if err != nil {
 		return fmt.Errorf("delete blogdb.Post %d: %w", id, err)
 	}
-	tag, err := r.group.At(shard).Exec(ctx, r.qDelete, int64(id))
+	if tx != nil && shard != tx.Shard() {
+		return fmt.Errorf("delete blogdb.Post: ID %d is on shard %d, the transaction on shard %d: %w", id, shard, tx.Shard(), runtime.ErrWrongShard)
+	}
+	on := runtime.Bind(r.group.At(shard), tx)
+	tag, err := on.Exec(ctx, r.qDelete, int64(id))
 	if err != nil {
 		return fmt.Errorf("delete blogdb.Post %d: %w", id, err)
 	}
@@ -123,8 +204,25 @@ func (r *PostRepo) Delete(ctx context.Context, id PostID) error {
 // (by ID), in one round trip on the shard of key. To get the next page, set
 // page.After to the ID of the last row returned (page.Next).
 func (r *PostRepo) List(ctx context.Context, key BlogKey, page runtime.Page) ([]*Post, error) {
+	return r.list(ctx, nil, key, page)
+}
+
+// List is PostRepo.List in the transaction. The error wraps
+// runtime.ErrWrongShard for a key or ID of another shard than the
+// transaction's.
+func (r *PostTxRepo) List(ctx context.Context, key BlogKey, page runtime.Page) ([]*Post, error) {
+	return r.repo.list(ctx, r.tx, key, page)
+}
+
+// list is the body of PostRepo.List and PostTxRepo.List: tx is nil outside a
+// transaction.
+func (r *PostRepo) list(ctx context.Context, tx *runtime.Tx, key BlogKey, page runtime.Page) ([]*Post, error) {
 	shard := r.group.ShardOfInt64(int64(key))
-	rows, err := r.group.At(shard).Query(ctx, r.qList, int64(key), page.Cursor(), page.Size())
+	if tx != nil && shard != tx.Shard() {
+		return nil, fmt.Errorf("list blogdb.Post: key %v is on shard %d, the transaction on shard %d: %w", key, shard, tx.Shard(), runtime.ErrWrongShard)
+	}
+	on := runtime.Bind(r.group.At(shard), tx)
+	rows, err := on.Query(ctx, r.qList, int64(key), page.Cursor(), page.Size())
 	if err != nil {
 		return nil, fmt.Errorf("list blogdb.Post: %w", err)
 	}
@@ -155,9 +253,26 @@ func (r *PostRepo) CountAllShards(ctx context.Context) (int64, error) {
 // CountByKey returns the number of Post rows whose AuthorID is key, in one
 // round trip on the shard of key.
 func (r *PostRepo) CountByKey(ctx context.Context, key BlogKey) (int64, error) {
+	return r.countByKey(ctx, nil, key)
+}
+
+// CountByKey is PostRepo.CountByKey in the transaction. The error wraps
+// runtime.ErrWrongShard for a key or ID of another shard than the
+// transaction's.
+func (r *PostTxRepo) CountByKey(ctx context.Context, key BlogKey) (int64, error) {
+	return r.repo.countByKey(ctx, r.tx, key)
+}
+
+// countByKey is the body of PostRepo.CountByKey and PostTxRepo.CountByKey: tx
+// is nil outside a transaction.
+func (r *PostRepo) countByKey(ctx context.Context, tx *runtime.Tx, key BlogKey) (int64, error) {
 	shard := r.group.ShardOfInt64(int64(key))
+	if tx != nil && shard != tx.Shard() {
+		return 0, fmt.Errorf("count blogdb.Post: key %v is on shard %d, the transaction on shard %d: %w", key, shard, tx.Shard(), runtime.ErrWrongShard)
+	}
+	on := runtime.Bind(r.group.At(shard), tx)
 	var n int64
-	if err := r.group.At(shard).QueryRow(ctx, r.qCountByKey, int64(key)).Scan(&n); err != nil {
+	if err := on.QueryRow(ctx, r.qCountByKey, int64(key)).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count blogdb.Post by key %v: %w", key, err)
 	}
 	return n, nil
@@ -198,7 +313,7 @@ func (r *PostRepo) GetMany(ctx context.Context, ids []PostID) ([]*Post, error) {
 		err := r.group.PerShard(ctx, r.qGetMany, calls, func(_ runtime.Shard, rows pgx.Rows) error {
 			for rows.Next() {
 				row := new(Post)
-				if err := rows.Scan(&row.ID, &row.AuthorID, &row.Title, &row.Body, &row.Tags, &row.Published, &row.Created); err != nil {
+				if err := scanPost(rows, row); err != nil {
 					return err
 				}
 				found[row.ID] = row
@@ -226,113 +341,6 @@ func (r *PostRepo) GetMany(ctx context.Context, ids []PostID) ([]*Post, error) {
 	return out, nil
 }
 
-// Insert stores row on the logical shard of row.AuthorID in one round trip.
-// The database mints the ID inside that shard; Insert sets row.ID to it and
-// returns it. Any ID already in row is ignored.
-func (r *PostTxRepo) Insert(ctx context.Context, row *Post) (PostID, error) {
-	shard := r.repo.group.ShardOfInt64(int64(row.AuthorID))
-	if shard != r.tx.Shard() {
-		return 0, fmt.Errorf("insert blogdb.Post: AuthorID %v is on shard %d, the transaction on shard %d: %w", row.AuthorID, shard, r.tx.Shard(), runtime.ErrWrongShard)
-	}
-	if err := r.tx.QueryRow(ctx, r.repo.qInsert, row.AuthorID, row.Title, row.Body, row.Tags, row.Published, row.Created).Scan(&row.ID); err != nil {
-		return 0, fmt.Errorf("insert blogdb.Post: %w", err)
-	}
-	return PostID(row.ID), nil
-}
-
-// Get returns the Post with the given ID from the shard the ID carries, in one
-// round trip. The error wraps runtime.ErrNotFound when there is none.
-func (r *PostTxRepo) Get(ctx context.Context, id PostID) (*Post, error) {
-	shard, err := r.repo.group.ShardOfID(int64(id))
-	if err != nil {
-		return nil, fmt.Errorf("get blogdb.Post %d: %w", id, err)
-	}
-	if shard != r.tx.Shard() {
-		return nil, fmt.Errorf("get blogdb.Post: ID %d is on shard %d, the transaction on shard %d: %w", id, shard, r.tx.Shard(), runtime.ErrWrongShard)
-	}
-	row := new(Post)
-	if err := r.tx.QueryRow(ctx, r.repo.qGet, int64(id)).Scan(&row.ID, &row.AuthorID, &row.Title, &row.Body, &row.Tags, &row.Published, &row.Created); err != nil {
-		return nil, fmt.Errorf("get blogdb.Post %d: %w", id, err)
-	}
-	return row, nil
-}
-
-// Update writes every column of row except the ID and the shard key to the row
-// with ID row.ID, in one round trip on the shard the ID carries. The error
-// wraps runtime.ErrWrongShard when row.AuthorID belongs to another shard than
-// the ID; the statement also matches on AuthorID, so a row is never moved or
-// changed under another key. The error wraps runtime.ErrNotFound when no row
-// matches.
-func (r *PostTxRepo) Update(ctx context.Context, row *Post) error {
-	shard, err := r.repo.group.ShardOfID(int64(row.ID))
-	if err != nil {
-		return fmt.Errorf("update blogdb.Post %d: %w", row.ID, err)
-	}
-	if keyShard := r.repo.group.ShardOfInt64(int64(row.AuthorID)); keyShard != shard {
-		return fmt.Errorf("update blogdb.Post %d: AuthorID %v is on shard %d, the ID on shard %d: %w", row.ID, row.AuthorID, keyShard, shard, runtime.ErrWrongShard)
-	}
-	if shard != r.tx.Shard() {
-		return fmt.Errorf("update blogdb.Post: ID %d is on shard %d, the transaction on shard %d: %w", row.ID, shard, r.tx.Shard(), runtime.ErrWrongShard)
-	}
-	tag, err := r.tx.Exec(ctx, r.repo.qUpdate, row.ID, row.AuthorID, row.Title, row.Body, row.Tags, row.Published, row.Created)
-	if err != nil {
-		return fmt.Errorf("update blogdb.Post %d: %w", row.ID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("update blogdb.Post %d: %w", row.ID, runtime.ErrNotFound)
-	}
-	return nil
-}
-
-// Delete removes the row with the given ID in one round trip, on the shard the
-// ID carries. The error wraps runtime.ErrNotFound when there is none.
-func (r *PostTxRepo) Delete(ctx context.Context, id PostID) error {
-	shard, err := r.repo.group.ShardOfID(int64(id))
-	if err != nil {
-		return fmt.Errorf("delete blogdb.Post %d: %w", id, err)
-	}
-	if shard != r.tx.Shard() {
-		return fmt.Errorf("delete blogdb.Post: ID %d is on shard %d, the transaction on shard %d: %w", id, shard, r.tx.Shard(), runtime.ErrWrongShard)
-	}
-	tag, err := r.tx.Exec(ctx, r.repo.qDelete, int64(id))
-	if err != nil {
-		return fmt.Errorf("delete blogdb.Post %d: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("delete blogdb.Post %d: %w", id, runtime.ErrNotFound)
-	}
-	return nil
-}
-
-// List returns up to page.Size() Post rows whose AuthorID is key, newest first
-// (by ID), in one round trip on the shard of key. To get the next page, set
-// page.After to the ID of the last row returned (page.Next).
-func (r *PostTxRepo) List(ctx context.Context, key BlogKey, page runtime.Page) ([]*Post, error) {
-	shard := r.repo.group.ShardOfInt64(int64(key))
-	if shard != r.tx.Shard() {
-		return nil, fmt.Errorf("list blogdb.Post: key %v is on shard %d, the transaction on shard %d: %w", key, shard, r.tx.Shard(), runtime.ErrWrongShard)
-	}
-	rows, err := r.tx.Query(ctx, r.repo.qList, int64(key), page.Cursor(), page.Size())
-	if err != nil {
-		return nil, fmt.Errorf("list blogdb.Post: %w", err)
-	}
-	return r.repo.collect(rows, page.Size())
-}
-
-// CountByKey returns the number of Post rows whose AuthorID is key, in one
-// round trip on the shard of key.
-func (r *PostTxRepo) CountByKey(ctx context.Context, key BlogKey) (int64, error) {
-	shard := r.repo.group.ShardOfInt64(int64(key))
-	if shard != r.tx.Shard() {
-		return 0, fmt.Errorf("count blogdb.Post: key %v is on shard %d, the transaction on shard %d: %w", key, shard, r.tx.Shard(), runtime.ErrWrongShard)
-	}
-	var n int64
-	if err := r.tx.QueryRow(ctx, r.repo.qCountByKey, int64(key)).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count blogdb.Post by key %v: %w", key, err)
-	}
-	return n, nil
-}
-
 // collect reads the rows of a list into one allocation per page.
 func (r *PostRepo) collect(rows pgx.Rows, size int) ([]*Post, error) {
 	defer rows.Close()
@@ -345,7 +353,7 @@ func (r *PostRepo) collect(rows pgx.Rows, size int) ([]*Post, error) {
 		}
 		slab = append(slab, Post{})
 		row := &slab[len(slab)-1]
-		if err := rows.Scan(&row.ID, &row.AuthorID, &row.Title, &row.Body, &row.Tags, &row.Published, &row.Created); err != nil {
+		if err := scanPost(rows, row); err != nil {
 			return nil, fmt.Errorf("read blogdb.Post rows: %w", err)
 		}
 		out = append(out, row)
@@ -354,4 +362,9 @@ func (r *PostRepo) collect(rows pgx.Rows, size int) ([]*Post, error) {
 		return nil, fmt.Errorf("read blogdb.Post rows: %w", err)
 	}
 	return out, nil
+}
+
+// scanPost reads one row of table "posts" into dest, every column in order.
+func scanPost(row pgx.Row, dest *Post) error {
+	return row.Scan(&dest.ID, &dest.AuthorID, &dest.Title, &dest.Body, &dest.Tags, &dest.Published, &dest.Created)
 }

@@ -7,9 +7,10 @@ package blogdb
 import (
 	"context"
 	"fmt"
+	"time"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/shardgen/shardgen/runtime"
-	"time"
 )
 
 // AnalyticsQueries runs the custom SQL of queries/analytics, type-checked by
@@ -41,6 +42,15 @@ func (q *AnalyticsQueries) WithTx(tx *AnalyticsTx) AnalyticsTxQueries {
 func (t *AnalyticsTx) Queries() AnalyticsTxQueries {
 	return t.queries.WithTx(t)
 }
+
+// mostViewedSQL is the text of query MostViewed as sqlc checked it, every
+// table qualified by @schema@.
+const mostViewedSQL = `
+SELECT post_id, count(*) AS views
+FROM @schema@.page_views
+GROUP BY post_id
+ORDER BY views DESC, post_id
+LIMIT $1`
 
 // MostViewedRow is one result row of query MostViewed.
 type MostViewedRow struct {
@@ -149,6 +159,17 @@ func (t *BlogTx) Queries() BlogTxQueries {
 	return t.queries.WithTx(t)
 }
 
+// mostCommentedSQL is the text of query MostCommented as sqlc checked it,
+// every table qualified by @schema@.
+const mostCommentedSQL = `
+SELECT p.id, p.title, count(c.id) AS comments
+FROM @schema@.posts p
+LEFT JOIN @schema@.comments c ON c.post_id = p.id AND c.post_author_id = p.author_id
+WHERE p.author_id = $1
+GROUP BY p.id, p.title
+ORDER BY comments DESC, p.id DESC
+LIMIT $2`
+
 // MostCommentedParams are the parameters of query MostCommented, in order.
 type MostCommentedParams struct {
 	AuthorID int64 // author_id int8
@@ -221,6 +242,13 @@ func shardgenScanMostCommented(rows pgx.Rows) ([]MostCommentedRow, error) {
 	}
 	return out, rows.Err()
 }
+
+// newestPostsSQL is the text of query NewestPosts as sqlc checked it, every
+// table qualified by @schema@.
+const newestPostsSQL = `SELECT id, author_id, title, created_at
+FROM @schema@.posts
+ORDER BY created_at DESC, id DESC
+LIMIT $1`
 
 // NewestPostsRow is one result row of query NewestPosts.
 type NewestPostsRow struct {

@@ -7,20 +7,32 @@ package blogdb
 import (
 	"context"
 	"fmt"
+	"strconv"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/shardgen/shardgen/runtime"
-	"strconv"
 )
 
-// UserID is the primary key of a User (column "id" of table "users"). It is a
-// distinct type so that the ID of another model is not passed where a UserID
-// is expected by mistake.
+// UserID is the primary key of a User (column "id" of table "users").
 type UserID int64
 
 // String formats the ID in decimal.
 func (id UserID) String() string {
 	return strconv.FormatInt(int64(id), 10)
 }
+
+// The statements of UserRepo; @schema@ stands for the shard's schema ("public"
+// on a database), which the runtime fills in.
+const (
+	userInsertSQL     = `INSERT INTO @schema@."users" ("email", "display_name", "joined_at", "is_admin") VALUES ($1, $2, $3, $4) RETURNING "id"`
+	userGetSQL        = `SELECT "id", "email", "display_name", "joined_at", "is_admin" FROM @schema@."users" WHERE "id" = $1`
+	userUpdateSQL     = `UPDATE @schema@."users" SET "email" = $2, "display_name" = $3, "joined_at" = $4, "is_admin" = $5 WHERE "id" = $1`
+	userDeleteSQL     = `DELETE FROM @schema@."users" WHERE "id" = $1`
+	userListSQL       = `SELECT "id", "email", "display_name", "joined_at", "is_admin" FROM @schema@."users" WHERE "id" < $1 ORDER BY "id" DESC LIMIT $2`
+	userCountSQL      = `SELECT count(*) FROM @schema@."users"`
+	userGetByEmailSQL = `SELECT "id", "email", "display_name", "joined_at", "is_admin" FROM @schema@."users" WHERE "email" = $1`
+	userGetManySQL    = `SELECT "id", "email", "display_name", "joined_at", "is_admin" FROM @schema@."users" WHERE "id" = ANY($1)`
+)
 
 // UserRepo stores User rows in table "users", on database "default". Use
 // DB.InDefaultTx for a transaction.
@@ -46,7 +58,19 @@ type UserTxRepo struct {
 // Insert stores row in one round trip and sets row.ID to the ID the database
 // minted, which it returns. Any ID already in row is ignored.
 func (r *UserRepo) Insert(ctx context.Context, row *User) (UserID, error) {
-	if err := r.target.QueryRow(ctx, r.qInsert, row.Email, row.Name, row.Joined, row.IsAdmin).Scan(&row.ID); err != nil {
+	return r.insert(ctx, nil, row)
+}
+
+// Insert is UserRepo.Insert in the transaction.
+func (r *UserTxRepo) Insert(ctx context.Context, row *User) (UserID, error) {
+	return r.repo.insert(ctx, r.tx, row)
+}
+
+// insert is the body of UserRepo.Insert and UserTxRepo.Insert: tx is nil
+// outside a transaction.
+func (r *UserRepo) insert(ctx context.Context, tx *runtime.Tx, row *User) (UserID, error) {
+	on := runtime.Bind(r.target, tx)
+	if err := on.QueryRow(ctx, r.qInsert, row.Email, row.Name, row.Joined, row.IsAdmin).Scan(&row.ID); err != nil {
 		return 0, fmt.Errorf("insert blogdb.User: %w", err)
 	}
 	return UserID(row.ID), nil
@@ -55,8 +79,20 @@ func (r *UserRepo) Insert(ctx context.Context, row *User) (UserID, error) {
 // Get returns the User with the given ID. The error wraps runtime.ErrNotFound
 // when there is none.
 func (r *UserRepo) Get(ctx context.Context, id UserID) (*User, error) {
+	return r.get(ctx, nil, id)
+}
+
+// Get is UserRepo.Get in the transaction.
+func (r *UserTxRepo) Get(ctx context.Context, id UserID) (*User, error) {
+	return r.repo.get(ctx, r.tx, id)
+}
+
+// get is the body of UserRepo.Get and UserTxRepo.Get: tx is nil outside a
+// transaction.
+func (r *UserRepo) get(ctx context.Context, tx *runtime.Tx, id UserID) (*User, error) {
+	on := runtime.Bind(r.target, tx)
 	row := new(User)
-	if err := r.target.QueryRow(ctx, r.qGet, int64(id)).Scan(&row.ID, &row.Email, &row.Name, &row.Joined, &row.IsAdmin); err != nil {
+	if err := scanUser(on.QueryRow(ctx, r.qGet, int64(id)), row); err != nil {
 		return nil, fmt.Errorf("get blogdb.User %d: %w", id, err)
 	}
 	return row, nil
@@ -65,7 +101,19 @@ func (r *UserRepo) Get(ctx context.Context, id UserID) (*User, error) {
 // Update writes every column of row except the ID to the row with ID row.ID,
 // in one round trip. The error wraps runtime.ErrNotFound when no row matches.
 func (r *UserRepo) Update(ctx context.Context, row *User) error {
-	tag, err := r.target.Exec(ctx, r.qUpdate, row.ID, row.Email, row.Name, row.Joined, row.IsAdmin)
+	return r.update(ctx, nil, row)
+}
+
+// Update is UserRepo.Update in the transaction.
+func (r *UserTxRepo) Update(ctx context.Context, row *User) error {
+	return r.repo.update(ctx, r.tx, row)
+}
+
+// update is the body of UserRepo.Update and UserTxRepo.Update: tx is nil
+// outside a transaction.
+func (r *UserRepo) update(ctx context.Context, tx *runtime.Tx, row *User) error {
+	on := runtime.Bind(r.target, tx)
+	tag, err := on.Exec(ctx, r.qUpdate, row.ID, row.Email, row.Name, row.Joined, row.IsAdmin)
 	if err != nil {
 		return fmt.Errorf("update blogdb.User %d: %w", row.ID, err)
 	}
@@ -78,7 +126,19 @@ func (r *UserRepo) Update(ctx context.Context, row *User) error {
 // Delete removes the row with the given ID in one round trip. The error wraps
 // runtime.ErrNotFound when there is none.
 func (r *UserRepo) Delete(ctx context.Context, id UserID) error {
-	tag, err := r.target.Exec(ctx, r.qDelete, int64(id))
+	return r.delete(ctx, nil, id)
+}
+
+// Delete is UserRepo.Delete in the transaction.
+func (r *UserTxRepo) Delete(ctx context.Context, id UserID) error {
+	return r.repo.delete(ctx, r.tx, id)
+}
+
+// delete is the body of UserRepo.Delete and UserTxRepo.Delete: tx is nil
+// outside a transaction.
+func (r *UserRepo) delete(ctx context.Context, tx *runtime.Tx, id UserID) error {
+	on := runtime.Bind(r.target, tx)
+	tag, err := on.Exec(ctx, r.qDelete, int64(id))
 	if err != nil {
 		return fmt.Errorf("delete blogdb.User %d: %w", id, err)
 	}
@@ -91,7 +151,19 @@ func (r *UserRepo) Delete(ctx context.Context, id UserID) error {
 // List returns up to page.Size() User rows, newest first (by ID). To get the
 // next page, set page.After to the ID of the last row returned (page.Next).
 func (r *UserRepo) List(ctx context.Context, page runtime.Page) ([]*User, error) {
-	rows, err := r.target.Query(ctx, r.qList, page.Cursor(), page.Size())
+	return r.list(ctx, nil, page)
+}
+
+// List is UserRepo.List in the transaction.
+func (r *UserTxRepo) List(ctx context.Context, page runtime.Page) ([]*User, error) {
+	return r.repo.list(ctx, r.tx, page)
+}
+
+// list is the body of UserRepo.List and UserTxRepo.List: tx is nil outside a
+// transaction.
+func (r *UserRepo) list(ctx context.Context, tx *runtime.Tx, page runtime.Page) ([]*User, error) {
+	on := runtime.Bind(r.target, tx)
+	rows, err := on.Query(ctx, r.qList, page.Cursor(), page.Size())
 	if err != nil {
 		return nil, fmt.Errorf("list blogdb.User: %w", err)
 	}
@@ -100,8 +172,20 @@ func (r *UserRepo) List(ctx context.Context, page runtime.Page) ([]*User, error)
 
 // Count returns the number of User rows.
 func (r *UserRepo) Count(ctx context.Context) (int64, error) {
+	return r.count(ctx, nil)
+}
+
+// Count is UserRepo.Count in the transaction.
+func (r *UserTxRepo) Count(ctx context.Context) (int64, error) {
+	return r.repo.count(ctx, r.tx)
+}
+
+// count is the body of UserRepo.Count and UserTxRepo.Count: tx is nil outside
+// a transaction.
+func (r *UserRepo) count(ctx context.Context, tx *runtime.Tx) (int64, error) {
+	on := runtime.Bind(r.target, tx)
 	var n int64
-	if err := r.target.QueryRow(ctx, r.qCount).Scan(&n); err != nil {
+	if err := on.QueryRow(ctx, r.qCount).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count blogdb.User: %w", err)
 	}
 	return n, nil
@@ -110,8 +194,20 @@ func (r *UserRepo) Count(ctx context.Context) (int64, error) {
 // GetByEmail returns the User whose Email is email, in one round trip. The
 // error wraps runtime.ErrNotFound when there is none.
 func (r *UserRepo) GetByEmail(ctx context.Context, email string) (*User, error) {
+	return r.getByEmail(ctx, nil, email)
+}
+
+// GetByEmail is UserRepo.GetByEmail in the transaction.
+func (r *UserTxRepo) GetByEmail(ctx context.Context, email string) (*User, error) {
+	return r.repo.getByEmail(ctx, r.tx, email)
+}
+
+// getByEmail is the body of UserRepo.GetByEmail and UserTxRepo.GetByEmail: tx
+// is nil outside a transaction.
+func (r *UserRepo) getByEmail(ctx context.Context, tx *runtime.Tx, email string) (*User, error) {
+	on := runtime.Bind(r.target, tx)
 	row := new(User)
-	if err := r.target.QueryRow(ctx, r.qGetByEmail, email).Scan(&row.ID, &row.Email, &row.Name, &row.Joined, &row.IsAdmin); err != nil {
+	if err := scanUser(on.QueryRow(ctx, r.qGetByEmail, email), row); err != nil {
 		return nil, fmt.Errorf("get blogdb.User by Email %v: %w", email, err)
 	}
 	return row, nil
@@ -133,7 +229,7 @@ func (r *UserRepo) GetMany(ctx context.Context, ids []UserID) ([]*User, error) {
 	if err := func() error {
 		for rows.Next() {
 			row := new(User)
-			if err := rows.Scan(&row.ID, &row.Email, &row.Name, &row.Joined, &row.IsAdmin); err != nil {
+			if err := scanUser(rows, row); err != nil {
 				return err
 			}
 			found[row.ID] = row
@@ -149,80 +245,6 @@ func (r *UserRepo) GetMany(ctx context.Context, ids []UserID) ([]*User, error) {
 	return out, nil
 }
 
-// Insert stores row in one round trip and sets row.ID to the ID the database
-// minted, which it returns. Any ID already in row is ignored.
-func (r *UserTxRepo) Insert(ctx context.Context, row *User) (UserID, error) {
-	if err := r.tx.QueryRow(ctx, r.repo.qInsert, row.Email, row.Name, row.Joined, row.IsAdmin).Scan(&row.ID); err != nil {
-		return 0, fmt.Errorf("insert blogdb.User: %w", err)
-	}
-	return UserID(row.ID), nil
-}
-
-// Get returns the User with the given ID. The error wraps runtime.ErrNotFound
-// when there is none.
-func (r *UserTxRepo) Get(ctx context.Context, id UserID) (*User, error) {
-	row := new(User)
-	if err := r.tx.QueryRow(ctx, r.repo.qGet, int64(id)).Scan(&row.ID, &row.Email, &row.Name, &row.Joined, &row.IsAdmin); err != nil {
-		return nil, fmt.Errorf("get blogdb.User %d: %w", id, err)
-	}
-	return row, nil
-}
-
-// Update writes every column of row except the ID to the row with ID row.ID,
-// in one round trip. The error wraps runtime.ErrNotFound when no row matches.
-func (r *UserTxRepo) Update(ctx context.Context, row *User) error {
-	tag, err := r.tx.Exec(ctx, r.repo.qUpdate, row.ID, row.Email, row.Name, row.Joined, row.IsAdmin)
-	if err != nil {
-		return fmt.Errorf("update blogdb.User %d: %w", row.ID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("update blogdb.User %d: %w", row.ID, runtime.ErrNotFound)
-	}
-	return nil
-}
-
-// Delete removes the row with the given ID in one round trip. The error wraps
-// runtime.ErrNotFound when there is none.
-func (r *UserTxRepo) Delete(ctx context.Context, id UserID) error {
-	tag, err := r.tx.Exec(ctx, r.repo.qDelete, int64(id))
-	if err != nil {
-		return fmt.Errorf("delete blogdb.User %d: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("delete blogdb.User %d: %w", id, runtime.ErrNotFound)
-	}
-	return nil
-}
-
-// List returns up to page.Size() User rows, newest first (by ID). To get the
-// next page, set page.After to the ID of the last row returned (page.Next).
-func (r *UserTxRepo) List(ctx context.Context, page runtime.Page) ([]*User, error) {
-	rows, err := r.tx.Query(ctx, r.repo.qList, page.Cursor(), page.Size())
-	if err != nil {
-		return nil, fmt.Errorf("list blogdb.User: %w", err)
-	}
-	return r.repo.collect(rows, page.Size())
-}
-
-// Count returns the number of User rows.
-func (r *UserTxRepo) Count(ctx context.Context) (int64, error) {
-	var n int64
-	if err := r.tx.QueryRow(ctx, r.repo.qCount).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count blogdb.User: %w", err)
-	}
-	return n, nil
-}
-
-// GetByEmail returns the User whose Email is email, in one round trip. The
-// error wraps runtime.ErrNotFound when there is none.
-func (r *UserTxRepo) GetByEmail(ctx context.Context, email string) (*User, error) {
-	row := new(User)
-	if err := r.tx.QueryRow(ctx, r.repo.qGetByEmail, email).Scan(&row.ID, &row.Email, &row.Name, &row.Joined, &row.IsAdmin); err != nil {
-		return nil, fmt.Errorf("get blogdb.User by Email %v: %w", email, err)
-	}
-	return row, nil
-}
-
 // collect reads the rows of a list into one allocation per page.
 func (r *UserRepo) collect(rows pgx.Rows, size int) ([]*User, error) {
 	defer rows.Close()
@@ -235,7 +257,7 @@ func (r *UserRepo) collect(rows pgx.Rows, size int) ([]*User, error) {
 		}
 		slab = append(slab, User{})
 		row := &slab[len(slab)-1]
-		if err := rows.Scan(&row.ID, &row.Email, &row.Name, &row.Joined, &row.IsAdmin); err != nil {
+		if err := scanUser(rows, row); err != nil {
 			return nil, fmt.Errorf("read blogdb.User rows: %w", err)
 		}
 		out = append(out, row)
@@ -244,4 +266,9 @@ func (r *UserRepo) collect(rows pgx.Rows, size int) ([]*User, error) {
 		return nil, fmt.Errorf("read blogdb.User rows: %w", err)
 	}
 	return out, nil
+}
+
+// scanUser reads one row of table "users" into dest, every column in order.
+func scanUser(row pgx.Row, dest *User) error {
+	return row.Scan(&dest.ID, &dest.Email, &dest.Name, &dest.Joined, &dest.IsAdmin)
 }
