@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,7 +25,29 @@ type Config struct {
 	Groups map[string][]ServerConfig
 	// Pool bounds the connection pool of every physical server.
 	Pool PoolConfig
+	// ConfigurePool, when set, is called once for each physical server's
+	// pool (each distinct connection string) with the pgxpool.Config the
+	// runtime built, before the pool is created: the place for pgx's own
+	// hooks, for all servers or, by PoolInfo, for some. Set
+	// ConnConfig.Tracer (a pgx.QueryTracer such as otelpgx or tracelog;
+	// TargetFromContext tells it the group, shard and server of each
+	// query), AfterConnect or PrepareConn (register enum or pgvector types),
+	// BeforeClose, or anything else pgx offers. MaxConns and ShouldPing are
+	// the runtime's (they keep acquisition bounded) and are reset after
+	// the call; an error fails Open.
+	ConfigurePool func(PoolInfo, *pgxpool.Config) error
 }
+
+// PoolInfo says which configured servers share a pool (a connection
+// string): the databases and the group servers using it.
+type PoolInfo struct {
+	Addr      string        // host:port/database, never a password
+	Databases []string      // names of databases on this pool
+	Servers   []GroupServer // group servers on this pool
+}
+
+// GroupServer names one physical server of a shard group.
+type GroupServer struct{ Group, Server string }
 
 // ServerConfig is one physical server of a shard group.
 type ServerConfig struct {
@@ -41,8 +64,13 @@ type ServerConfig struct {
 	Shards string
 }
 
-// PoolConfig bounds each physical server's pool. Zero fields take the
-// defaults documented on each field.
+// PoolConfig bounds each physical server's pool. A zero field takes the
+// value a connection string sets with pgxpool's own parameters
+// (pool_max_conns, pool_min_conns, pool_max_conn_lifetime,
+// pool_max_conn_idle_time, connect_timeout), else the default documented on
+// the field; a non-zero field overrides the connection string. pgxpool
+// parameters PoolConfig has no field for (pool_health_check_period,
+// pool_max_conn_lifetime_jitter, ...) are always the connection string's.
 type PoolConfig struct {
 	// MaxConns is the most connections open to one physical server, shared by
 	// all logical shards (and databases) on it. Default 8.
@@ -58,6 +86,11 @@ type PoolConfig struct {
 	// ConnectTimeout bounds dialling and authenticating one connection.
 	// Default (and maximum): AcquireTimeout.
 	ConnectTimeout time.Duration
+	// ProbeInterval is how long a server stays known down after a
+	// connection to it failed: calls fail at once with ErrUnavailable (or
+	// ErrMisconfigured) without dialling, then one call probes. Default
+	// 100ms. See the package documentation, "Faults".
+	ProbeInterval time.Duration
 	// MaxConnLifetime and MaxConnIdleTime recycle connections. Defaults 1h
 	// and 30m.
 	MaxConnLifetime time.Duration
@@ -75,6 +108,7 @@ const (
 	DefaultAcquireTimeout  = 5 * time.Second
 	DefaultMaxConnLifetime = time.Hour
 	DefaultMaxConnIdleTime = 30 * time.Minute
+	DefaultProbeInterval   = 100 * time.Millisecond
 )
 
 func (p PoolConfig) withDefaults() PoolConfig {
@@ -93,7 +127,78 @@ func (p PoolConfig) withDefaults() PoolConfig {
 	if p.MaxConnIdleTime == 0 {
 		p.MaxConnIdleTime = DefaultMaxConnIdleTime
 	}
+	if p.ProbeInterval == 0 {
+		p.ProbeInterval = DefaultProbeInterval
+	}
 	return p
+}
+
+// forConn merges p (as given, before defaults) with the pool parameters a
+// connection string set (keys, see connKeys) and applies the defaults.
+func (p PoolConfig) forConn(cfg *pgxpool.Config, keys map[string]bool) PoolConfig {
+	if p.MaxConns == 0 && keys["pool_max_conns"] {
+		p.MaxConns = cfg.MaxConns
+	}
+	if p.MinConns == 0 && keys["pool_min_conns"] {
+		p.MinConns = cfg.MinConns
+	}
+	if p.MaxConnLifetime == 0 && keys["pool_max_conn_lifetime"] {
+		p.MaxConnLifetime = cfg.MaxConnLifetime
+	}
+	if p.MaxConnIdleTime == 0 && keys["pool_max_conn_idle_time"] {
+		p.MaxConnIdleTime = cfg.MaxConnIdleTime
+	}
+	if p.ConnectTimeout == 0 && keys["connect_timeout"] {
+		p.ConnectTimeout = cfg.ConnConfig.ConnectTimeout
+	}
+	return p.withDefaults()
+}
+
+// connKeys returns the parameter names a connection string sets (URL query
+// parameters, or the keywords of a keyword=value DSN). Values are skipped,
+// never kept.
+func connKeys(conn string) map[string]bool {
+	keys := map[string]bool{}
+	if strings.HasPrefix(conn, "postgres://") || strings.HasPrefix(conn, "postgresql://") {
+		u, err := url.Parse(conn)
+		if err == nil {
+			for k := range u.Query() {
+				keys[k] = true
+			}
+		}
+		return keys
+	}
+	s := conn
+	for {
+		s = strings.TrimLeft(s, " \t\n\r")
+		if s == "" {
+			return keys
+		}
+		i := strings.IndexAny(s, "= \t\n\r")
+		if i < 0 {
+			return keys
+		}
+		keys[s[:i]] = true
+		s = strings.TrimLeft(s[i:], " \t\n\r")
+		s = strings.TrimPrefix(s, "=")
+		s = strings.TrimLeft(s, " \t\n\r")
+		if strings.HasPrefix(s, "'") {
+			// Quoted value: up to the next unescaped quote.
+			j := 1
+			for ; j < len(s) && s[j] != '\''; j++ {
+				if s[j] == '\\' {
+					j++
+				}
+			}
+			s = s[min(j+1, len(s)):]
+			continue
+		}
+		j := strings.IndexAny(s, " \t\n\r")
+		if j < 0 {
+			return keys
+		}
+		s = s[j:]
+	}
 }
 
 func (p PoolConfig) validate(ps *problems) {
@@ -113,7 +218,7 @@ func (p PoolConfig) validate(ps *problems) {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"AcquireTimeout", p.AcquireTimeout}, {"ConnectTimeout", p.ConnectTimeout}, {"MaxConnLifetime", p.MaxConnLifetime}, {"MaxConnIdleTime", p.MaxConnIdleTime}} {
+	}{{"AcquireTimeout", p.AcquireTimeout}, {"ConnectTimeout", p.ConnectTimeout}, {"MaxConnLifetime", p.MaxConnLifetime}, {"MaxConnIdleTime", p.MaxConnIdleTime}, {"ProbeInterval", p.ProbeInterval}} {
 		if d.v < 0 {
 			ps.add("pool: %s is negative (%s)", d.name, d.v)
 		}

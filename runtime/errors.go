@@ -30,8 +30,19 @@ var (
 
 	// ErrUnavailable reports that a physical server could not be reached or
 	// dropped the connection (refused, reset, shutting down, connect
-	// timeout). Only the shards on that server are affected.
+	// timeout, no answer within AcquireTimeout). Only the shards on that
+	// server are affected; retrying later may succeed. While a server is
+	// known down, calls fail with it at once, without dialling (see
+	// PoolConfig.ProbeInterval).
 	ErrUnavailable = errors.New("server unavailable")
+
+	// ErrMisconfigured reports that a server refused the connection's
+	// configuration: a wrong password (SQLSTATE 28P01), a missing role or
+	// failed authorization (28000), a missing database (3D000), or TLS that
+	// cannot be negotiated or verified. Retrying does not help until the
+	// configuration (or the server) is fixed; it never matches
+	// ErrUnavailable.
+	ErrMisconfigured = errors.New("server rejected the connection configuration")
 )
 
 // notFound is what a Row's Scan returns inside a *ShardError when the query

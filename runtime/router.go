@@ -14,7 +14,6 @@ import (
 // with Open and Close it on shutdown.
 type Router struct {
 	spec      Spec
-	pool      PoolConfig // with defaults applied
 	pools     []*serverPool
 	databases map[string]*Database
 	dbList    []*Database // Spec order
@@ -68,19 +67,46 @@ func Open(ctx context.Context, cfg Config, spec Spec) (*Router, error) {
 	}
 	r := &Router{
 		spec:      spec,
-		pool:      cfg.Pool.withDefaults(),
 		databases: map[string]*Database{},
 		groups:    map[string]*Group{},
+	}
+	// Who uses each connection string, for ConfigurePool.
+	infos := map[string]*PoolInfo{}
+	info := func(url string) *PoolInfo {
+		if infos[url] == nil {
+			infos[url] = &PoolInfo{}
+		}
+		return infos[url]
+	}
+	for _, ds := range spec.Databases {
+		pi := info(cfg.Databases[ds.Name])
+		pi.Databases = append(pi.Databases, ds.Name)
+	}
+	for _, gs := range spec.Groups {
+		for _, ps := range parsed[gs.Name] {
+			pi := info(ps.url)
+			pi.Servers = append(pi.Servers, GroupServer{Group: gs.Name, Server: ps.name})
+		}
 	}
 	byURL := map[string]*serverPool{}
 	poolFor := func(url string) (*serverPool, error) {
 		if sp, ok := byURL[url]; ok {
 			return sp, nil
 		}
-		sp, err := newServerPool(ctx, url, r.pool)
+		var configure func(*pgxpool.Config) error
+		if cfg.ConfigurePool != nil {
+			configure = func(pc *pgxpool.Config) error {
+				pi := *infos[url]
+				pi.Addr = describeConn(pc)
+				return cfg.ConfigurePool(pi, pc)
+			}
+		}
+		sp, err := newServerPool(ctx, url, cfg.Pool, configure)
 		if err != nil {
 			return nil, err
 		}
+		sp.info = *infos[url]
+		sp.info.Addr = sp.where
 		byURL[url] = sp
 		r.pools = append(r.pools, sp)
 		return sp, nil

@@ -46,6 +46,67 @@ func (t Target) Server() *Server { return t.srv }
 // Schema returns the quoted schema the target's queries use.
 func (t Target) Schema() string { return t.schema }
 
+// Group returns the name of the target's shard group ("" for a database).
+func (t Target) Group() string {
+	if t.group == nil {
+		return ""
+	}
+	return t.group.name
+}
+
+// Database returns the name of the target's database ("" for a shard).
+func (t Target) Database() string {
+	if t.db == nil {
+		return ""
+	}
+	return t.db.name
+}
+
+type targetKey struct{}
+
+// TargetFromContext returns the target of the statement whose context this
+// is. When Config.ConfigurePool set a ConnConfig.Tracer, every statement of
+// Target and Tx runs with its target in the context, so a pgx.QueryTracer
+// (TraceQueryStart's ctx) can label spans and log lines with the group,
+// shard, schema and server: t.Group(), t.Shard(), t.Schema(),
+// t.Server().Name(). Without a tracer nothing is added (no cost per call).
+// Fan-out rounds run many shards on one connection and are not labelled.
+func TargetFromContext(ctx context.Context) (Target, bool) {
+	t, ok := ctx.Value(targetKey{}).(Target)
+	return t, ok
+}
+
+// traced returns ctx carrying the target when its server has a tracer.
+func (t *Target) traced(ctx context.Context) context.Context {
+	if t.srv.pool.traced {
+		return context.WithValue(ctx, targetKey{}, *t)
+	}
+	return ctx
+}
+
+// WithConn runs fn with a connection of the target's server, for what the
+// generated code does not cover (CopyFrom, SendBatch, LISTEN): taken within
+// PoolConfig.AcquireTimeout like every call (failing with a *ShardError of
+// ErrPoolTimeout, ErrUnavailable or ErrMisconfigured), and returned to the
+// pool when fn returns. schema is the target's quoted schema, to qualify
+// every table name ("blog_0007".posts); fn must not change session state
+// (SET search_path, prepared statements it leaves behind) since the
+// connection is shared by all shards of the server. fn's error is returned
+// unchanged.
+func (t Target) WithConn(ctx context.Context, fn func(conn *pgx.Conn, schema string) error) error {
+	if t.srv == nil {
+		_, err := t.sql(nil)
+		return err
+	}
+	sp := t.srv.pool
+	c, err := sp.acquire(ctx)
+	if err != nil {
+		return t.fail(err)
+	}
+	defer sp.release(c)
+	return fn(c.Conn(), t.schema)
+}
+
 // sql returns the query's text for this target or a *ShardError.
 func (t *Target) sql(q *Query) (string, error) {
 	switch {
@@ -109,6 +170,7 @@ func (t Target) exec(ctx context.Context, q *Query, args []any) (pgconn.CommandT
 	if err != nil {
 		return pgconn.CommandTag{}, t.fail(err)
 	}
+	ctx = t.traced(ctx)
 	a, prefixed := sp.args(args)
 	tag, err := c.Conn().Exec(ctx, sql, a...)
 	if err != nil {
@@ -150,6 +212,7 @@ func (t Target) query(ctx context.Context, q *Query, args []any) (pgx.Rows, erro
 		e := t.fail(err)
 		return errRows{e}, e
 	}
+	ctx = t.traced(ctx)
 	a, prefixed := sp.args(args)
 	rows, err := c.Conn().Query(ctx, sql, a...)
 	if err != nil {
@@ -186,6 +249,7 @@ func (t Target) queryRow(ctx context.Context, q *Query, args []any, retried bool
 	if err != nil {
 		return errRow{t.fail(err)}
 	}
+	ctx = t.traced(ctx)
 	a, prefixed := sp.args(args)
 	r := sp.newRow()
 	*r = shardRow{row: c.Conn().QueryRow(ctx, sql, a...), t: t, c: c, ctx: ctx, q: q, in: args, retried: retried}

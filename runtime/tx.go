@@ -32,6 +32,11 @@ func (tx *Tx) Shard() Shard { return tx.t.shard }
 // Target returns the shard or database the transaction is bound to.
 func (tx *Tx) Target() Target { return tx.t }
 
+// Pgx returns the underlying pgx transaction, for what the generated code
+// does not cover (CopyFrom, SendBatch); qualify tables with
+// tx.Target().Schema(). Do not commit or roll it back: InTx does.
+func (tx *Tx) Pgx() pgx.Tx { return tx.tx }
+
 // Exec runs a statement in the transaction.
 func (tx *Tx) Exec(ctx context.Context, q *Query, args ...any) (pgconn.CommandTag, error) {
 	sql, err := tx.t.sql(q)
@@ -39,6 +44,7 @@ func (tx *Tx) Exec(ctx context.Context, q *Query, args ...any) (pgconn.CommandTa
 		return pgconn.CommandTag{}, err
 	}
 	sp := tx.t.srv.pool
+	ctx = tx.t.traced(ctx)
 	a, prefixed := sp.args(args)
 	tag, err := tx.tx.Exec(ctx, sql, a...)
 	if prefixed {
@@ -57,6 +63,7 @@ func (tx *Tx) Query(ctx context.Context, q *Query, args ...any) (pgx.Rows, error
 		return errRows{err}, err
 	}
 	sp := tx.t.srv.pool
+	ctx = tx.t.traced(ctx)
 	a, prefixed := sp.args(args)
 	rows, err := tx.tx.Query(ctx, sql, a...)
 	if err != nil {
@@ -81,6 +88,7 @@ func (tx *Tx) QueryRow(ctx context.Context, q *Query, args ...any) pgx.Row {
 		return errRow{err}
 	}
 	sp := tx.t.srv.pool
+	ctx = tx.t.traced(ctx)
 	a, prefixed := sp.args(args)
 	r := sp.newRow()
 	*r = shardRow{row: tx.tx.QueryRow(ctx, sql, a...), t: tx.t, ctx: ctx}
@@ -109,6 +117,7 @@ func (t Target) InTx(ctx context.Context, fn func(*Tx) error) (err error) {
 		return t.fail(err)
 	}
 	defer sp.release(c)
+	ctx = t.traced(ctx)
 	ptx, err := c.Conn().Begin(ctx)
 	if err != nil {
 		return t.fail(sp.classify(ctx, c.Conn(), err))
