@@ -40,7 +40,7 @@ type serverPool struct {
 	chunks sync.Pool
 
 	// down is the breaker: nil while the server is healthy (see breaker.go).
-	down          atomic.Pointer[downState]
+	down           atomic.Pointer[downState]
 	probeInterval  time.Duration
 	connectTimeout time.Duration
 
