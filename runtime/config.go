@@ -1,7 +1,9 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"sort"
 	"strconv"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -249,7 +252,8 @@ func ParseQueryExecMode(s string) (pgx.QueryExecMode, error) {
 	case "simple_protocol":
 		return pgx.QueryExecModeSimpleProtocol, nil
 	}
-	return 0, fmt.Errorf("unknown query exec mode %q (want auto, cache_statement, cache_describe, describe_exec, exec or simple_protocol)", s)
+	// The value is not shown: it could be a secret put in the wrong place.
+	return 0, fmt.Errorf("unknown query exec mode (want auto, cache_statement, cache_describe, describe_exec, exec or simple_protocol)")
 }
 
 // ShardRange is an inclusive range of logical shards.
@@ -266,44 +270,64 @@ func (r ShardRange) String() string {
 	return strconv.Itoa(int(r.First)) + "-" + strconv.Itoa(int(r.Last))
 }
 
-// ParseShardRange parses "first-last" (inclusive) or a single "n".
+// ParseShardRange parses "first-last" (inclusive) or a single "n". Its
+// errors show the value only when it is made of digits, dots, dashes and
+// spaces (a mistyped range, never a misplaced connection string).
 func ParseShardRange(s string) (ShardRange, error) {
 	t := strings.TrimSpace(s)
 	if t == "" {
-		return ShardRange{}, fmt.Errorf("empty shard range (want e.g. \"0-2047\")")
+		return ShardRange{}, fmt.Errorf("empty shard range (want e.g. \"0-2047\" or \"7\")")
+	}
+	bad := func() (ShardRange, error) {
+		return ShardRange{}, fmt.Errorf("shard range %s is not of the form first-last or n (want e.g. \"0-2047\" or \"7\")", showRange(s))
 	}
 	lo, hi, found := strings.Cut(t, "-")
-	a, err := parseShardNum(lo)
-	if err != nil {
-		return ShardRange{}, fmt.Errorf("shard range %q: %v", s, err)
+	a, ok := parseShardNum(lo)
+	if !ok {
+		return bad()
 	}
 	b := a
 	if found {
-		if b, err = parseShardNum(hi); err != nil {
-			return ShardRange{}, fmt.Errorf("shard range %q: %v", s, err)
+		if b, ok = parseShardNum(hi); !ok {
+			return bad()
 		}
 	}
+	if a > 1<<30 || b > 1<<30 {
+		return ShardRange{}, fmt.Errorf("shard range %s is out of range", showRange(s))
+	}
 	if b < a {
-		return ShardRange{}, fmt.Errorf("shard range %q ends before it starts", s)
+		return ShardRange{}, fmt.Errorf("shard range %s ends before it starts", showRange(s))
 	}
 	return ShardRange{Shard(a), Shard(b)}, nil
 }
 
-func parseShardNum(s string) (int, error) {
+func parseShardNum(s string) (int, bool) {
 	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, fmt.Errorf("missing shard number")
+	if s == "" || len(s) > 10 {
+		return 0, false
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
-			return 0, fmt.Errorf("%q is not a shard number", s)
+			return 0, false
 		}
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n > 1<<30 {
-		return 0, fmt.Errorf("%q is out of range", s)
+	return n, err == nil
+}
+
+// showRange quotes a would-be shard range for an error if it holds only
+// digits, '.', '-' and spaces (at most 32 bytes); anything else might be a
+// secret put in the wrong place and is not shown.
+func showRange(s string) string {
+	if len(s) > 32 {
+		return "(value not shown)"
 	}
-	return n, nil
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c == '.' || c == '-' || c == ' ') {
+			return "(value not shown)"
+		}
+	}
+	return strconv.Quote(s)
 }
 
 // parsedServer is a validated ServerConfig.
@@ -315,17 +339,64 @@ type parsedServer struct {
 }
 
 // parseConn parses a connection string with pgxpool (URL or keyword=value
-// DSN). The error never contains the string: pgx's own messages quote it
-// (redacting passwords only on a best-effort basis), so they are dropped.
+// DSN). The error never contains the string or a part of it: pgx's own
+// messages quote it (redacting passwords only on a best-effort basis), so
+// only the kind of problem is kept.
 func parseConn(conn string) (*pgxpool.Config, error) {
 	if strings.TrimSpace(conn) == "" {
 		return nil, fmt.Errorf("connection string is empty")
 	}
+	isURL := strings.HasPrefix(conn, "postgres://") || strings.HasPrefix(conn, "postgresql://")
 	pc, err := pgxpool.ParseConfig(conn)
 	if err != nil {
-		return nil, fmt.Errorf("connection string is neither a valid postgres:// URL nor a valid keyword=value DSN")
+		return nil, connProblem(err, isURL)
+	}
+	if cc := pc.ConnConfig; isURL && strings.ContainsAny(cc.Database+cc.Host, "@/") {
+		// postgres://app:84/x@db/app parses as host app, port 84,
+		// database "x@db/app": an unescaped '/' in the password.
+		return nil, fmt.Errorf("connection URL parses with '@' or '/' in its host or database name: a password or user name containing / # ? @ : or %% must be percent-encoded (%%2F %%23 %%3F %%40 %%3A %%25)")
 	}
 	return pc, nil
+}
+
+// connProblem describes a pgx parse error without any part of the
+// connection string.
+func connProblem(err error, isURL bool) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		// A TLS file (sslrootcert, sslcert, sslkey) that cannot be read;
+		// its path is not a secret.
+		return fmt.Errorf("connection string names a file that cannot be read: %v", pe)
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		var ee url.EscapeError
+		if errors.As(err, &ee) {
+			return fmt.Errorf("connection URL has an invalid %%-escape (write a literal %% as %%25)")
+		}
+		return fmt.Errorf("connection string is not a valid postgres:// URL (a password or user name containing / # ? @ : or %% must be percent-encoded: %%2F %%23 %%3F %%40 %%3A %%25)")
+	}
+	var pce *pgconn.ParseConfigError
+	if errors.As(err, &pce) {
+		c := *pce
+		c.ConnString = ""
+		msg := strings.TrimPrefix(c.Error(), "cannot parse ``: ")
+		if inner := errors.Unwrap(pce); inner != nil {
+			msg = strings.TrimSuffix(msg, " ("+inner.Error()+")")
+		}
+		if msg == "failed to parse as keyword/value" {
+			msg = "not a valid keyword=value DSN (quote values containing spaces as key='va lue', escaping ' and \\ with \\)"
+		}
+		form := "keyword=value DSN"
+		if isURL {
+			form = "postgres:// URL"
+			if msg == "invalid port" {
+				msg += " (a password or user name containing / # ? @ : or % must be percent-encoded: %2F %23 %3F %40 %3A %25)"
+			}
+		}
+		return fmt.Errorf("connection string (a %s): %s", form, msg)
+	}
+	return fmt.Errorf("connection string is neither a valid postgres:// URL nor a valid keyword=value DSN")
 }
 
 // describeConn is host:port/database of a parsed connection, for errors.
@@ -386,15 +457,16 @@ func (c Config) check(spec Spec, p *problems) map[string][]parsedServer {
 	return out
 }
 
-func checkGroup(g GroupSpec, servers []ServerConfig, p *problems) []parsedServer {
-	var ok []parsedServer
+func checkGroup(g GroupSpec, servers []ServerConfig, p *problems) (out []parsedServer) {
+	var ok, ranged []parsedServer
 	seen := map[string]bool{}
 	for i, s := range servers {
 		label := fmt.Sprintf("group %q server #%d", g.Name, i+1)
 		if s.Name != "" {
 			label = fmt.Sprintf("group %q server %q", g.Name, s.Name)
 		}
-		bad := false
+		bad := false // any problem: the server is not returned
+		rangeOK := true
 		if msg := checkIdent("server", s.Name, maxIdent); msg != "" {
 			p.add("group %q server #%d: %s", g.Name, i+1, msg)
 			bad = true
@@ -414,20 +486,32 @@ func checkGroup(g GroupSpec, servers []ServerConfig, p *problems) []parsedServer
 		}
 		if err != nil {
 			p.add("%s: %v", label, err)
-			bad = true
+			bad, rangeOK = true, false
 		} else if g.Shards > 0 && int(rng.Last) >= g.Shards {
 			p.add("%s: shard range %s exceeds the group's %d shards (0-%d)", label, rng, g.Shards, g.Shards-1)
 			bad = true
 		}
+		ps := parsedServer{name: s.Name, url: s.URL, rng: rng}
+		if rangeOK {
+			ranged = append(ranged, ps)
+		}
 		if !bad {
-			ok = append(ok, parsedServer{name: s.Name, url: s.URL, rng: rng, where: describeConn(pc)})
+			ps.where = describeConn(pc)
+			ok = append(ok, ps)
 		}
 	}
-	if len(ok) != len(servers) || g.Shards <= 0 {
-		return nil // coverage is only meaningful once every range parsed
+	if len(ranged) != len(servers) || g.Shards <= 0 {
+		// Coverage is only meaningful once every range parsed; a bad
+		// connection string or name does not hide a gap or an overlap.
+		return nil
 	}
-	ranges := make([]NamedRange, 0, len(ok))
-	for _, s := range ok {
+	defer func() {
+		if len(ok) != len(servers) {
+			out = nil
+		}
+	}()
+	ranges := make([]NamedRange, 0, len(ranged))
+	for _, s := range ranged {
 		if s.rng.Last < s.rng.First {
 			continue // holds no shard (a move's target)
 		}
@@ -460,6 +544,18 @@ func specGroupNames(s Spec) []string {
 		n = append(n, g.Name)
 	}
 	return n
+}
+
+// closest returns the known name nearest to name within edit distance
+// below limit.
+func closest(name string, known []string, limit int) (string, bool) {
+	best, bestD := "", limit
+	for _, k := range known {
+		if d := editDistance(name, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best, best != ""
 }
 
 // suggest returns "; did you mean \"x\"?" for the closest known name within

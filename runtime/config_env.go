@@ -18,7 +18,39 @@ const (
 	envGroupPrefix    = "SHARDGEN_GROUP_"
 	envPoolPrefix     = "SHARDGEN_POOL_"
 	envDatabaseURL    = "DATABASE_URL"
+	// envTestDatabaseURL is pgtest's (runtime/pgtest.EnvDatabaseURL); it
+	// is not the runtime's but is allowed beside its variables.
+	envTestDatabaseURL = "SHARDGEN_TEST_DATABASE_URL"
 )
+
+// suggestEnv returns "; did you mean X?" for an unknown SHARDGEN_
+// variable: the nearest fixed name, or the name with its misspelt
+// DATABASE, GROUP, POOL or CONFIG word (and pool field) corrected.
+func suggestEnv(k string, durations map[string]*time.Duration, ints map[string]*int32) string {
+	var fixed []string
+	fixed = append(fixed, envConfigFile, envPoolPrefix+"QUERY_EXEC_MODE")
+	for f := range durations {
+		fixed = append(fixed, envPoolPrefix+f)
+	}
+	for f := range ints {
+		fixed = append(fixed, envPoolPrefix+f)
+	}
+	sort.Strings(fixed)
+	if best, ok := closest(k, fixed, 3); ok {
+		return "; did you mean " + best + "?"
+	}
+	rest := strings.TrimPrefix(k, envPrefix)
+	word, tail, _ := strings.Cut(rest, "_")
+	for _, w := range []string{"DATABASE", "GROUP"} {
+		if word != w && editDistance(word, w) <= 2 && tail != "" {
+			return "; did you mean " + envPrefix + w + "_" + tail + "?"
+		}
+	}
+	if word == "DATABASE" && !strings.HasSuffix(tail, "_URL") {
+		return "; did you mean " + envPrefix + "DATABASE_" + strings.TrimSuffix(tail, "_") + "_URL?"
+	}
+	return ""
+}
 
 func envDatabaseVar(db string) string { return envDatabasePrefix + strings.ToUpper(db) + "_URL" }
 func envGroupServersVar(g string) string {
@@ -136,6 +168,7 @@ func ConfigFromEnviron(environ []string) (Config, error) {
 		"CONNECT_TIMEOUT":    &cfg.Pool.ConnectTimeout,
 		"MAX_CONN_LIFETIME":  &cfg.Pool.MaxConnLifetime,
 		"MAX_CONN_IDLE_TIME": &cfg.Pool.MaxConnIdleTime,
+		"PROBE_INTERVAL":     &cfg.Pool.ProbeInterval,
 	}
 	ints := map[string]*int32{"MAX_CONNS": &cfg.Pool.MaxConns, "MIN_CONNS": &cfg.Pool.MinConns}
 	for _, k := range keys {
@@ -147,13 +180,13 @@ func ConfigFromEnviron(environ []string) (Config, error) {
 		if d, ok := durations[field]; ok {
 			used[k] = true
 			if *d, ok = parseDuration(v); !ok {
-				p.add("%s=%q is not a duration (want e.g. 5s, 250ms)", k, v)
+				p.add("%s is not a Go duration (want e.g. 5s, 250ms; the value is not shown)", k)
 			}
 		} else if n, ok := ints[field]; ok {
 			used[k] = true
 			i, err := strconv.ParseInt(v, 10, 32)
 			if err != nil {
-				p.add("%s=%q is not an integer", k, v)
+				p.add("%s is not an integer (the value is not shown)", k)
 			}
 			*n = int32(i)
 		} else if field == "QUERY_EXEC_MODE" {
@@ -168,16 +201,12 @@ func ConfigFromEnviron(environ []string) (Config, error) {
 
 	var unknown []string
 	for _, k := range keys {
-		if used[k] {
-			continue
-		}
-		if strings.HasPrefix(k, envDatabasePrefix) || strings.HasPrefix(k, envGroupPrefix) || strings.HasPrefix(k, envPoolPrefix) {
+		if !used[k] && strings.HasPrefix(k, envPrefix) && k != envTestDatabaseURL {
 			unknown = append(unknown, k)
 		}
 	}
-	sort.Strings(unknown)
 	for _, k := range unknown {
-		p.add("unknown variable %s (see the runtime package documentation for the SHARDGEN_* scheme)", k)
+		p.add("unknown variable %s%s (see the runtime package documentation for the SHARDGEN_* variables)", k, suggestEnv(k, durations, ints))
 	}
 	if err := p.err(); err != nil {
 		return Config{}, err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 )
 
 // LoadConfigFile reads a JSON config file:
@@ -18,7 +19,8 @@ import (
 //	    ]
 //	  },
 //	  "pool": {"max_conns": 8, "min_conns": 0, "acquire_timeout": "5s", "connect_timeout": "5s",
-//	           "max_conn_lifetime": "1h", "max_conn_idle_time": "30m", "query_exec_mode": "auto"}
+//	           "max_conn_lifetime": "1h", "max_conn_idle_time": "30m", "probe_interval": "100ms",
+//	           "query_exec_mode": "auto"}
 //	}
 //
 // A "redis" key holds the configuration of runtime/shardredis, which
@@ -61,6 +63,7 @@ type filePool struct {
 	ConnectTimeout  string `json:"connect_timeout"`
 	MaxConnLifetime string `json:"max_conn_lifetime"`
 	MaxConnIdleTime string `json:"max_conn_idle_time"`
+	ProbeInterval   string `json:"probe_interval"`
 	QueryExecMode   string `json:"query_exec_mode"`
 }
 
@@ -101,13 +104,14 @@ func ParseConfigJSON(data []byte, lookup func(string) (string, bool)) (Config, e
 			{"connect_timeout", fp.ConnectTimeout, (*int64)(&cfg.Pool.ConnectTimeout)},
 			{"max_conn_lifetime", fp.MaxConnLifetime, (*int64)(&cfg.Pool.MaxConnLifetime)},
 			{"max_conn_idle_time", fp.MaxConnIdleTime, (*int64)(&cfg.Pool.MaxConnIdleTime)},
+			{"probe_interval", fp.ProbeInterval, (*int64)(&cfg.Pool.ProbeInterval)},
 		} {
 			if d.v == "" {
 				continue
 			}
 			v, ok := parseDuration(d.v)
 			if !ok {
-				p.add("pool.%s: %q is not a duration (want e.g. 5s, 250ms)", d.key, d.v)
+				p.add("pool.%s is not a Go duration (want e.g. 5s, 250ms; the value is not shown)", d.key)
 			}
 			*d.dst = int64(v)
 		}
@@ -135,19 +139,24 @@ func ExpandVars(s string, lookup func(string) (string, bool), where string) (str
 }
 
 // expand replaces ${NAME} with lookup(NAME). Only the ${...} form is
-// recognised, so a '$' inside a password needs no escaping.
+// recognised, so a '$' inside a password needs no escaping. In a
+// postgres:// URL the value is percent-encoded (every byte but letters,
+// digits and -._~), so a password with / # ? @ : or % lands in the password
+// and nowhere else. In a keyword=value DSN a value with a space, quote or
+// backslash is refused: it would need quoting there.
 func expand(s string, lookup func(string) (string, bool), p *problems, where string) string {
 	if lookup == nil {
 		return s
 	}
-	var b bytes.Buffer
+	isURL := strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+	var b strings.Builder
 	for {
-		i := bytes.Index([]byte(s), []byte("${"))
+		i := strings.Index(s, "${")
 		if i < 0 {
 			b.WriteString(s)
 			return b.String()
 		}
-		j := bytes.IndexByte([]byte(s[i+2:]), '}')
+		j := strings.IndexByte(s[i+2:], '}')
 		if j < 0 {
 			b.WriteString(s)
 			return b.String()
@@ -158,7 +167,31 @@ func expand(s string, lookup func(string) (string, bool), p *problems, where str
 			p.add("%s: environment variable %s is not set", where, name)
 		}
 		b.WriteString(s[:i])
-		b.WriteString(v)
+		switch {
+		case isURL:
+			b.WriteString(escapeURLValue(v))
+		case strings.ContainsAny(v, " \t\n\r'\\"):
+			p.add("%s: the value of %s has a space, quote or backslash, which a keyword=value connection string would need quoted; use a postgres:// URL (values substituted there are percent-encoded)", where, name)
+		default:
+			b.WriteString(v)
+		}
 		s = s[i+2+j+1:]
 	}
+}
+
+// escapeURLValue percent-encodes every byte of v but the unreserved ones.
+func escapeURLValue(v string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
 }

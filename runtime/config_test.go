@@ -92,15 +92,28 @@ func TestConfigProblems(t *testing.T) {
 		{"backwards range", func(c *Config, _ *Spec) { c.Groups["blog"][1].Shards = "15-8" },
 			[]string{`group "blog" server "b": shard range "15-8" ends before it starts`}},
 		{"bad range", func(c *Config, _ *Spec) { c.Groups["blog"][1].Shards = "8..15" },
-			[]string{`group "blog" server "b": shard range "8..15": "8..15" is not a shard number`}},
+			[]string{`group "blog" server "b": shard range "8..15" is not of the form first-last or n (want e.g. "0-2047" or "7")`}},
+		{"URL as range", func(c *Config, _ *Spec) { c.Groups["blog"][1].Shards = "postgres://app:S3cr3t@db/app" },
+			[]string{`group "blog" server "b": shard range (value not shown) is not of the form first-last or n (want e.g. "0-2047" or "7")`}},
+		{"bad URL and gap", func(c *Config, _ *Spec) {
+			c.Groups["blog"][0].URL = "postgres://app:x@db:port/app"
+			c.Groups["blog"][1].Shards = "9-15"
+		},
+			[]string{`group "blog" server "a": connection string (a postgres:// URL): invalid port (a password or user name containing / # ? @ : or % must be percent-encoded: %2F %23 %3F %40 %3A %25)`,
+				`group "blog": shards 8 are not mapped to any server`}},
+		{"unescaped slash in password", func(c *Config, _ *Spec) { c.Groups["blog"][0].URL = "postgres://app:8842/kX9qLeak@db1/app" },
+			[]string{`group "blog" server "a": connection URL parses with '@' or '/' in its host or database name: a password or user name containing / # ? @ : or % must be percent-encoded (%2F %23 %3F %40 %3A %25)`}},
+		{"missing sslrootcert", func(c *Config, _ *Spec) {
+			c.Groups["blog"][0].URL = "postgres://app:S3cr3t@db1/app?sslmode=verify-full&sslrootcert=/nonexistent/root.crt"
+		}, []string{`group "blog" server "a": connection string names a file that cannot be read: open /nonexistent/root.crt: no such file or directory`}},
 		{"negative range", func(c *Config, _ *Spec) { c.Groups["blog"][0].Shards = "-1-7" },
-			[]string{`group "blog" server "a": shard range "-1-7": missing shard number`}},
+			[]string{`group "blog" server "a": shard range "-1-7" is not of the form first-last or n (want e.g. "0-2047" or "7")`}},
 		// An empty range is a server that holds no shard yet (a move's
 		// target); the shards it would have held are then unmapped.
 		{"empty range", func(c *Config, _ *Spec) { c.Groups["blog"][0].Shards = "" },
 			[]string{`group "blog": shards 0-7 are not mapped to any server`}},
 		{"blank range", func(c *Config, _ *Spec) { c.Groups["blog"][0].Shards = "-" },
-			[]string{`group "blog" server "a": shard range "-": missing shard number`}},
+			[]string{`group "blog" server "a": shard range "-" is not of the form first-last or n (want e.g. "0-2047" or "7")`}},
 		{"duplicate server", func(c *Config, _ *Spec) { c.Groups["blog"][1].Name = "a" },
 			[]string{`group "blog" server "a" is listed twice`}},
 		{"unsafe server name", func(c *Config, _ *Spec) { c.Groups["blog"][1].Name = `b"; DROP TABLE x; --` },
@@ -144,10 +157,10 @@ func TestConfigAllProblemsAtOnce(t *testing.T) {
 	cfg.Groups["blog"][0].Shards = "0-5"
 	cfg.Groups["blog"][1].Name = "B"
 	got := problemsOf(t, cfg.Validate(testSpec))
-	if len(got) != 2 {
-		// The gap is only computed once every range parses and every name is
-		// valid, so one bad server does not cause misleading coverage errors.
-		t.Fatalf("got %d problems, want 2:\n%s", len(got), strings.Join(got, "\n"))
+	if len(got) != 3 {
+		// The gap is computed once every range parses: a bad server name
+		// (or connection string) does not hide it.
+		t.Fatalf("got %d problems, want 3:\n%s", len(got), strings.Join(got, "\n"))
 	}
 }
 
@@ -269,9 +282,9 @@ func TestConfigFromEnviron(t *testing.T) {
 	})
 	want2 := []string{
 		`SHARDGEN_GROUP_BLOG_SERVERS lists server "b" but SHARDGEN_GROUP_BLOG_SERVER_B_SHARDS is not set`,
-		`SHARDGEN_POOL_ACQUIRE_TIMEOUT="soon" is not a duration (want e.g. 5s, 250ms)`,
-		`unknown variable SHARDGEN_GROUP_BLOG_SERVER_C_SHARDS (see the runtime package documentation for the SHARDGEN_* scheme)`,
-		`unknown variable SHARDGEN_POOL_MAX_CONN (see the runtime package documentation for the SHARDGEN_* scheme)`,
+		`SHARDGEN_POOL_ACQUIRE_TIMEOUT is not a Go duration (want e.g. 5s, 250ms; the value is not shown)`,
+		`unknown variable SHARDGEN_GROUP_BLOG_SERVER_C_SHARDS (see the runtime package documentation for the SHARDGEN_* variables)`,
+		`unknown variable SHARDGEN_POOL_MAX_CONN; did you mean SHARDGEN_POOL_MAX_CONNS? (see the runtime package documentation for the SHARDGEN_* variables)`,
 	}
 	if got := problemsOf(t, err); strings.Join(got, "\n") != strings.Join(want2, "\n") {
 		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want2, "\n"))
@@ -300,7 +313,7 @@ func TestConfigFile(t *testing.T) {
 	if err := cfg.Validate(testSpec); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Databases["default"] != "postgres://app:pw$1@db0/app" {
+	if cfg.Databases["default"] != "postgres://app:pw%241@db0/app" {
 		t.Errorf("expansion: %q", cfg.Databases["default"])
 	}
 	if cfg.Pool.MaxConns != 4 || cfg.Pool.AcquireTimeout != 2*time.Second || cfg.Pool.QueryExecMode != pgx.QueryExecModeExec {
@@ -425,4 +438,97 @@ func TestHungServerWithinTimeout(t *testing.T) {
 		t.Errorf("failed after %s, want about %s", elapsed, timeout)
 	}
 	t.Logf("hung server failed after %s: %v", elapsed.Round(time.Millisecond), err)
+}
+
+// Unknown SHARDGEN_ variables anywhere are errors with a did-you-mean, and
+// a misspelt database variable never lets DATABASE_URL win silently.
+func TestConfigFromEnvironUnknownVariables(t *testing.T) {
+	for _, c := range []struct{ v, want string }{
+		{"SHARDGEN_CONFG=/etc/x.json", "unknown variable SHARDGEN_CONFG; did you mean SHARDGEN_CONFIG?"},
+		{"SHARDGEN_DATABSE_DEFAULT_URL=postgres://app@right/app", "unknown variable SHARDGEN_DATABSE_DEFAULT_URL; did you mean SHARDGEN_DATABASE_DEFAULT_URL?"},
+		{"SHARDGEN_GRUOP_BLOG_SERVERS=a", "unknown variable SHARDGEN_GRUOP_BLOG_SERVERS; did you mean SHARDGEN_GROUP_BLOG_SERVERS?"},
+		{"SHARDGEN_DATABASE_DEFAULT=postgres://app@right/app", "unknown variable SHARDGEN_DATABASE_DEFAULT; did you mean SHARDGEN_DATABASE_DEFAULT_URL?"},
+		{"SHARDGEN_POOL_PROBE_INTERVALL=1s", "unknown variable SHARDGEN_POOL_PROBE_INTERVALL; did you mean SHARDGEN_POOL_PROBE_INTERVAL?"},
+		{"SHARDGEN_FOO=1", "unknown variable SHARDGEN_FOO (see"},
+	} {
+		_, err := ConfigFromEnviron([]string{"DATABASE_URL=postgres://app@wrong/app", c.v})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v; want %q", c.v, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "postgres://") {
+			t.Errorf("%s: the error shows a value: %v", c.v, err)
+		}
+	}
+	// A URL put in a duration is not echoed.
+	_, err := ConfigFromEnviron([]string{"SHARDGEN_POOL_ACQUIRE_TIMEOUT=postgres://app:S3cr3t@db/app"})
+	if err == nil || strings.Contains(err.Error(), "S3cr3t") {
+		t.Errorf("duration error: %v", err)
+	}
+	_, err = ParseConfigJSON([]byte(`{"pool": {"acquire_timeout": "postgres://app:S3cr3t@db/app", "query_exec_mode": "S3cr3t"}}`), nil)
+	if err == nil || strings.Contains(err.Error(), "S3cr3t") {
+		t.Errorf("JSON pool error: %v", err)
+	}
+}
+
+// ${VAR} in a URL is percent-encoded, so a password with / # ? @ % stays
+// the password: the host and database are the ones written, and neither
+// Addr nor String shows it. In a DSN a value needing quotes is refused.
+func TestConfigFileSafeSubstitution(t *testing.T) {
+	for _, pw := range []string{"8842/kX9qLeak", "a#b?c@d%e:f g"} {
+		lookup := func(string) (string, bool) { return pw, true }
+		cfg, err := ParseConfigJSON([]byte(`{"databases": {"default": "postgres://app:${PW}@db0:5433/app"}}`), lookup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc, err := parseConn(cfg.Databases["default"])
+		if err != nil {
+			t.Fatalf("%q: %v", pw, err)
+		}
+		cc := pc.ConnConfig
+		if cc.Password != pw || cc.Host != "db0" || cc.Port != 5433 || cc.Database != "app" {
+			t.Errorf("%q: password %q host %q port %d database %q", pw, cc.Password, cc.Host, cc.Port, cc.Database)
+		}
+		r, err := Open(context.Background(), cfg, Spec{Databases: []DatabaseSpec{{Name: "default"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, _ := r.Database("default")
+		if s := d.Server().String(); strings.Contains(s, "kX9") || strings.Contains(s, "#b") || s != "default (db0:5433/app)" {
+			t.Errorf("%q: Server.String() = %q", pw, s)
+		}
+		r.Close()
+	}
+	_, err := ParseConfigJSON([]byte(`{"databases": {"default": "host=db0 user=app password=${PW} dbname=app"}}`),
+		func(string) (string, bool) { return "has space's", true })
+	if err == nil || !strings.Contains(err.Error(), "space, quote or backslash") || strings.Contains(err.Error(), "space's") {
+		t.Errorf("DSN substitution: %v", err)
+	}
+}
+
+// pool_* parameters of a connection string are kept unless PoolConfig sets
+// the field.
+func TestPoolParamsFromConnString(t *testing.T) {
+	for _, c := range []struct {
+		conn     string
+		pool     PoolConfig
+		max      int32
+		lifetime time.Duration
+		idle     time.Duration
+	}{
+		{"postgres://app@db0/app?pool_max_conns=32&pool_max_conn_lifetime=5m", PoolConfig{}, 32, 5 * time.Minute, DefaultMaxConnIdleTime},
+		{"host=db0 user=app pool_max_conns=32 pool_max_conn_idle_time='7m'", PoolConfig{}, 32, DefaultMaxConnLifetime, 7 * time.Minute},
+		{"postgres://app@db0/app?pool_max_conns=32&pool_max_conn_lifetime=5m", PoolConfig{MaxConns: 4, MaxConnLifetime: time.Minute}, 4, time.Minute, DefaultMaxConnIdleTime},
+		{"postgres://app@db0/app", PoolConfig{}, DefaultMaxConns, DefaultMaxConnLifetime, DefaultMaxConnIdleTime},
+	} {
+		r, err := Open(context.Background(), Config{Databases: map[string]string{"default": c.conn}, Pool: c.pool}, Spec{Databases: []DatabaseSpec{{Name: "default"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp := r.pools[0]
+		cfg := sp.pool.Config()
+		if cfg.MaxConns != c.max || int32(cap(sp.sem)) != c.max || cfg.MaxConnLifetime != c.lifetime || cfg.MaxConnIdleTime != c.idle {
+			t.Errorf("%s with %+v: max %d (sem %d) lifetime %s idle %s; want %d %s %s", c.conn, c.pool, cfg.MaxConns, cap(sp.sem), cfg.MaxConnLifetime, cfg.MaxConnIdleTime, c.max, c.lifetime, c.idle)
+		}
+		r.Close()
+	}
 }

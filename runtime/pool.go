@@ -43,6 +43,7 @@ type serverPool struct {
 	down           atomic.Pointer[downState]
 	probeInterval  time.Duration
 	connectTimeout time.Duration
+	noBreaker      bool // benchmarks only: every call dials, as before the breaker
 
 	info PoolInfo // who uses this pool, for Stats
 

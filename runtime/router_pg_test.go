@@ -27,7 +27,7 @@ const kvDDL = `CREATE SCHEMA @schema@;
 CREATE TABLE @schema@.kv (k bigint PRIMARY KEY, shard int NOT NULL, v text NOT NULL);
 INSERT INTO @schema@.kv VALUES (-1, @shard@, '@schema@')`
 
-func newPGFixture(t *testing.T) *pgFixture {
+func newPGFixture(t testing.TB) *pgFixture {
 	t.Helper()
 	servers, urls := pgtest.NewDatabase(t, 2, "app")
 	f := &pgFixture{
@@ -64,7 +64,7 @@ func (f *pgFixture) config(pool PoolConfig) Config {
 	}
 }
 
-func (f *pgFixture) open(t *testing.T, pool PoolConfig) *Router {
+func (f *pgFixture) open(t testing.TB, pool PoolConfig) *Router {
 	t.Helper()
 	r, err := Open(context.Background(), f.config(pool), f.spec)
 	if err != nil {
@@ -74,7 +74,7 @@ func (f *pgFixture) open(t *testing.T, pool PoolConfig) *Router {
 	return r
 }
 
-func mustGroup(t *testing.T, r *Router) *Group {
+func mustGroup(t testing.TB, r *Router) *Group {
 	t.Helper()
 	g, err := r.Group("blog")
 	if err != nil {
