@@ -21,9 +21,11 @@
 //
 // Flags:
 //
-//	-check  write nothing; print a diff for every generated file that is
-//	        missing, stale or obsolete, and exit 1 if there is any (for CI)
-//	-v      print the files written
+//	-check    write nothing; print a diff for every generated file that is
+//	          missing, stale or obsolete, and exit 1 if there is any (for CI)
+//	-v        print the files written
+//	-version  print shardgen's version and exit
+//	-h        print this usage and exit 0
 //
 // The graph subcommand prints the layout of one package as a Mermaid
 // flowchart instead of generating: its databases and shard groups, the
@@ -42,12 +44,14 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
+	goruntime "runtime"
+	"runtime/debug"
 
 	"github.com/shardgen/shardgen/gen"
 )
@@ -68,14 +72,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	check := fs.Bool("check", false, "write nothing; print stale generated files as diffs and exit 1 if any")
 	verbose := fs.Bool("v", false, "print the files written")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: shardgen [flags] [packages]")
-		fmt.Fprintln(stderr, "       "+strings.TrimPrefix(graphUsage, "usage: "))
-		fmt.Fprintln(stderr, "       shardgen move [-pkg dir] -group G -shards A-B -to SERVER | -status | -resume ID | -abort ID | -finish ID")
+	version := fs.Bool("version", false, "print shardgen's version and exit")
+	printUsage := func(w io.Writer) {
+		fs.SetOutput(w)
+		fmt.Fprint(w, usage)
 		fs.PrintDefaults()
 	}
+	fs.Usage = func() {} // printed below, to stdout when asked for
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(stdout)
+			return 0
+		}
+		printUsage(stderr)
 		return 2
+	}
+	if *version {
+		fmt.Fprintln(stdout, versionString())
+		return 0
 	}
 	cwd, err := os.Getwd()
 	if err != nil {
@@ -108,6 +122,38 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+const usage = `shardgen generates typed, shard-aware PostgreSQL repositories and the SQL DDL
+of every database from annotated Go structs (see github.com/shardgen/shardgen).
+
+usage: shardgen [flags] [packages]
+       shardgen graph [-config file | -env] [package]
+       shardgen move [-pkg dir] -group G -shards A-B -to SERVER | -status | -resume ID | -abort ID | -finish ID
+
+Packages are go/packages patterns; the default is ".", the package in the
+current directory (what a //go:generate line wants). Problems are printed as
+file:line:col, all at once; when there is any, nothing is written and the exit
+status is 1. The graph subcommand prints a package's layout as a Mermaid
+flowchart instead of generating.
+
+flags:
+`
+
+// versionString is shardgen's module version as the go command recorded
+// it ("(devel)" in a checkout), and the Go version it was built with.
+func versionString() string {
+	v := "(unknown)"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v = bi.Main.Version
+		for _, d := range bi.Deps {
+			// Run as a tool of another module, shardgen is a dependency.
+			if d.Path == "github.com/shardgen/shardgen" {
+				v = d.Version
+			}
+		}
+	}
+	return "shardgen " + v + " " + goruntime.Version()
 }
 
 // runCheck prints a diff per stale file, with paths relative to cwd so that
