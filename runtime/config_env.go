@@ -21,6 +21,8 @@ const (
 	// envTestDatabaseURL is pgtest's (runtime/pgtest.EnvDatabaseURL); it
 	// is not the runtime's but is allowed beside its variables.
 	envTestDatabaseURL = "SHARDGEN_TEST_DATABASE_URL"
+	// envRedisPrefix is runtime/shardredis's, which checks its variables.
+	envRedisPrefix = "SHARDGEN_REDIS_"
 )
 
 // suggestEnv returns "; did you mean X?" for an unknown SHARDGEN_
@@ -201,7 +203,7 @@ func ConfigFromEnviron(environ []string) (Config, error) {
 
 	var unknown []string
 	for _, k := range keys {
-		if !used[k] && strings.HasPrefix(k, envPrefix) && k != envTestDatabaseURL {
+		if !used[k] && strings.HasPrefix(k, envPrefix) && k != envTestDatabaseURL && !strings.HasPrefix(k, envRedisPrefix) {
 			unknown = append(unknown, k)
 		}
 	}

@@ -236,6 +236,7 @@ func TestConfigFromEnviron(t *testing.T) {
 	env := []string{
 		"PATH=/bin",
 		"SHARDGEN_TEST_DATABASE_URL=postgres://ignored",
+		"SHARDGEN_REDIS_GROUP_BLOG_SERVERS=r1", // shardredis's
 		"DATABASE_URL=postgres://app@db0/app",
 		"SHARDGEN_DATABASE_ANALYTICS_URL=host=db9 dbname=analytics",
 		"SHARDGEN_GROUP_BLOG_SERVERS=a, b_2",

@@ -49,8 +49,9 @@
 //
 // Names are upper-cased in variable names (group "blog" -> SHARDGEN_GROUP_BLOG_...).
 // Values set in the environment override those of the SHARDGEN_CONFIG file.
-// Every other SHARDGEN_* variable (but pgtest's SHARDGEN_TEST_DATABASE_URL)
-// is an error with a did-you-mean, so that typos surface: a misspelt
+// Every other SHARDGEN_* variable (but pgtest's SHARDGEN_TEST_DATABASE_URL
+// and shardredis's SHARDGEN_REDIS_*, which it checks) is an error with a
+// did-you-mean, so that typos surface: a misspelt
 // SHARDGEN_DATABSE_DEFAULT_URL fails instead of letting DATABASE_URL win.
 // The JSON file format is documented on LoadConfigFile; its connection
 // strings may use ${VAR} so passwords can stay in the environment (in a
