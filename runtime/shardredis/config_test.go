@@ -57,7 +57,7 @@ func TestConfigProblems(t *testing.T) {
 			[]string{`redis group "blog" server "r2": shard range 8-16 exceeds the group's 16 shards (0-15)`,
 				`redis group "blog": shards 8-15 are not mapped to any server`}},
 		{"bad range", func(c *Config) { c.Groups["blog"][1].Shards = "8..15" },
-			[]string{`redis group "blog" server "r2": shard range "8..15": "8..15" is not a shard number`,
+			[]string{`redis group "blog" server "r2": shard range "8..15" is not of the form first-last or n (want e.g. "0-2047" or "7")`,
 				`redis group "blog": shards 8-15 are not mapped to any server`}},
 		{"bad name", func(c *Config) { c.Groups["blog"][0].Name = "R1" },
 			[]string{`redis group "blog" server #1: server name "R1" is not a lower-case identifier (must match ^[a-z_][a-z0-9_]*$)`}},
