@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/shardgen/shardgen/internal/editdist"
 )
 
 // Config says where every database and every logical shard lives. Build it
@@ -546,52 +548,15 @@ func specGroupNames(s Spec) []string {
 	return n
 }
 
-// closest returns the known name nearest to name within edit distance
-// below limit.
-func closest(name string, known []string, limit int) (string, bool) {
-	best, bestD := "", limit
-	for _, k := range known {
-		if d := editDistance(name, k); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	return best, best != ""
-}
-
-// suggest returns "; did you mean \"x\"?" for the closest known name within
-// edit distance 2, or "; the Spec declares: a, b" otherwise.
+// suggest returns "; did you mean \"x\"?" for the closest known name (the
+// rule of internal/editdist, shared with the generator), or "; the Spec
+// declares: a, b" otherwise.
 func suggest(name string, known []string) string {
-	best, bestD := "", 3
-	for _, k := range known {
-		if d := editDistance(name, k); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	if best != "" {
+	if best := editdist.Closest(name, known); best != "" {
 		return fmt.Sprintf("; did you mean %q?", best)
 	}
 	if len(known) == 0 {
 		return "; the Spec declares none"
 	}
 	return "; the Spec declares: " + strings.Join(known, ", ")
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shardgen/shardgen/internal/editdist"
 )
 
 // Environment variables read by ConfigFromEnv; the variables and their
@@ -38,13 +40,13 @@ func suggestEnv(k string, durations map[string]*time.Duration, ints map[string]*
 		fixed = append(fixed, envPoolPrefix+f)
 	}
 	sort.Strings(fixed)
-	if best, ok := closest(k, fixed, 3); ok {
+	if best := editdist.Closest(k, fixed); best != "" {
 		return "; did you mean " + best + "?"
 	}
 	rest := strings.TrimPrefix(k, envPrefix)
 	word, tail, _ := strings.Cut(rest, "_")
 	for _, w := range []string{"DATABASE", "GROUP"} {
-		if word != w && editDistance(word, w) <= 2 && tail != "" {
+		if word != w && editdist.Closest(word, []string{w}) != "" && tail != "" {
 			return "; did you mean " + envPrefix + w + "_" + tail + "?"
 		}
 	}

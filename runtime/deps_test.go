@@ -8,8 +8,9 @@ import (
 
 // TestDependencies proves the runtime links only the standard library, pgx
 // (with the jackc modules, x/sync and x/text it needs) and shardgen's own
-// stdlib-only templates package: an application that imports the runtime
-// and its generated code never pulls in the generator's dependencies
+// stdlib-only templates and internal/editdist (the did-you-mean rule it
+// shares with the generator) packages: an application that imports the
+// runtime and its generated code never pulls in the generator's dependencies
 // (x/tools, jennifer, go-cmp, sqlc, ...), nor a Redis client unless it
 // imports runtime/shardredis. runtime/redistest is standard library only;
 // shardredis adds rueidis (and the x/sys/cpu it needs) and nothing else.
@@ -66,7 +67,8 @@ func allowedDep(p string) bool {
 		p == "golang.org/x/sys/cpu",
 		p == "github.com/shardgen/shardgen/runtime/placement",
 		p == "github.com/shardgen/shardgen/runtime/move",
-		p == "github.com/shardgen/shardgen/templates":
+		p == "github.com/shardgen/shardgen/templates",
+		p == "github.com/shardgen/shardgen/internal/editdist":
 		return true
 	case strings.HasPrefix(p, "github.com/jackc/"),
 		strings.HasPrefix(p, "golang.org/x/sync/"),

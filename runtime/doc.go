@@ -84,7 +84,7 @@
 // rejected configuration with ErrMisconfigured, all inside a *ShardError
 // naming group, shard and server.
 //
-// # pgx hooks, health, metrics, raw access
+// # Hooks, health, metrics, raw access
 //
 // Config.ConfigurePool is called with each physical server's
 // pgxpool.Config before its pool exists, with PoolInfo saying which
