@@ -194,8 +194,12 @@ func (e *emitter) packageFile() *jen.File {
 		}
 	}
 	for _, g := range e.p.Groups {
-		e.groupKey(f, g)
+		// A group's key type is the type of its models' shard keys: a
+		// group left without models (a warning) has none, so it gets
+		// neither a key type nor a transaction (nor, like a database
+		// without models, a place in Spec and DB).
 		if len(g.Models) > 0 {
+			e.groupKey(f, g)
 			e.groupTx(f, g)
 		}
 	}
