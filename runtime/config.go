@@ -40,7 +40,7 @@ type Config struct {
 	// BeforeClose, or anything else pgx offers. MaxConns and ShouldPing are
 	// the runtime's (they keep acquisition bounded) and are reset after
 	// the call; an error fails Open.
-	ConfigurePool func(PoolInfo, *pgxpool.Config) error
+	ConfigurePool func(PoolInfo, *pgxpool.Config) error `json:"-"`
 }
 
 // PoolInfo says which configured servers share a pool (a connection
