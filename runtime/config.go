@@ -353,12 +353,23 @@ func parseConn(conn string) (*pgxpool.Config, error) {
 	if err != nil {
 		return nil, connProblem(err, isURL)
 	}
-	if cc := pc.ConnConfig; isURL && strings.ContainsAny(cc.Database+cc.Host, "@/") {
+	if cc := pc.ConnConfig; isURL && misparsedURL(cc.Host, cc.Database) {
 		// postgres://app:84/x@db/app parses as host app, port 84,
 		// database "x@db/app": an unescaped '/' in the password.
 		return nil, fmt.Errorf("connection URL parses with '@' or '/' in its host or database name: a password or user name containing / # ? @ : or %% must be percent-encoded (%%2F %%23 %%3F %%40 %%3A %%25)")
 	}
 	return pc, nil
+}
+
+// misparsedURL tells whether a URL's host or database name holds what
+// only an unescaped userinfo character puts there. A host that starts with
+// '/' is a Unix-domain socket directory (host=/run/postgresql), which pgx
+// accepts, so only there a '/' is expected.
+func misparsedURL(host, database string) bool {
+	if strings.ContainsAny(database, "@/") || strings.Contains(host, "@") {
+		return true
+	}
+	return strings.Contains(host, "/") && !strings.HasPrefix(host, "/")
 }
 
 // connProblem describes a pgx parse error without any part of the

@@ -46,6 +46,13 @@ func TestConfigValid(t *testing.T) {
 	if err := c.Validate(testSpec); err != nil {
 		t.Fatal(err)
 	}
+	// A URL naming a Unix-domain socket directory (host starts with '/')
+	// is not a misparsed password.
+	c = validConfig()
+	c.Groups["blog"][0].URL = "postgres://app@/app?host=%2Frun%2Fpostgresql&port=5433"
+	if err := c.Validate(testSpec); err != nil {
+		t.Fatal(err)
+	}
 	// A server with no shards yet (the target of a move) is fine.
 	c = validConfig()
 	c.Groups["blog"] = append(c.Groups["blog"], ServerConfig{Name: "c", URL: "postgres://app@db3/app"})
