@@ -175,11 +175,41 @@ func (e *ManyError) Unwrap() []error {
 	return out
 }
 
-// AsFanOutError returns err as a *FanOutError, or nil when it is not one.
-func AsFanOutError(err error) *FanOutError {
-	var f *FanOutError
-	if errors.As(err, &f) {
-		return f
+// GetMany runs q, a statement whose one parameter is an = ANY($1) list of
+// IDs, on every shard that ids name, with that shard's IDs: the shards of one
+// server as one pipelined batch, servers in parallel (PerShard). each reads
+// the rows of one shard. It is the whole of a generated GetMany but the scan
+// and the order of the result. IDs that cannot belong to the group and
+// failed shards are reported as a *ManyError (the other shards are still
+// read); any other error is returned as err.
+func (g *Group) GetMany(ctx context.Context, q *Query, ids []int64, each func(pgx.Rows) error) (*ManyError, error) {
+	byShard := map[Shard][]int64{}
+	var shards []Shard
+	var malformed []int64
+	for _, id := range ids {
+		shard, err := g.ShardOfID(id)
+		if err != nil {
+			malformed = append(malformed, id)
+			continue
+		}
+		if _, ok := byShard[shard]; !ok {
+			shards = append(shards, shard)
+		}
+		byShard[shard] = append(byShard[shard], id)
 	}
-	return nil
+	var failed *FanOutError
+	if len(shards) > 0 {
+		calls := make([]ShardCall, len(shards))
+		for i, s := range shards {
+			calls[i] = ShardCall{Shard: s, Args: []any{byShard[s]}}
+		}
+		err := g.PerShard(ctx, q, calls, func(_ Shard, rows pgx.Rows) error { return each(rows) })
+		if err != nil && !errors.As(err, &failed) {
+			return nil, err
+		}
+	}
+	if len(malformed) > 0 || failed != nil {
+		return &ManyError{Group: g.name, Malformed: malformed, Failed: failed}, nil
+	}
+	return nil, nil
 }

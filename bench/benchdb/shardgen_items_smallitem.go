@@ -287,57 +287,30 @@ func (r *SmallItemRepo) countByKey(ctx context.Context, tx *runtime.Tx, key Smal
 // or a shard fails, the error is a *runtime.ManyError naming them, and the
 // rows of every other ID are still returned.
 func (r *SmallItemRepo) GetMany(ctx context.Context, ids []SmallItemID) ([]*SmallItem, error) {
-	byShard := map[runtime.Shard][]int64{}
-	var shards []runtime.Shard
-	var malformed []int64
-	for _, id := range ids {
-		shard, err := r.group.ShardOfID(int64(id))
-		if err != nil {
-			malformed = append(malformed, int64(id))
-			continue
-		}
-		if _, ok := byShard[shard]; !ok {
-			shards = append(shards, shard)
-		}
-		byShard[shard] = append(byShard[shard], int64(id))
-	}
-	calls := make([]runtime.ShardCall, len(shards))
-	for i, s := range shards {
-		calls[i] = runtime.ShardCall{
-			Args:  []any{byShard[s]},
-			Shard: s,
-		}
+	keys := make([]int64, len(ids))
+	for i, id := range ids {
+		keys[i] = int64(id)
 	}
 	found := make(map[int64]*SmallItem, len(ids))
-	var failed *runtime.FanOutError
-	if len(calls) > 0 {
-		err := r.group.PerShard(ctx, r.qGetMany, calls, func(_ runtime.Shard, rows pgx.Rows) error {
-			for rows.Next() {
-				row := new(SmallItem)
-				if err := scanSmallItem(rows, row); err != nil {
-					return err
-				}
-				found[row.ID] = row
+	many, err := r.group.GetMany(ctx, r.qGetMany, keys, func(rows pgx.Rows) error {
+		for rows.Next() {
+			row := new(SmallItem)
+			if err := scanSmallItem(rows, row); err != nil {
+				return err
 			}
-			return rows.Err()
-		})
-		if err != nil {
-			failed = runtime.AsFanOutError(err)
-			if failed == nil {
-				return nil, fmt.Errorf("get many benchdb.SmallItem: %w", err)
-			}
+			found[row.ID] = row
 		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get many benchdb.SmallItem: %w", err)
 	}
 	out := make([]*SmallItem, len(ids))
 	for i, id := range ids {
 		out[i] = found[int64(id)]
 	}
-	if len(malformed) > 0 || failed != nil {
-		return out, &runtime.ManyError{
-			Failed:    failed,
-			Group:     "small",
-			Malformed: malformed,
-		}
+	if many != nil {
+		return out, many
 	}
 	return out, nil
 }

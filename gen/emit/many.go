@@ -14,7 +14,7 @@ import (
 // rows of many IDs in the order asked. A database model reads them with
 // one = ANY($1); a sharded model groups the IDs by shard and reads each
 // shard's with one = ANY($1), the shards of one server as one pipelined
-// batch, servers in parallel (runtime.Group.PerShard).
+// batch, servers in parallel (runtime.Group.GetMany, which groups them).
 
 // getManyQuery names the repository field of GetMany's statement.
 const getManyQuery = "qGetMany"
@@ -46,6 +46,10 @@ func (e *emitter) getMany(f *jen.File, v variant) {
 	found := func(b *jen.Group) {
 		b.Id("found").Op(":=").Make(jen.Map(jen.Int64()).Op("*").Add(row), jen.Len(jen.Id("ids")))
 	}
+	keys := func(b *jen.Group) {
+		b.Id("keys").Op(":=").Make(jen.Index().Int64(), jen.Len(jen.Id("ids")))
+		b.For(jen.List(jen.Id("i"), jen.Id("id")).Op(":=").Range().Id("ids")).Block(jen.Id("keys").Index(jen.Id("i")).Op("=").Int64().Call(jen.Id("id")))
+	}
 	order := func(b *jen.Group) {
 		b.Id("out").Op(":=").Make(jen.Index().Op("*").Add(row), jen.Len(jen.Id("ids")))
 		b.For(jen.List(jen.Id("i"), jen.Id("id")).Op(":=").Range().Id("ids")).Block(
@@ -57,8 +61,7 @@ func (e *emitter) getMany(f *jen.File, v variant) {
 			"row has the ID, in one round trip (one = ANY($1)).", m.GoName)
 		f.Add(doc(text)).Func().Params(jen.Id("r").Op("*").Id(m.RepoName())).Id("GetMany").Params(ctxParam(), jen.Id("ids").Index().Id(m.IDType())).
 			Params(jen.Index().Op("*").Add(row), jen.Error()).BlockFunc(func(b *jen.Group) {
-			b.Id("keys").Op(":=").Make(jen.Index().Int64(), jen.Len(jen.Id("ids")))
-			b.For(jen.List(jen.Id("i"), jen.Id("id")).Op(":=").Range().Id("ids")).Block(jen.Id("keys").Index(jen.Id("i")).Op("=").Int64().Call(jen.Id("id")))
+			keys(b)
 			b.List(jen.Id("rows"), jen.Err()).Op(":=").Id("r").Dot("target").Dot("Query").Call(jen.Id("ctx"), v.query(getManyQuery), jen.Id("keys"))
 			b.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), errorf(op+": %w", jen.Err())))
 			b.Defer().Id("rows").Dot("Close").Call()
@@ -79,45 +82,14 @@ func (e *emitter) getMany(f *jen.File, v variant) {
 		"and the rows of every other ID are still returned.", m.GoName, m.Group.Name)
 	f.Add(doc(text)).Func().Params(jen.Id("r").Op("*").Id(m.RepoName())).Id("GetMany").Params(ctxParam(), jen.Id("ids").Index().Id(m.IDType())).
 		Params(jen.Index().Op("*").Add(row), jen.Error()).BlockFunc(func(b *jen.Group) {
-		b.Id("byShard").Op(":=").Map(rt("Shard")).Index().Int64().Values()
-		b.Var().Id("shards").Index().Add(rt("Shard"))
-		b.Var().Id("malformed").Index().Int64()
-		b.For(jen.List(jen.Id("_"), jen.Id("id")).Op(":=").Range().Id("ids")).Block(
-			jen.List(jen.Id("shard"), jen.Err()).Op(":=").Add(v.group()).Dot("ShardOfID").Call(jen.Int64().Call(jen.Id("id"))),
-			jen.If(jen.Err().Op("!=").Nil()).Block(
-				jen.Id("malformed").Op("=").Append(jen.Id("malformed"), jen.Int64().Call(jen.Id("id"))),
-				jen.Continue(),
-			),
-			jen.If(jen.List(jen.Id("_"), jen.Id("ok")).Op(":=").Id("byShard").Index(jen.Id("shard")), jen.Op("!").Id("ok")).Block(
-				jen.Id("shards").Op("=").Append(jen.Id("shards"), jen.Id("shard")),
-			),
-			jen.Id("byShard").Index(jen.Id("shard")).Op("=").Append(jen.Id("byShard").Index(jen.Id("shard")), jen.Int64().Call(jen.Id("id"))),
-		)
-		b.Id("calls").Op(":=").Make(jen.Index().Add(rt("ShardCall")), jen.Len(jen.Id("shards")))
-		b.For(jen.List(jen.Id("i"), jen.Id("s")).Op(":=").Range().Id("shards")).Block(
-			jen.Id("calls").Index(jen.Id("i")).Op("=").Add(rt("ShardCall")).Values(jen.Dict{
-				jen.Id("Shard"): jen.Id("s"),
-				jen.Id("Args"):  jen.Index().Any().Values(jen.Id("byShard").Index(jen.Id("s"))),
-			}),
-		)
+		keys(b)
 		found(b)
-		b.Var().Id("failed").Op("*").Add(rt("FanOutError"))
-		b.If(jen.Len(jen.Id("calls")).Op(">").Lit(0)).BlockFunc(func(b *jen.Group) {
-			b.Err().Op(":=").Add(v.group()).Dot("PerShard").Call(jen.Id("ctx"), v.query(getManyQuery), jen.Id("calls"),
-				jen.Func().Params(jen.Id("_").Add(rt("Shard")), jen.Id("rows").Qual(pgxPath, "Rows")).Error().Block(e.scanFound(v.mi)...))
-			b.If(jen.Err().Op("!=").Nil()).Block(
-				jen.Id("failed").Op("=").Add(rt("AsFanOutError")).Call(jen.Err()),
-				jen.If(jen.Id("failed").Op("==").Nil()).Block(jen.Return(jen.Nil(), errorf(op+": %w", jen.Err()))),
-			)
-		})
+		b.List(jen.Id("many"), jen.Err()).Op(":=").Add(v.group()).Dot("GetMany").Call(jen.Id("ctx"), v.query(getManyQuery), jen.Id("keys"),
+			jen.Func().Params(jen.Id("rows").Qual(pgxPath, "Rows")).Error().Block(e.scanFound(v.mi)...))
+		b.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), errorf(op+": %w", jen.Err())))
 		order(b)
-		b.If(jen.Len(jen.Id("malformed")).Op(">").Lit(0).Op("||").Id("failed").Op("!=").Nil()).Block(
-			jen.Return(jen.Id("out"), jen.Op("&").Add(rt("ManyError")).Values(jen.Dict{
-				jen.Id("Group"):     jen.Lit(m.Group.Name),
-				jen.Id("Malformed"): jen.Id("malformed"),
-				jen.Id("Failed"):    jen.Id("failed"),
-			})),
-		)
+		// A nil *ManyError must not become a non-nil error.
+		b.If(jen.Id("many").Op("!=").Nil()).Block(jen.Return(jen.Id("out"), jen.Id("many")))
 		b.Return(jen.Id("out"), jen.Nil())
 	})
 }

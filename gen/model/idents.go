@@ -217,8 +217,8 @@ var generatedImports = [][2]string{
 // parameters, variables). An import name must differ from them, or a local
 // would shadow the package inside the body that uses both.
 var LocalNames = []string{
-	"arg", "at", "b", "ctx", "db", "err", "fn", "g", "got", "i", "id", "j", "k", "key",
-	"keyShard", "n", "out", "p", "page", "q", "r", "row", "rows", "rv", "shard", "size",
+	"arg", "at", "b", "ctx", "db", "err", "fn", "found", "g", "got", "i", "id", "j", "k", "key",
+	"keyShard", "keys", "many", "n", "out", "p", "page", "q", "r", "row", "rows", "rv", "shard", "size",
 	"slab", "t", "tag", "total", "tx",
 }
 

@@ -286,57 +286,30 @@ func (r *PostRepo) countByKey(ctx context.Context, tx *runtime.Tx, key BlogKey) 
 // shard fails, the error is a *runtime.ManyError naming them, and the rows of
 // every other ID are still returned.
 func (r *PostRepo) GetMany(ctx context.Context, ids []PostID) ([]*Post, error) {
-	byShard := map[runtime.Shard][]int64{}
-	var shards []runtime.Shard
-	var malformed []int64
-	for _, id := range ids {
-		shard, err := r.group.ShardOfID(int64(id))
-		if err != nil {
-			malformed = append(malformed, int64(id))
-			continue
-		}
-		if _, ok := byShard[shard]; !ok {
-			shards = append(shards, shard)
-		}
-		byShard[shard] = append(byShard[shard], int64(id))
-	}
-	calls := make([]runtime.ShardCall, len(shards))
-	for i, s := range shards {
-		calls[i] = runtime.ShardCall{
-			Args:  []any{byShard[s]},
-			Shard: s,
-		}
+	keys := make([]int64, len(ids))
+	for i, id := range ids {
+		keys[i] = int64(id)
 	}
 	found := make(map[int64]*Post, len(ids))
-	var failed *runtime.FanOutError
-	if len(calls) > 0 {
-		err := r.group.PerShard(ctx, r.qGetMany, calls, func(_ runtime.Shard, rows pgx.Rows) error {
-			for rows.Next() {
-				row := new(Post)
-				if err := scanPost(rows, row); err != nil {
-					return err
-				}
-				found[row.ID] = row
+	many, err := r.group.GetMany(ctx, r.qGetMany, keys, func(rows pgx.Rows) error {
+		for rows.Next() {
+			row := new(Post)
+			if err := scanPost(rows, row); err != nil {
+				return err
 			}
-			return rows.Err()
-		})
-		if err != nil {
-			failed = runtime.AsFanOutError(err)
-			if failed == nil {
-				return nil, fmt.Errorf("get many blogdb.Post: %w", err)
-			}
+			found[row.ID] = row
 		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get many blogdb.Post: %w", err)
 	}
 	out := make([]*Post, len(ids))
 	for i, id := range ids {
 		out[i] = found[int64(id)]
 	}
-	if len(malformed) > 0 || failed != nil {
-		return out, &runtime.ManyError{
-			Failed:    failed,
-			Group:     "blog",
-			Malformed: malformed,
-		}
+	if many != nil {
+		return out, many
 	}
 	return out, nil
 }
