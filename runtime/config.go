@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/shardgen/shardgen/internal/editdist"
+	"github.com/shardgen/shardgen/runtime/internal/confcheck"
 )
 
 // Config says where every database and every logical shard lives. Build it
@@ -236,10 +236,10 @@ func (p PoolConfig) validate(ps *problems) {
 	}
 }
 
-// ParseQueryExecMode parses "auto" (the zero value) and the names pgx uses
+// parseQueryExecMode parses "auto" (the zero value) and the names pgx uses
 // in its default_query_exec_mode connection parameter: cache_statement,
 // cache_describe, describe_exec, exec, simple_protocol.
-func ParseQueryExecMode(s string) (pgx.QueryExecMode, error) {
+func parseQueryExecMode(s string) (pgx.QueryExecMode, error) {
 	switch s {
 	case "auto", "":
 		return 0, nil
@@ -262,15 +262,7 @@ func ParseQueryExecMode(s string) (pgx.QueryExecMode, error) {
 type ShardRange struct{ First, Last Shard }
 
 // String formats the range as Config spells it ("0-2047", or "7").
-func (r ShardRange) String() string {
-	if r.Last < r.First {
-		return "none"
-	}
-	if r.First == r.Last {
-		return strconv.Itoa(int(r.First))
-	}
-	return strconv.Itoa(int(r.First)) + "-" + strconv.Itoa(int(r.Last))
-}
+func (r ShardRange) String() string { return confcheck.FormatRange(int(r.First), int(r.Last)) }
 
 // ParseShardRange parses "first-last" (inclusive) or a single "n". Its
 // errors show the value only when it is made of digits, dots, dashes and
@@ -523,14 +515,14 @@ func checkGroup(g GroupSpec, servers []ServerConfig, p *problems) (out []parsedS
 			out = nil
 		}
 	}()
-	ranges := make([]NamedRange, 0, len(ranged))
+	ranges := make([]confcheck.Range, 0, len(ranged))
 	for _, s := range ranged {
 		if s.rng.Last < s.rng.First {
 			continue // holds no shard (a move's target)
 		}
-		ranges = append(ranges, NamedRange{s.name, s.rng})
+		ranges = append(ranges, confcheck.Range{Name: s.name, First: int(s.rng.First), Last: int(s.rng.Last)})
 	}
-	*p = append(*p, CheckShardCoverage(fmt.Sprintf("group %q", g.Name), ranges, g.Shards)...)
+	*p = append(*p, confcheck.Coverage(fmt.Sprintf("group %q", g.Name), ranges, g.Shards)...)
 	return ok
 }
 
@@ -559,15 +551,6 @@ func specGroupNames(s Spec) []string {
 	return n
 }
 
-// suggest returns "; did you mean \"x\"?" for the closest known name (the
-// rule of internal/editdist, shared with the generator), or "; the Spec
-// declares: a, b" otherwise.
-func suggest(name string, known []string) string {
-	if best := editdist.Closest(name, known); best != "" {
-		return fmt.Sprintf("; did you mean %q?", best)
-	}
-	if len(known) == 0 {
-		return "; the Spec declares none"
-	}
-	return "; the Spec declares: " + strings.Join(known, ", ")
-}
+// suggest is the did-you-mean tail of an error about an unknown name
+// (confcheck.Suggest, shared with runtime/shardredis).
+func suggest(name string, known []string) string { return confcheck.Suggest(name, known) }

@@ -195,7 +195,7 @@ func ConfigFromEnviron(environ []string) (Config, error) {
 			*n = int32(i)
 		} else if field == "QUERY_EXEC_MODE" {
 			used[k] = true
-			m, err := ParseQueryExecMode(v)
+			m, err := parseQueryExecMode(v)
 			if err != nil {
 				p.add("%s: %v", k, err)
 			}

@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strings"
+
+	"github.com/shardgen/shardgen/runtime/internal/confcheck"
 )
 
 // LoadConfigFile reads a JSON config file:
@@ -116,7 +117,7 @@ func ParseConfigJSON(data []byte, lookup func(string) (string, bool)) (Config, e
 			*d.dst = int64(v)
 		}
 		if fp.QueryExecMode != "" {
-			m, err := ParseQueryExecMode(fp.QueryExecMode)
+			m, err := parseQueryExecMode(fp.QueryExecMode)
 			if err != nil {
 				p.add("pool.query_exec_mode: %v", err)
 			}
@@ -129,69 +130,10 @@ func ParseConfigJSON(data []byte, lookup func(string) (string, bool)) (Config, e
 	return cfg, nil
 }
 
-// ExpandVars replaces ${NAME} references in a configuration value as
-// LoadConfigFile does for connection strings. The error names the missing
-// variables and where (the config key given), never the value.
-func ExpandVars(s string, lookup func(string) (string, bool), where string) (string, error) {
-	var p problems
-	out := expand(s, lookup, &p, where)
-	return out, p.err()
-}
-
-// expand replaces ${NAME} with lookup(NAME). Only the ${...} form is
-// recognised, so a '$' inside a password needs no escaping. In a
-// postgres:// URL the value is percent-encoded (every byte but letters,
-// digits and -._~), so a password with / # ? @ : or % lands in the password
-// and nowhere else. In a keyword=value DSN a value with a space, quote or
-// backslash is refused: it would need quoting there.
+// expand replaces ${NAME} references in a configuration value; see
+// confcheck.Expand. Its problems join p.
 func expand(s string, lookup func(string) (string, bool), p *problems, where string) string {
-	if lookup == nil {
-		return s
-	}
-	isURL := strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
-	var b strings.Builder
-	for {
-		i := strings.Index(s, "${")
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		j := strings.IndexByte(s[i+2:], '}')
-		if j < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		name := s[i+2 : i+2+j]
-		v, ok := lookup(name)
-		if !ok {
-			p.add("%s: environment variable %s is not set", where, name)
-		}
-		b.WriteString(s[:i])
-		switch {
-		case isURL:
-			b.WriteString(escapeURLValue(v))
-		case strings.ContainsAny(v, " \t\n\r'\\"):
-			p.add("%s: the value of %s has a space, quote or backslash, which a keyword=value connection string would need quoted; use a postgres:// URL (values substituted there are percent-encoded)", where, name)
-		default:
-			b.WriteString(v)
-		}
-		s = s[i+2+j+1:]
-	}
-}
-
-// escapeURLValue percent-encodes every byte of v but the unreserved ones.
-func escapeURLValue(v string) string {
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&15])
-	}
-	return b.String()
+	out, probs := confcheck.Expand(s, lookup, where)
+	*p = append(*p, probs...)
+	return out
 }

@@ -355,8 +355,8 @@ func TestSchemaNames(t *testing.T) {
 	if got := QuoteIdent(`a"b`); got != `"a""b"` {
 		t.Errorf("QuoteIdent = %s", got)
 	}
-	if got := RenderSQL("SELECT @shard@ FROM @schema@.t", "blog", 7); got != `SELECT 7 FROM "blog_0007".t` {
-		t.Errorf("RenderSQL = %s", got)
+	if got := renderSQL("SELECT @shard@ FROM @schema@.t", "blog", 7); got != `SELECT 7 FROM "blog_0007".t` {
+		t.Errorf("renderSQL = %s", got)
 	}
 }
 

@@ -8,8 +8,9 @@ import (
 
 // TestDependencies proves the runtime links only the standard library, pgx
 // (with the jackc modules, x/sync and x/text it needs) and shardgen's own
-// stdlib-only templates and internal/editdist (the did-you-mean rule it
-// shares with the generator) packages: an application that imports the
+// stdlib-only templates, internal/editdist (the did-you-mean rule it
+// shares with the generator) and runtime/internal/confcheck (configuration
+// checks it shares with shardredis) packages: an application that imports the
 // runtime and its generated code never pulls in the generator's dependencies
 // (x/tools, jennifer, go-cmp, sqlc, ...), nor a Redis client unless it
 // imports runtime/shardredis. runtime/redistest is standard library only;
@@ -68,7 +69,8 @@ func allowedDep(p string) bool {
 		p == "github.com/shardgen/shardgen/runtime/placement",
 		p == "github.com/shardgen/shardgen/runtime/move",
 		p == "github.com/shardgen/shardgen/templates",
-		p == "github.com/shardgen/shardgen/internal/editdist":
+		p == "github.com/shardgen/shardgen/internal/editdist",
+		p == "github.com/shardgen/shardgen/runtime/internal/confcheck":
 		return true
 	case strings.HasPrefix(p, "github.com/jackc/"),
 		strings.HasPrefix(p, "golang.org/x/sync/"),

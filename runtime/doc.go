@@ -246,6 +246,30 @@
 // order, so an ordinary migration with a higher version runs after the
 // declarative one (it can fill a column the declarative one just added).
 //
+// # What generated code calls
+//
+// Applications use the Router, Config, Spec, the errors and the hooks
+// above; a few names exist mainly for the generated repositories, and are
+// kept as small and typed as the hot path needs (no interface boxing, no
+// per-call lookup by name). They are public because generated code lives in
+// the application's module, and documented so that hand-written code can
+// use them too:
+//
+//   - Group.Prepare and Database.Prepare with SchemaToken, once per statement
+//     (New does it); *Query caches each shard's text.
+//   - Bind(target, tx) and its On value: one body serves a Repo and its
+//     TxRepo, running on the Target outside a transaction (tx nil) or on the
+//     *Tx inside one.
+//   - Page (keyset pagination by descending ID) and DefaultPageLimit.
+//   - Group.GetMany (IDs grouped by shard, one query per shard, servers in
+//     parallel; *ManyError), Group.PerShard with ShardCall (one call per shard
+//     with its own arguments) and Group.FanOut (every shard; *FanOutError).
+//   - ErrNotFound and ErrWrongShard, wrapped in the generated errors.
+//
+// Helpers that only shardgen's own packages share live in internal
+// packages (runtime/internal/confcheck for the configuration checks that
+// runtime/shardredis repeats; internal/editdist for did-you-mean).
+//
 // # Exec mode
 //
 // Every (statement, schema) pair is a distinct SQL text: 20 statements over

@@ -31,11 +31,11 @@ func mix64(x uint64) uint64 {
 	return z ^ (z >> 31)
 }
 
-// HashInt64 returns the stable 64-bit hash of an integer shard key.
-func HashInt64(key int64) uint64 { return mix64(uint64(key)) }
+// hashInt64 returns the stable 64-bit hash of an integer shard key.
+func hashInt64(key int64) uint64 { return mix64(uint64(key)) }
 
-// HashString returns the stable 64-bit hash of a string shard key.
-func HashString(key string) uint64 {
+// hashString returns the stable 64-bit hash of a string shard key.
+func hashString(key string) uint64 {
 	h := uint64(0xcbf29ce484222325)
 	for i := 0; i < len(key); i++ {
 		h ^= uint64(key[i])
@@ -53,8 +53,8 @@ func reduce(h uint64, n int) Shard {
 // ShardForInt64 returns the logical shard of an integer key in a group of n
 // shards. It is what (*Group).ShardOfInt64 computes; exported for tools that
 // work without a Router (e.g. planning a shard move).
-func ShardForInt64(key int64, n int) Shard { return reduce(HashInt64(key), n) }
+func ShardForInt64(key int64, n int) Shard { return reduce(hashInt64(key), n) }
 
 // ShardForString returns the logical shard of a string key in a group of n
 // shards.
-func ShardForString(key string, n int) Shard { return reduce(HashString(key), n) }
+func ShardForString(key string, n int) Shard { return reduce(hashString(key), n) }

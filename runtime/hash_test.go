@@ -27,8 +27,8 @@ func TestHashGoldenInt64(t *testing.T) {
 		{math.MinInt64, 0x481ec0a212a9f3db, 4, 1153},
 		{math.MaxInt64, 0x2a67d7552e039ea7, 2, 678},
 	} {
-		if got := HashInt64(c.key); got != c.hash {
-			t.Errorf("HashInt64(%d) = %#016x, want %#016x", c.key, got, c.hash)
+		if got := hashInt64(c.key); got != c.hash {
+			t.Errorf("hashInt64(%d) = %#016x, want %#016x", c.key, got, c.hash)
 		}
 		if got := ShardForInt64(c.key, 16); got != c.s16 {
 			t.Errorf("ShardForInt64(%d, 16) = %d, want %d", c.key, got, c.s16)
@@ -51,8 +51,8 @@ func TestHashGoldenString(t *testing.T) {
 		{"bob@example.com", 0x5bfcb40f3991f2c6, 5, 1471},
 		{"日本", 0xf4288c2908dbf755, 15, 3906},
 	} {
-		if got := HashString(c.key); got != c.hash {
-			t.Errorf("HashString(%q) = %#016x, want %#016x", c.key, got, c.hash)
+		if got := hashString(c.key); got != c.hash {
+			t.Errorf("hashString(%q) = %#016x, want %#016x", c.key, got, c.hash)
 		}
 		if got := ShardForString(c.key, 16); got != c.s16 {
 			t.Errorf("ShardForString(%q, 16) = %d, want %d", c.key, got, c.s16)
@@ -71,15 +71,15 @@ func TestHashIsDocumentedAlgorithm(t *testing.T) {
 	want := []uint64{0xe220a8397b1dcdaf, 0x6e789e6aa1b965f4, 0x06c45d188009454f}
 	for i, w := range want {
 		x := uint64(i) * gamma
-		if got := HashInt64(int64(x)); got != w {
+		if got := hashInt64(int64(x)); got != w {
 			t.Errorf("splitmix64 output %d = %#016x, want %#016x", i, got, w)
 		}
 	}
 	for _, s := range []string{"", "a", "blog", "a much longer key with spaces and ünïcode"} {
 		h := fnv.New64a()
 		h.Write([]byte(s))
-		if got, want := HashString(s), mix64(h.Sum64()); got != want {
-			t.Errorf("HashString(%q) = %#x, want mix64(fnv1a) = %#x", s, got, want)
+		if got, want := hashString(s), mix64(h.Sum64()); got != want {
+			t.Errorf("hashString(%q) = %#x, want mix64(fnv1a) = %#x", s, got, want)
 		}
 	}
 }

@@ -144,14 +144,14 @@ func where(list []*ShardError) string {
 		if len(shards) == 1 {
 			noun = "shard "
 		}
-		parts = append(parts, "group "+f.Group+" "+noun+ShardRanges(shards))
+		parts = append(parts, "group "+f.Group+" "+noun+shardRanges(shards))
 		i = j
 	}
 	return strings.Join(parts, "; ")
 }
 
-// ShardRanges writes ascending shards as ranges: "0-511,768,770-771".
-func ShardRanges(shards []Shard) string {
+// shardRanges writes ascending shards as ranges: "0-511,768,770-771".
+func shardRanges(shards []Shard) string {
 	var b strings.Builder
 	for i := 0; i < len(shards); {
 		j := i
@@ -267,7 +267,7 @@ type rejectedError struct {
 
 func (e *rejectedError) Error() string {
 	return fmt.Sprintf("not changed: the change fails on shards %s of group %s, so no shard of the group was changed (all or nothing)",
-		ShardRanges(e.failing), e.group)
+		shardRanges(e.failing), e.group)
 }
 
 func (e *rejectedError) Unwrap() error { return ErrChangeRejected }

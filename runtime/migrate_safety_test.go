@@ -207,7 +207,7 @@ func TestMigrateErrorRanges(t *testing.T) {
 	if got != want {
 		t.Errorf("Error() =\n%s\nwant\n%s", got, want)
 	}
-	if got := ShardRanges([]Shard{1, 2, 3, 5, 7, 8}); got != "1-3,5,7-8" {
-		t.Errorf("ShardRanges = %q", got)
+	if got := shardRanges([]Shard{1, 2, 3, 5, 7, 8}); got != "1-3,5,7-8" {
+		t.Errorf("shardRanges = %q", got)
 	}
 }

@@ -208,8 +208,8 @@ func (g *Group) ShardsOf(srv *Server) []Shard {
 	return out
 }
 
-// Ranges compresses ascending shards into inclusive ranges.
-func Ranges(shards []Shard) []ShardRange {
+// shardRangesOf compresses ascending shards into inclusive ranges.
+func shardRangesOf(shards []Shard) []ShardRange {
 	s := slices.Clone(shards)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	var out []ShardRange

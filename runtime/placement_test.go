@@ -51,7 +51,7 @@ func TestApplyPlacement(t *testing.T) {
 	if got := g.ShardsOn(c).String(); got != "12-15" {
 		t.Errorf("ShardsOn(c) = %s", got)
 	}
-	if got := Ranges(g.ShardsOf(g.ServerNamed("b"))); !slices.Equal(got, []ShardRange{{8, 11}}) {
+	if got := shardRangesOf(g.ShardsOf(g.ServerNamed("b"))); !slices.Equal(got, []ShardRange{{8, 11}}) {
 		t.Errorf("b holds %v", got)
 	}
 	// An older (or the same) version is ignored.

@@ -82,9 +82,9 @@ func render(sql, quotedSchema string, s Shard) string {
 	return out
 }
 
-// RenderSQL substitutes SchemaToken and ShardToken in sql for one logical
+// renderSQL substitutes SchemaToken and ShardToken in sql for one logical
 // shard of group (the migration runner and tools use it). The schema is
 // quoted.
-func RenderSQL(sql, group string, s Shard) string {
+func renderSQL(sql, group string, s Shard) string {
 	return render(sql, QuoteIdent(SchemaName(group, s)), s)
 }

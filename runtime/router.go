@@ -211,10 +211,10 @@ func (g *Group) Shards() int { return g.nShards }
 
 // ShardOfInt64 returns the logical shard of an integer shard key (int32 and
 // int16 keys are converted to int64 first). See hash.go for the function.
-func (g *Group) ShardOfInt64(key int64) Shard { return reduce(HashInt64(key), g.nShards) }
+func (g *Group) ShardOfInt64(key int64) Shard { return reduce(hashInt64(key), g.nShards) }
 
 // ShardOfString returns the logical shard of a string shard key.
-func (g *Group) ShardOfString(key string) Shard { return reduce(HashString(key), g.nShards) }
+func (g *Group) ShardOfString(key string) Shard { return reduce(hashString(key), g.nShards) }
 
 // ShardOfID returns the logical shard embedded in an ID minted with
 // DefaultLayout. An ID that cannot have been minted in this group (not

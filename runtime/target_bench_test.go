@@ -117,7 +117,7 @@ func (eb *execBench) rawPool(b *testing.B, mode pgx.QueryExecMode) *pgxpool.Pool
 func renderAll(sql string, shards int) []string {
 	out := make([]string, shards)
 	for s := range shards {
-		out[s] = RenderSQL(sql, "blog", Shard(s))
+		out[s] = renderSQL(sql, "blog", Shard(s))
 	}
 	return out
 }

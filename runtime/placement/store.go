@@ -213,6 +213,7 @@ type ActiveMove struct {
 	Phase          string
 }
 
+// String describes the move and its phase, for errors and logs.
 func (m ActiveMove) String() string {
 	return fmt.Sprintf("move %d of group %s shards %s (%s -> %s) is in phase %s", m.ID, m.Group,
 		runtime.ShardRange{First: runtime.Shard(m.First), Last: runtime.Shard(m.Last)}, m.Source, m.Target, m.Phase)

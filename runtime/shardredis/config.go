@@ -3,7 +3,6 @@ package shardredis
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/shardgen/shardgen/runtime"
+	"github.com/shardgen/shardgen/runtime/internal/confcheck"
 )
 
 // Config says where the Redis servers of each shard group and the named
@@ -66,6 +66,7 @@ func checkName(kind, name string) string {
 // sentences; they never contain a URL or a password.
 type ConfigError struct{ Problems []string }
 
+// Error returns the one problem, or their count and one problem per line.
 func (e *ConfigError) Error() string {
 	if len(e.Problems) == 1 {
 		return "shardgen redis config: " + e.Problems[0]
@@ -182,7 +183,7 @@ func (c Config) check(spec runtime.Spec, p *problems) (map[string][]parsedServer
 	for _, name := range sortedKeys(c.Groups) {
 		n, ok := shardsOf[name]
 		if !ok {
-			p.add("redis group %q is configured but the Spec does not declare it%s", name, runtime.Suggest(name, groupNames))
+			p.add("redis group %q is configured but the Spec does not declare it%s", name, confcheck.Suggest(name, groupNames))
 			continue
 		}
 		groups[name] = checkGroup(name, n, c.Groups[name], p)
@@ -209,7 +210,7 @@ func checkGroup(group string, shards int, servers []runtime.ServerConfig, p *pro
 		return nil
 	}
 	var ok []parsedServer
-	var ranges []runtime.NamedRange
+	var ranges []confcheck.Range
 	seen := map[string]bool{}
 	for i, s := range servers {
 		label := fmt.Sprintf("redis group %q server #%d", group, i+1)
@@ -239,12 +240,12 @@ func checkGroup(group string, shards int, servers []runtime.ServerConfig, p *pro
 			p.add("%s: shard range %s exceeds the group's %d shards (0-%d)", label, rng, shards, shards-1)
 			continue
 		}
-		ranges = append(ranges, runtime.NamedRange{Name: s.Name, Range: rng})
+		ranges = append(ranges, confcheck.Range{Name: s.Name, First: int(rng.First), Last: int(rng.Last)})
 		if !bad {
 			ok = append(ok, parsedServer{name: s.Name, url: u, raw: s.URL, rng: rng})
 		}
 	}
-	*p = append(*p, runtime.CheckShardCoverage(fmt.Sprintf("redis group %q", group), ranges, shards)...)
+	*p = append(*p, confcheck.Coverage(fmt.Sprintf("redis group %q", group), ranges, shards)...)
 	return ok
 }
 
@@ -448,13 +449,8 @@ func ParseConfigJSON(data []byte, lookup func(string) (string, bool)) (Config, e
 		if lookup == nil {
 			return s
 		}
-		out, err := runtime.ExpandVars(s, lookup, where)
-		if err != nil {
-			var ce *runtime.ConfigError
-			if errors.As(err, &ce) {
-				p = append(p, ce.Problems...)
-			}
-		}
+		out, probs := confcheck.Expand(s, lookup, where)
+		p = append(p, probs...)
 		return out
 	}
 	for _, g := range sortedKeys(fc.Groups) {

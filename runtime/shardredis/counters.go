@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/rueidis"
 	"github.com/shardgen/shardgen/runtime"
+	"github.com/shardgen/shardgen/runtime/internal/confcheck"
 )
 
 // FlushesTable is the table, in every shard schema of a group with
@@ -207,11 +208,11 @@ func (c *Counters) prepare(t *counterTable) (apply, read *runtime.Query) {
 func (c *Counters) table(table, column string) (*counterTable, int, error) {
 	t, ok := c.tables[table]
 	if !ok {
-		return nil, 0, fmt.Errorf("shardgen redis: no counter table %q%s", table, runtime.Suggest(table, c.names))
+		return nil, 0, fmt.Errorf("shardgen redis: no counter table %q%s", table, confcheck.Suggest(table, c.names))
 	}
 	i, ok := t.cols[column]
 	if !ok {
-		return nil, 0, fmt.Errorf("shardgen redis: table %q has no counter column %q%s", table, column, runtime.Suggest(column, t.Columns))
+		return nil, 0, fmt.Errorf("shardgen redis: table %q has no counter column %q%s", table, column, confcheck.Suggest(column, t.Columns))
 	}
 	return t, i, nil
 }

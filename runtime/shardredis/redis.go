@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/rueidis"
 	"github.com/shardgen/shardgen/runtime"
+	"github.com/shardgen/shardgen/runtime/internal/confcheck"
 )
 
 // ErrUnavailable matches every error of a call that could not reach its
@@ -168,7 +169,7 @@ func (r *Redis) Group(name string) (*Group, error) {
 		}
 		known = append(known, g.Name)
 	}
-	return nil, fmt.Errorf("shardgen redis: no shard group %q%s", name, runtime.Suggest(name, known))
+	return nil, fmt.Errorf("shardgen redis: no shard group %q%s", name, confcheck.Suggest(name, known))
 }
 
 // Named returns a named non-sharded connection.
@@ -176,7 +177,7 @@ func (r *Redis) Named(name string) (*Server, error) {
 	if s, ok := r.named[name]; ok {
 		return s, nil
 	}
-	return nil, fmt.Errorf("shardgen redis: no named connection %q%s", name, runtime.Suggest(name, sortedKeys(r.named)))
+	return nil, fmt.Errorf("shardgen redis: no named connection %q%s", name, confcheck.Suggest(name, sortedKeys(r.named)))
 }
 
 // Name returns the group name.
