@@ -160,6 +160,17 @@
 // still returned. GetMany is on the repository, not the transaction-bound
 // one.
 //
+// Every repository and transaction-bound repository also has
+// InsertMany(ctx, rows), which stores a batch and sets each row's ID. On a
+// sharded model the rows are grouped by the shard of their key, each
+// shard's rows are one multi-row INSERT ... RETURNING, and the statements of
+// one server go as one pipeline (one round trip, written all or none),
+// servers in parallel; a failing server leaves its rows with ID 0 and makes
+// the error a *runtime.FanOutError naming its shards. In a shard
+// transaction every row must be on the transaction's shard: a row of
+// another shard is refused with runtime.ErrWrongShard before anything is
+// written.
+//
 // The primary key and the shard key get no finder (Get and List find by
 // them), nor does an index field that has a relation accessor, nor a field
 // whose type has no meaningful equality lookup: floats, numerics, bool,

@@ -125,6 +125,7 @@ func New(r *runtime.Router) (*DB, error) {
 		qGet:        db.groupSmall.Prepare(smallItemGetSQL),
 		qGetMany:    db.groupSmall.Prepare(smallItemGetManySQL),
 		qInsert:     db.groupSmall.Prepare(smallItemInsertSQL),
+		qInsertMany: db.groupSmall.Prepare(smallItemInsertManySQL),
 		qList:       db.groupSmall.Prepare(smallItemListSQL),
 		qUpdate:     db.groupSmall.Prepare(smallItemUpdateSQL),
 	}
@@ -136,6 +137,7 @@ func New(r *runtime.Router) (*DB, error) {
 		qGet:        db.groupLarge.Prepare(largeItemGetSQL),
 		qGetMany:    db.groupLarge.Prepare(largeItemGetManySQL),
 		qInsert:     db.groupLarge.Prepare(largeItemInsertSQL),
+		qInsertMany: db.groupLarge.Prepare(largeItemInsertManySQL),
 		qList:       db.groupLarge.Prepare(largeItemListSQL),
 		qUpdate:     db.groupLarge.Prepare(largeItemUpdateSQL),
 	}

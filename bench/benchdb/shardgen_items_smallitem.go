@@ -33,6 +33,7 @@ func (id SmallItemID) Shard() runtime.Shard {
 // ("public" on a database), which the runtime fills in.
 const (
 	smallItemInsertSQL     = `INSERT INTO @schema@."items" ("user_id", "title", "body", "views", "created_at") VALUES ($1, $2, $3, $4, $5) RETURNING "id"`
+	smallItemInsertManySQL = `INSERT INTO @schema@."items" ("user_id", "title", "body", "views", "created_at") VALUES @rows@ RETURNING "id"`
 	smallItemGetSQL        = `SELECT "id", "user_id", "title", "body", "views", "created_at" FROM @schema@."items" WHERE "id" = $1`
 	smallItemUpdateSQL     = `UPDATE @schema@."items" SET "title" = $3, "body" = $4, "views" = $5, "created_at" = $6 WHERE "id" = $1 AND "user_id" = $2`
 	smallItemDeleteSQL     = `DELETE FROM @schema@."items" WHERE "id" = $1`
@@ -50,6 +51,7 @@ const (
 type SmallItemRepo struct {
 	group       *runtime.Group
 	qInsert     *runtime.Query
+	qInsertMany *runtime.Query
 	qGet        *runtime.Query
 	qUpdate     *runtime.Query
 	qDelete     *runtime.Query
@@ -93,6 +95,50 @@ func (r *SmallItemRepo) insert(ctx context.Context, tx *runtime.Tx, row *SmallIt
 		return 0, fmt.Errorf("insert benchdb.SmallItem: %w", err)
 	}
 	return SmallItemID(row.ID), nil
+}
+
+// InsertMany stores rows, each on the logical shard of its UserID, and sets
+// each row's ID to the ID the database minted inside that shard. The rows of
+// one shard are one multi-row INSERT; the statements of one server go as one
+// pipeline (one round trip, written all or none), servers in parallel. When a
+// server fails the other servers' rows are still written and the error is a
+// *runtime.FanOutError naming the failed shards, whose rows keep ID 0. In a
+// transaction every row must be on its shard: a row of another shard is
+// refused (runtime.ErrWrongShard) before anything is written. Any ID already
+// in a row is ignored.
+func (r *SmallItemRepo) InsertMany(ctx context.Context, rows []*SmallItem) error {
+	return r.insertMany(ctx, nil, rows)
+}
+
+// InsertMany is SmallItemRepo.InsertMany in the transaction. The error wraps
+// runtime.ErrWrongShard for a key or ID of another shard than the
+// transaction's.
+func (r *SmallItemTxRepo) InsertMany(ctx context.Context, rows []*SmallItem) error {
+	return r.repo.insertMany(ctx, r.tx, rows)
+}
+
+// insertMany is the body of SmallItemRepo.InsertMany and
+// SmallItemTxRepo.InsertMany: tx is nil outside a transaction.
+func (r *SmallItemRepo) insertMany(ctx context.Context, tx *runtime.Tx, rows []*SmallItem) error {
+	shards := make([]runtime.Shard, len(rows))
+	for i, row := range rows {
+		shards[i] = r.group.ShardOfInt64(int64(row.UserID))
+	}
+	if err := r.group.InsertMany(ctx, tx, r.qInsertMany, runtime.InsertRows{
+		Args: func(i int, a []any) []any {
+			row := rows[i]
+			return append(a, row.UserID, row.Title, row.Body, row.Views, row.Created)
+		},
+		Cols: 5,
+		N:    len(rows),
+		SetID: func(i int, id int64) {
+			rows[i].ID = id
+		},
+		Shards: shards,
+	}); err != nil {
+		return fmt.Errorf("insert many benchdb.SmallItem: %w", err)
+	}
+	return nil
 }
 
 // Get returns the SmallItem with the given ID from the shard the ID carries,

@@ -116,7 +116,7 @@ func (d *demo) layout(source string) {
 // page views, then a post and its first comment in one shard transaction.
 func (d *demo) write(ctx context.Context) error {
 	d.p.section("Writing users (default), posts and comments (group blog), page views (analytics)")
-	err := d.p.step(fmt.Sprintf("insert %d users, their posts, comments and page views", len(authors)), func() error {
+	err := d.p.step(fmt.Sprintf("insert %d users, their posts, a batch of comments (InsertMany) and page views", len(authors)), func() error {
 		now := time.Now().UTC().Truncate(time.Microsecond)
 		for _, a := range authors {
 			u := &blogdb.User{Email: a.name + "@example.com", Name: strings.ToUpper(a.name[:1]) + a.name[1:], Joined: now}
@@ -149,21 +149,26 @@ func (d *demo) write(ctx context.Context) error {
 		}
 		// Every post gets a comment from the next user. A comment carries
 		// its post's author (the shard key, via=), so it is written to the
-		// post's shard: the relation never crosses servers.
+		// post's shard: the relation never crosses servers. The comments
+		// go as one batch: InsertMany groups them by shard, one multi-row
+		// INSERT per shard and one round trip per server, and sets each
+		// comment's ID.
+		var batch []*blogdb.Comment
 		for i, post := range d.posts {
-			c := &blogdb.Comment{
+			batch = append(batch, &blogdb.Comment{
 				PostID:       post.ID,
 				PostAuthorID: post.AuthorID,
 				CommenterID:  d.users[(i+1)%len(d.users)].ID,
 				Body:         "Sharding sucks!",
 				Created:      now,
-			}
-			id, err := d.db.Comments.Insert(ctx, c)
-			if err != nil {
-				return err
-			}
+			})
+		}
+		if err := d.db.Comments.InsertMany(ctx, batch); err != nil {
+			return err
+		}
+		for _, c := range batch {
 			d.comments = append(d.comments, c)
-			d.res.Comments = append(d.res.Comments, id)
+			d.res.Comments = append(d.res.Comments, blogdb.CommentID(c.ID))
 		}
 		// Page views go to the analytics database; they refer to posts by
 		// plain ID, since a post may be on any server.

@@ -125,7 +125,7 @@ func newEmitter(p *model.Package, targets []ddl.Target) *emitter {
 			}
 		}
 		mi.q = buildQueries(mi)
-		mi.stmts = []stmt{{"Insert", mi.q.Insert}, {"Get", mi.q.Get}}
+		mi.stmts = []stmt{{"Insert", mi.q.Insert}, {"InsertMany", mi.q.InsertMany}, {"Get", mi.q.Get}}
 		if mi.q.Update != "" {
 			mi.stmts = append(mi.stmts, stmt{"Update", mi.q.Update})
 		}

@@ -515,6 +515,166 @@ func TestGetMany(t *testing.T) {
 	}
 }
 
+// TestInsertMany inserts batches into sharded and database models: IDs
+// minted in each row's shard and set on the rows, the data read back by
+// ID, a server's rows written all or none, a transaction refusing a row of
+// another shard before writing anything, and more rows than one statement's
+// parameters allow.
+func TestInsertMany(t *testing.T) {
+	db, r := open(t)
+	ctx := context.Background()
+	blog, err := r.Group("blog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var posts []*Post
+	for i := range 200 {
+		posts = append(posts, &Post{AuthorID: int64(1 + i%50), Title: "p" + PostID(i).String(), Body: "b", CreatedAt: time.Now().UTC().Truncate(time.Microsecond)})
+	}
+	posts[0].ID = 12345 // ignored
+	if err := db.Posts.InsertMany(ctx, posts); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int64]bool{}
+	servers := map[string]bool{}
+	for i, p := range posts {
+		id := PostID(p.ID)
+		if p.ID == 0 || seen[p.ID] || id.Shard() != blog.ShardOfInt64(p.AuthorID) {
+			t.Fatalf("row %d: ID %d (shard %d), key on shard %d, seen before %v", i, p.ID, id.Shard(), blog.ShardOfInt64(p.AuthorID), seen[p.ID])
+		}
+		seen[p.ID] = true
+		servers[blog.ServerOf(id.Shard()).Name()] = true
+		got, err := db.Posts.Get(ctx, id)
+		if err != nil || got.Title != p.Title || got.AuthorID != p.AuthorID || !got.CreatedAt.Equal(p.CreatedAt) {
+			t.Fatalf("row %d: Get(%d) = %+v, %v; inserted %+v", i, id, got, err, p)
+		}
+	}
+	if len(servers) != 2 {
+		t.Fatalf("rows on servers %v, want both", servers)
+	}
+	if n, err := db.Posts.CountAllShards(ctx); err != nil || n != 200 {
+		t.Fatalf("CountAllShards = %d, %v, want 200", n, err)
+	}
+	if err := db.Posts.InsertMany(ctx, nil); err != nil {
+		t.Errorf("InsertMany(nil) = %v", err)
+	}
+
+	// A server's rows are one pipeline in one implicit transaction: a
+	// comment on a missing post (a foreign key violation) fails its
+	// server's rows, and only those.
+	bad := 0
+	for blog.ServerOf(blog.ShardOfInt64(posts[bad].AuthorID)).Name() != "b" {
+		bad++
+	}
+	good := 0
+	for blog.ServerOf(blog.ShardOfInt64(posts[good].AuthorID)).Name() != "a" {
+		good++
+	}
+	var comments []*Comment
+	for _, p := range posts[:40] {
+		comments = append(comments, &Comment{PostAuthorID: p.AuthorID, PostID: p.ID, Text: "c"})
+	}
+	comments = append(comments, &Comment{PostAuthorID: posts[bad].AuthorID, PostID: posts[bad].ID + 1<<30, Text: "dangling"})
+	err = db.Comments.InsertMany(ctx, comments)
+	var fe *runtime.FanOutError
+	if !errors.As(err, &fe) || !isCode(err, "23503") {
+		t.Fatalf("InsertMany with a dangling comment: %v, want a FanOutError with a foreign key violation", err)
+	}
+	for _, f := range fe.Failed {
+		if f.Server != "b" {
+			t.Errorf("failed shard %d on server %q, want only server b", f.Shard, f.Server)
+		}
+	}
+	written := 0
+	for i, c := range comments {
+		onB := blog.ServerOf(blog.ShardOfInt64(c.PostAuthorID)).Name() == "b"
+		if onB != (c.ID == 0) {
+			t.Errorf("comment %d (server b: %v) has ID %d", i, onB, c.ID)
+		}
+		if c.ID != 0 {
+			written++
+			if got, err := db.Comments.Get(ctx, CommentID(c.ID)); err != nil || got.PostID != c.PostID {
+				t.Errorf("comment %d: Get = %+v, %v", i, got, err)
+			}
+		}
+	}
+	if n, err := db.Comments.CountAllShards(ctx); err != nil || n != int64(written) || written == 0 {
+		t.Errorf("comments stored: %d, %v; want the %d of server a", n, err, written)
+	}
+
+	// In a transaction: the rows of its shard, and a row of another shard
+	// refused before anything is written.
+	const author = 7
+	other := int64(author + 1)
+	for blog.ShardOfInt64(other) == blog.ShardOfInt64(author) {
+		other++
+	}
+	before, err := db.Posts.CountByKey(ctx, author)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.InBlogShard(ctx, author, func(tx *BlogTx) error {
+		mixed := []*Post{{AuthorID: author, Title: "x"}, {AuthorID: other, Title: "y"}}
+		if err := tx.Posts().InsertMany(ctx, mixed); !errors.Is(err, runtime.ErrWrongShard) {
+			t.Errorf("tx InsertMany with a row of another shard: %v, want ErrWrongShard", err)
+		}
+		if mixed[0].ID != 0 {
+			t.Errorf("refused batch set ID %d", mixed[0].ID)
+		}
+		if n, err := tx.Posts().CountByKey(ctx, author); err != nil || n != before {
+			t.Errorf("refused batch wrote rows: %d, %v; want %d", n, err, before)
+		}
+		return tx.Posts().InsertMany(ctx, []*Post{{AuthorID: author, Title: "t1"}, {AuthorID: author, Title: "t2"}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.Posts.CountByKey(ctx, author); err != nil || n != before+2 {
+		t.Errorf("after the tx: %d posts of the author, %v; want %d", n, err, before+2)
+	}
+
+	// Database model: one statement; a duplicate inside the batch writes
+	// nothing.
+	users := []*User{{Email: "m1@example.com", Name: "1"}, {Email: "m2@example.com", Name: "2"}}
+	if err := db.Users.InsertMany(ctx, users); err != nil || users[0].ID == 0 || users[1].ID <= users[0].ID {
+		t.Fatalf("Users.InsertMany = %v, IDs %d %d", err, users[0].ID, users[1].ID)
+	}
+	if u, err := db.Users.GetByEmail(ctx, "m2@example.com"); err != nil || u.ID != users[1].ID {
+		t.Errorf("GetByEmail after InsertMany = %+v, %v", u, err)
+	}
+	dup := []*User{{Email: "m3@example.com"}, {Email: "m1@example.com"}}
+	if err := db.Users.InsertMany(ctx, dup); !isCode(err, "23505") || dup[0].ID != 0 {
+		t.Errorf("InsertMany with a duplicate: %v (first ID %d), want a unique violation and no ID", err, dup[0].ID)
+	}
+	if _, err := db.Users.GetByEmail(ctx, "m3@example.com"); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("a failed batch wrote a row: %v", err)
+	}
+	err = db.InDefaultTx(ctx, func(tx *DefaultTx) error {
+		return tx.Users().InsertMany(ctx, []*User{{Email: "m4@example.com"}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// More values than one statement takes (65,535): one key, so one
+	// shard, and two statements in its pipeline.
+	many := make([]*Counter, 33000)
+	for i := range many {
+		many[i] = &Counter{Name: "hits", Value: int64(i)}
+	}
+	if err := db.Counters.InsertMany(ctx, many); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.Counters.CountByKey(ctx, "hits"); err != nil || n != int64(len(many)) {
+		t.Fatalf("CountByKey after a split batch = %d, %v", n, err)
+	}
+	for _, i := range []int{0, 32767, 32768, len(many) - 1} {
+		if got, err := db.Counters.Get(ctx, CounterID(many[i].ID)); err != nil || got.Value != int64(i) {
+			t.Errorf("counter %d: Get = %+v, %v", i, got, err)
+		}
+	}
+}
+
 func TestEveryTypeRoundTrips(t *testing.T) {
 	db, _ := open(t)
 	ctx := context.Background()
@@ -534,10 +694,18 @@ func TestEveryTypeRoundTrips(t *testing.T) {
 		N:       pgtype.Numeric{Int: big.NewInt(12345), Exp: -2, Valid: true},
 		PgU:     pgtype.UUID{Bytes: [16]byte{7}, Valid: true},
 	}
-	for name, in := range map[string]*Sample{"full": full, "zero": {}} {
-		id, err := db.Samples.Insert(ctx, in)
-		if err != nil {
-			t.Fatalf("%s: Insert: %v", name, err)
+	batch := []*Sample{{}, {}}
+	*batch[0], *batch[1] = *full, Sample{}
+	if err := db.Samples.InsertMany(ctx, batch); err != nil {
+		t.Fatalf("InsertMany: %v", err)
+	}
+	for name, in := range map[string]*Sample{"full": full, "zero": {}, "full InsertMany": batch[0], "zero InsertMany": batch[1]} {
+		id := SampleID(in.ID)
+		if in.ID == 0 {
+			var err error
+			if id, err = db.Samples.Insert(ctx, in); err != nil {
+				t.Fatalf("%s: Insert: %v", name, err)
+			}
 		}
 		out, err := db.Samples.Get(ctx, id)
 		if err != nil {

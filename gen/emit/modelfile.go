@@ -146,6 +146,7 @@ func (e *emitter) modelFile(mi *modelInfo) *jen.File {
 	e.txRepoType(f, mi)
 	v := variant{mi: mi}
 	e.insert(f, v)
+	e.insertMany(f, v) // batch.go
 	e.get(f, v)
 	e.update(f, v)
 	e.delete(f, v)
@@ -204,7 +205,7 @@ func (e *emitter) repoType(f *jen.File, mi *modelInfo) {
 		} else {
 			g.Id("target").Add(rt("Target"))
 		}
-		queries := []string{"qInsert", "qGet"}
+		queries := []string{"qInsert", "qInsertMany", "qGet"}
 		if mi.q.Update != "" {
 			queries = append(queries, "qUpdate")
 		}

@@ -17,11 +17,13 @@ import (
 // queries are the statements of one model's repository.
 type queries struct {
 	Insert string
-	Get    string
-	Update string // empty when the model has no column to update
-	Delete string
-	List   string
-	Count  string
+	// InsertMany is Insert with runtime.RowsToken for the VALUES tuples.
+	InsertMany string
+	Get        string
+	Update     string // empty when the model has no column to update
+	Delete     string
+	List       string
+	Count      string
 	// ListBy is per relation, in m.Relations order.
 	ListBy []string
 }
@@ -57,6 +59,13 @@ func buildQueries(mi *modelInfo) queries {
 	} else {
 		q.Insert = "INSERT INTO " + table + " (" + strings.Join(columns(mi.insertCols), ", ") +
 			") VALUES (" + strings.Join(params(1, len(mi.insertCols)), ", ") + ") RETURNING " + id
+	}
+	// InsertMany names the same columns (the ID alone, each row then
+	// (DEFAULT), when there is no other); the runtime writes the tuples.
+	if len(mi.insertCols) == 0 {
+		q.InsertMany = "INSERT INTO " + table + " (" + id + ") VALUES " + runtime.RowsToken + " RETURNING " + id
+	} else {
+		q.InsertMany = "INSERT INTO " + table + " (" + strings.Join(columns(mi.insertCols), ", ") + ") VALUES " + runtime.RowsToken + " RETURNING " + id
 	}
 	q.Get = sel + " WHERE " + id + " = $1"
 	q.Delete = "DELETE FROM " + table + " WHERE " + id + " = $1"

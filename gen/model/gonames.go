@@ -97,7 +97,7 @@ func (m *Model) SQLConst(op string) string { return lowerFirst(m.ExportedName())
 // RepoOps are the operations every repository has (relation accessors
 // besides), each a method of the repository and of the transaction-bound
 // one; sharded models count with CountAllShards instead of Count.
-var RepoOps = []string{"Insert", "Get", "Update", "Delete", "List", "Count"}
+var RepoOps = []string{"Insert", "InsertMany", "Get", "Update", "Delete", "List", "Count"}
 
 // OpBody names the unexported repository method holding the one body of
 // operation op, which the repository and the transaction-bound repository

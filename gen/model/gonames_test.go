@@ -130,9 +130,9 @@ func TestIdents(t *testing.T) {
 		got = append(got, id.Qualified())
 	}
 	want := "DB,New,Spec,shardgenJSON,shardgenUUID,DefaultTx,DefaultTx.Tx,DB.InDefaultTx,BlogKey,BlogTx,DB.InBlogShard," +
-		"PostID,PostRepo,PostTxRepo,scanPost,PostRepo.insert,postInsertSQL,PostRepo.get,postGetSQL,PostRepo.update,postUpdateSQL," +
+		"PostID,PostRepo,PostTxRepo,scanPost,PostRepo.insert,postInsertSQL,PostRepo.insertMany,postInsertManySQL,PostRepo.get,postGetSQL,PostRepo.update,postUpdateSQL," +
 		"PostRepo.delete,postDeleteSQL,PostRepo.list,postListSQL,PostRepo.count,postCountSQL,PostRepo.collect,postGetManySQL,DB.Posts,DefaultTx.Posts," +
-		"CommentID,CommentRepo,CommentTxRepo,scanComment,CommentRepo.insert,commentInsertSQL,CommentRepo.get,commentGetSQL," +
+		"CommentID,CommentRepo,CommentTxRepo,scanComment,CommentRepo.insert,commentInsertSQL,CommentRepo.insertMany,commentInsertManySQL,CommentRepo.get,commentGetSQL," +
 		"CommentRepo.update,commentUpdateSQL,CommentRepo.delete,commentDeleteSQL,CommentRepo.list,commentListSQL,CommentRepo.count," +
 		"commentCountSQL,CommentRepo.collect,commentGetManySQL,DB.Comments,DefaultTx.Comments"
 	if strings.Join(got, ",") != want {

@@ -33,6 +33,7 @@ func (id CommentID) Shard() runtime.Shard {
 // ("public" on a database), which the runtime fills in.
 const (
 	commentInsertSQL     = `INSERT INTO @schema@."comments" ("post_id", "post_author_id", "commenter_id", "body", "created_at") VALUES ($1, $2, $3, $4, $5) RETURNING "id"`
+	commentInsertManySQL = `INSERT INTO @schema@."comments" ("post_id", "post_author_id", "commenter_id", "body", "created_at") VALUES @rows@ RETURNING "id"`
 	commentGetSQL        = `SELECT "id", "post_id", "post_author_id", "commenter_id", "body", "created_at" FROM @schema@."comments" WHERE "id" = $1`
 	commentUpdateSQL     = `UPDATE @schema@."comments" SET "post_id" = $3, "commenter_id" = $4, "body" = $5, "created_at" = $6 WHERE "id" = $1 AND "post_author_id" = $2`
 	commentDeleteSQL     = `DELETE FROM @schema@."comments" WHERE "id" = $1`
@@ -51,6 +52,7 @@ const (
 type CommentRepo struct {
 	group       *runtime.Group
 	qInsert     *runtime.Query
+	qInsertMany *runtime.Query
 	qGet        *runtime.Query
 	qUpdate     *runtime.Query
 	qDelete     *runtime.Query
@@ -95,6 +97,50 @@ func (r *CommentRepo) insert(ctx context.Context, tx *runtime.Tx, row *Comment) 
 		return 0, fmt.Errorf("insert blogdb.Comment: %w", err)
 	}
 	return CommentID(row.ID), nil
+}
+
+// InsertMany stores rows, each on the logical shard of its PostAuthorID, and
+// sets each row's ID to the ID the database minted inside that shard. The rows
+// of one shard are one multi-row INSERT; the statements of one server go as
+// one pipeline (one round trip, written all or none), servers in parallel.
+// When a server fails the other servers' rows are still written and the error
+// is a *runtime.FanOutError naming the failed shards, whose rows keep ID 0. In
+// a transaction every row must be on its shard: a row of another shard is
+// refused (runtime.ErrWrongShard) before anything is written. Any ID already
+// in a row is ignored.
+func (r *CommentRepo) InsertMany(ctx context.Context, rows []*Comment) error {
+	return r.insertMany(ctx, nil, rows)
+}
+
+// InsertMany is CommentRepo.InsertMany in the transaction. The error wraps
+// runtime.ErrWrongShard for a key or ID of another shard than the
+// transaction's.
+func (r *CommentTxRepo) InsertMany(ctx context.Context, rows []*Comment) error {
+	return r.repo.insertMany(ctx, r.tx, rows)
+}
+
+// insertMany is the body of CommentRepo.InsertMany and
+// CommentTxRepo.InsertMany: tx is nil outside a transaction.
+func (r *CommentRepo) insertMany(ctx context.Context, tx *runtime.Tx, rows []*Comment) error {
+	shards := make([]runtime.Shard, len(rows))
+	for i, row := range rows {
+		shards[i] = r.group.ShardOfInt64(int64(row.PostAuthorID))
+	}
+	if err := r.group.InsertMany(ctx, tx, r.qInsertMany, runtime.InsertRows{
+		Args: func(i int, a []any) []any {
+			row := rows[i]
+			return append(a, row.PostID, row.PostAuthorID, row.CommenterID, row.Body, row.Created)
+		},
+		Cols: 5,
+		N:    len(rows),
+		SetID: func(i int, id int64) {
+			rows[i].ID = id
+		},
+		Shards: shards,
+	}); err != nil {
+		return fmt.Errorf("insert many blogdb.Comment: %w", err)
+	}
+	return nil
 }
 
 // Get returns the Comment with the given ID from the shard the ID carries, in

@@ -26,6 +26,7 @@ func (id PageViewID) String() string {
 // ("public" on a database), which the runtime fills in.
 const (
 	pageViewInsertSQL     = `INSERT INTO @schema@."page_views" ("post_id", "viewer_id", "path", "viewed_at") VALUES ($1, $2, $3, $4) RETURNING "id"`
+	pageViewInsertManySQL = `INSERT INTO @schema@."page_views" ("post_id", "viewer_id", "path", "viewed_at") VALUES @rows@ RETURNING "id"`
 	pageViewGetSQL        = `SELECT "id", "post_id", "viewer_id", "path", "viewed_at" FROM @schema@."page_views" WHERE "id" = $1`
 	pageViewUpdateSQL     = `UPDATE @schema@."page_views" SET "post_id" = $2, "viewer_id" = $3, "path" = $4, "viewed_at" = $5 WHERE "id" = $1`
 	pageViewDeleteSQL     = `DELETE FROM @schema@."page_views" WHERE "id" = $1`
@@ -40,6 +41,7 @@ const (
 type PageViewRepo struct {
 	target      runtime.Target
 	qInsert     *runtime.Query
+	qInsertMany *runtime.Query
 	qGet        *runtime.Query
 	qUpdate     *runtime.Query
 	qDelete     *runtime.Query
@@ -75,6 +77,37 @@ func (r *PageViewRepo) insert(ctx context.Context, tx *runtime.Tx, row *PageView
 		return 0, fmt.Errorf("insert blogdb.PageView: %w", err)
 	}
 	return PageViewID(row.ID), nil
+}
+
+// InsertMany stores rows with multi-row INSERT statements in one round trip
+// and sets each row's ID to the ID the database minted. Any ID already in a
+// row is ignored.
+func (r *PageViewRepo) InsertMany(ctx context.Context, rows []*PageView) error {
+	return r.insertMany(ctx, nil, rows)
+}
+
+// InsertMany is PageViewRepo.InsertMany in the transaction.
+func (r *PageViewTxRepo) InsertMany(ctx context.Context, rows []*PageView) error {
+	return r.repo.insertMany(ctx, r.tx, rows)
+}
+
+// insertMany is the body of PageViewRepo.InsertMany and
+// PageViewTxRepo.InsertMany: tx is nil outside a transaction.
+func (r *PageViewRepo) insertMany(ctx context.Context, tx *runtime.Tx, rows []*PageView) error {
+	if err := r.target.InsertMany(ctx, tx, r.qInsertMany, runtime.InsertRows{
+		Args: func(i int, a []any) []any {
+			row := rows[i]
+			return append(a, row.PostID, row.ViewerID, row.Path, row.At)
+		},
+		Cols: 4,
+		N:    len(rows),
+		SetID: func(i int, id int64) {
+			rows[i].ID = id
+		},
+	}); err != nil {
+		return fmt.Errorf("insert many blogdb.PageView: %w", err)
+	}
+	return nil
 }
 
 // Get returns the PageView with the given ID. The error wraps

@@ -33,6 +33,7 @@ func (id PostID) Shard() runtime.Shard {
 // on a database), which the runtime fills in.
 const (
 	postInsertSQL     = `INSERT INTO @schema@."posts" ("author_id", "title", "body", "tags", "published_at", "created_at") VALUES ($1, $2, $3, $4, $5, $6) RETURNING "id"`
+	postInsertManySQL = `INSERT INTO @schema@."posts" ("author_id", "title", "body", "tags", "published_at", "created_at") VALUES @rows@ RETURNING "id"`
 	postGetSQL        = `SELECT "id", "author_id", "title", "body", "tags", "published_at", "created_at" FROM @schema@."posts" WHERE "id" = $1`
 	postUpdateSQL     = `UPDATE @schema@."posts" SET "title" = $3, "body" = $4, "tags" = $5, "published_at" = $6, "created_at" = $7 WHERE "id" = $1 AND "author_id" = $2`
 	postDeleteSQL     = `DELETE FROM @schema@."posts" WHERE "id" = $1`
@@ -49,6 +50,7 @@ const (
 type PostRepo struct {
 	group       *runtime.Group
 	qInsert     *runtime.Query
+	qInsertMany *runtime.Query
 	qGet        *runtime.Query
 	qUpdate     *runtime.Query
 	qDelete     *runtime.Query
@@ -92,6 +94,50 @@ func (r *PostRepo) insert(ctx context.Context, tx *runtime.Tx, row *Post) (PostI
 		return 0, fmt.Errorf("insert blogdb.Post: %w", err)
 	}
 	return PostID(row.ID), nil
+}
+
+// InsertMany stores rows, each on the logical shard of its AuthorID, and sets
+// each row's ID to the ID the database minted inside that shard. The rows of
+// one shard are one multi-row INSERT; the statements of one server go as one
+// pipeline (one round trip, written all or none), servers in parallel. When a
+// server fails the other servers' rows are still written and the error is a
+// *runtime.FanOutError naming the failed shards, whose rows keep ID 0. In a
+// transaction every row must be on its shard: a row of another shard is
+// refused (runtime.ErrWrongShard) before anything is written. Any ID already
+// in a row is ignored.
+func (r *PostRepo) InsertMany(ctx context.Context, rows []*Post) error {
+	return r.insertMany(ctx, nil, rows)
+}
+
+// InsertMany is PostRepo.InsertMany in the transaction. The error wraps
+// runtime.ErrWrongShard for a key or ID of another shard than the
+// transaction's.
+func (r *PostTxRepo) InsertMany(ctx context.Context, rows []*Post) error {
+	return r.repo.insertMany(ctx, r.tx, rows)
+}
+
+// insertMany is the body of PostRepo.InsertMany and PostTxRepo.InsertMany: tx
+// is nil outside a transaction.
+func (r *PostRepo) insertMany(ctx context.Context, tx *runtime.Tx, rows []*Post) error {
+	shards := make([]runtime.Shard, len(rows))
+	for i, row := range rows {
+		shards[i] = r.group.ShardOfInt64(int64(row.AuthorID))
+	}
+	if err := r.group.InsertMany(ctx, tx, r.qInsertMany, runtime.InsertRows{
+		Args: func(i int, a []any) []any {
+			row := rows[i]
+			return append(a, row.AuthorID, row.Title, row.Body, row.Tags, row.Published, row.Created)
+		},
+		Cols: 6,
+		N:    len(rows),
+		SetID: func(i int, id int64) {
+			rows[i].ID = id
+		},
+		Shards: shards,
+	}); err != nil {
+		return fmt.Errorf("insert many blogdb.Post: %w", err)
+	}
+	return nil
 }
 
 // Get returns the Post with the given ID from the shard the ID carries, in one

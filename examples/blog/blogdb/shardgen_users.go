@@ -25,6 +25,7 @@ func (id UserID) String() string {
 // on a database), which the runtime fills in.
 const (
 	userInsertSQL     = `INSERT INTO @schema@."users" ("email", "display_name", "joined_at", "is_admin") VALUES ($1, $2, $3, $4) RETURNING "id"`
+	userInsertManySQL = `INSERT INTO @schema@."users" ("email", "display_name", "joined_at", "is_admin") VALUES @rows@ RETURNING "id"`
 	userGetSQL        = `SELECT "id", "email", "display_name", "joined_at", "is_admin" FROM @schema@."users" WHERE "id" = $1`
 	userUpdateSQL     = `UPDATE @schema@."users" SET "email" = $2, "display_name" = $3, "joined_at" = $4, "is_admin" = $5 WHERE "id" = $1`
 	userDeleteSQL     = `DELETE FROM @schema@."users" WHERE "id" = $1`
@@ -39,6 +40,7 @@ const (
 type UserRepo struct {
 	target      runtime.Target
 	qInsert     *runtime.Query
+	qInsertMany *runtime.Query
 	qGet        *runtime.Query
 	qUpdate     *runtime.Query
 	qDelete     *runtime.Query
@@ -74,6 +76,37 @@ func (r *UserRepo) insert(ctx context.Context, tx *runtime.Tx, row *User) (UserI
 		return 0, fmt.Errorf("insert blogdb.User: %w", err)
 	}
 	return UserID(row.ID), nil
+}
+
+// InsertMany stores rows with multi-row INSERT statements in one round trip
+// and sets each row's ID to the ID the database minted. Any ID already in a
+// row is ignored.
+func (r *UserRepo) InsertMany(ctx context.Context, rows []*User) error {
+	return r.insertMany(ctx, nil, rows)
+}
+
+// InsertMany is UserRepo.InsertMany in the transaction.
+func (r *UserTxRepo) InsertMany(ctx context.Context, rows []*User) error {
+	return r.repo.insertMany(ctx, r.tx, rows)
+}
+
+// insertMany is the body of UserRepo.InsertMany and UserTxRepo.InsertMany: tx
+// is nil outside a transaction.
+func (r *UserRepo) insertMany(ctx context.Context, tx *runtime.Tx, rows []*User) error {
+	if err := r.target.InsertMany(ctx, tx, r.qInsertMany, runtime.InsertRows{
+		Args: func(i int, a []any) []any {
+			row := rows[i]
+			return append(a, row.Email, row.Name, row.Joined, row.IsAdmin)
+		},
+		Cols: 4,
+		N:    len(rows),
+		SetID: func(i int, id int64) {
+			rows[i].ID = id
+		},
+	}); err != nil {
+		return fmt.Errorf("insert many blogdb.User: %w", err)
+	}
+	return nil
 }
 
 // Get returns the User with the given ID. The error wraps runtime.ErrNotFound
