@@ -264,6 +264,9 @@
 //   - Group.GetMany (IDs grouped by shard, one query per shard, servers in
 //     parallel; *ManyError), Group.PerShard with ShardCall (one call per shard
 //     with its own arguments) and Group.FanOut (every shard; *FanOutError).
+//   - Group.InsertMany and Target.InsertMany with InsertRows and RowsToken
+//     (a batch as one multi-row INSERT per shard, one pipelined round trip
+//     per server).
 //   - ErrNotFound and ErrWrongShard, wrapped in the generated errors.
 //
 // Helpers that only shardgen's own packages share live in internal
