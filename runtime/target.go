@@ -99,7 +99,7 @@ func (t Target) WithConn(ctx context.Context, fn func(conn *pgx.Conn, schema str
 		return err
 	}
 	sp := t.srv.pool
-	c, err := sp.acquire(ctx)
+	c, err := sp.acquire(t.traced(ctx))
 	if err != nil {
 		return t.fail(err)
 	}
@@ -166,11 +166,11 @@ func (t Target) exec(ctx context.Context, q *Query, args []any) (pgconn.CommandT
 		return pgconn.CommandTag{}, err
 	}
 	sp := t.srv.pool
+	ctx = t.traced(ctx)
 	c, err := sp.acquire(ctx)
 	if err != nil {
 		return pgconn.CommandTag{}, t.fail(err)
 	}
-	ctx = t.traced(ctx)
 	a, prefixed := sp.args(args)
 	tag, err := c.Conn().Exec(ctx, sql, a...)
 	if err != nil {
@@ -207,12 +207,12 @@ func (t Target) query(ctx context.Context, q *Query, args []any) (pgx.Rows, erro
 		return errRows{err}, err
 	}
 	sp := t.srv.pool
+	ctx = t.traced(ctx)
 	c, err := sp.acquire(ctx)
 	if err != nil {
 		e := t.fail(err)
 		return errRows{e}, e
 	}
-	ctx = t.traced(ctx)
 	a, prefixed := sp.args(args)
 	rows, err := c.Conn().Query(ctx, sql, a...)
 	if err != nil {
@@ -245,11 +245,11 @@ func (t Target) queryRow(ctx context.Context, q *Query, args []any, retried bool
 		return errRow{err}
 	}
 	sp := t.srv.pool
+	ctx = t.traced(ctx)
 	c, err := sp.acquire(ctx)
 	if err != nil {
 		return errRow{t.fail(err)}
 	}
-	ctx = t.traced(ctx)
 	a, prefixed := sp.args(args)
 	r := sp.newRow()
 	*r = shardRow{row: c.Conn().QueryRow(ctx, sql, a...), t: t, c: c, ctx: ctx, q: q, in: args, retried: retried}

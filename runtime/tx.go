@@ -112,12 +112,12 @@ func (t Target) InTx(ctx context.Context, fn func(*Tx) error) (err error) {
 		return err
 	}
 	sp := t.srv.pool
+	ctx = t.traced(ctx)
 	c, err := sp.acquire(ctx)
 	if err != nil {
 		return t.fail(err)
 	}
 	defer sp.release(c)
-	ctx = t.traced(ctx)
 	ptx, err := c.Conn().Begin(ctx)
 	if err != nil {
 		return t.fail(sp.classify(ctx, c.Conn(), err))
