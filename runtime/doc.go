@@ -91,7 +91,25 @@
 // databases and group servers use it: set a pgx.QueryTracer (otelpgx,
 // tracelog), AfterConnect or PrepareConn (register enum or pgvector types),
 // for every server or some. With a tracer, TargetFromContext gives it the
-// group, shard, schema and server of each statement. Server.Ping and
+// group, shard, schema and server of each statement (and of the wait for
+// its connection, for a pgxpool.AcquireTracer). The blog example logs
+// statements with slog this way (examples/blog/logging.go: pgx's tracelog,
+// each line with group, shard, schema and server); otel_test.go wraps
+// otelpgx's tracer to put them on OpenTelemetry spans, the runtime linking
+// no OpenTelemetry:
+//
+//	type shardSpans struct{ *otelpgx.Tracer }
+//
+//	func (s shardSpans) TraceQueryStart(ctx context.Context, c *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+//		ctx = s.Tracer.TraceQueryStart(ctx, c, d)
+//		if t, ok := runtime.TargetFromContext(ctx); ok {
+//			trace.SpanFromContext(ctx).SetAttributes(attribute.String("shardgen.group", t.Group()),
+//				attribute.Int("shardgen.shard", int(t.Shard())), attribute.String("shardgen.server", t.Server().Name()))
+//		}
+//		return ctx
+//	}
+//
+// Server.Ping and
 // Router.Ping (every server at once, for a readiness probe) take a
 // connection as calls do. Router.Stats returns each pool's figures under
 // the metric names documented on PoolStats. Target.WithConn lends one

@@ -99,7 +99,7 @@ func TestOpenTelemetrySpans(t *testing.T) {
 		shard                           int64
 	}
 	spans := map[string][]labels{} // SQL text -> labels of its spans
-	var failed, acquired []labels // statements failed; waits for a connection
+	var failed, acquired []labels  // statements failed; waits for a connection
 	for _, s := range exp.GetSpans() {
 		if s.Name == "request" || s.Name == "connect" {
 			// pgxpool dials in the background, for the pool, not for

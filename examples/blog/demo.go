@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -20,6 +21,13 @@ type Options struct {
 	// are unique) so that the demo can run again on servers that keep
 	// earlier runs' rows.
 	RunTag string
+	// Log, when set, gets a line for each statement of LogLevel and above
+	// (slog.LevelInfo: every statement; slog.LevelError: failed ones),
+	// saying the group or database, shard and server it ran on: pgx's
+	// tracelog on every server's pool, installed through the runtime's
+	// hooks (Config.ConfigurePool).
+	Log      *slog.Logger
+	LogLevel slog.Level
 }
 
 // Result is what the demo wrote and read, for the tests to check against the
@@ -72,6 +80,9 @@ type demo struct {
 // explicit fan-out and prints where every row lives. Each step checks what
 // it reads, so a wrong answer is an error, not just odd output.
 func Demo(ctx context.Context, p *printer, cfg runtime.Config, source string, opts Options) (*Result, error) {
+	if opts.Log != nil {
+		logQueries(&cfg, opts.Log, opts.LogLevel)
+	}
 	r, err := runtime.Open(ctx, cfg, blogdb.Spec)
 	if err != nil {
 		return nil, fmt.Errorf("opening the router (%s): %w", source, err)

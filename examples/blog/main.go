@@ -35,6 +35,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -47,9 +48,10 @@ import (
 func main() {
 	configPath := flag.String("config", "", "JSON config file with the database and shard server URLs (default: SHARDGEN_* environment variables, else throwaway servers)")
 	grow := flag.Bool("grow", false, "afterwards, start a third throwaway server and move shards 12-15 to it while writing (see the README's \"Growing onto a new server\")")
+	logLevel := flag.String("log", "error", "log the statements of this slog level and above to stderr, with their group, shard and server: debug or info (every statement), error (failed ones), off")
 	pgBin := flag.String("pgbin", "", "directory of initdb, pg_ctl and postgres for the throwaway servers (default: "+pgtest.DefaultBinDir+" or PATH)")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: blog [-config shards.json] [-pgbin dir]\n\n"+
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: blog [-config shards.json] [-pgbin dir] [-log level] [-grow]\n\n"+
 			"Runs the shardgen example blog against throwaway PostgreSQL servers, or\n"+
 			"against the servers named by -config or the SHARDGEN_* environment variables.\n\n")
 		flag.PrintDefaults()
@@ -58,6 +60,15 @@ func main() {
 	if flag.NArg() > 0 {
 		flag.Usage()
 		os.Exit(2)
+	}
+	level, on, err := parseLogLevel(*logLevel)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "blog: %v\n", err)
+		os.Exit(2)
+	}
+	if on {
+		queryLog = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+		queryLogLevel = level
 	}
 
 	// Ctrl-C cancels the run; the deferred shutdown still stops the
@@ -109,7 +120,7 @@ func run(ctx context.Context, out io.Writer, environ []string, configPath, pgBin
 		c := tw.Config()
 		cfg, source = &c, sourceThrowaway
 	}
-	if _, err = Demo(ctx, p, *cfg, source, Options{RunTag: runTag(source)}); err != nil || !grow {
+	if _, err = Demo(ctx, p, *cfg, source, Options{RunTag: runTag(source), Log: queryLog, LogLevel: queryLogLevel}); err != nil || !grow {
 		return err
 	}
 	c, err := startThird(ctx, p, opts, cfg)
@@ -120,6 +131,12 @@ func run(ctx context.Context, out io.Writer, environ []string, configPath, pgBin
 	_, err = Grow(ctx, p, *cfg)
 	return err
 }
+
+// queryLog and queryLogLevel are the -log flag's: run passes them to Demo.
+var (
+	queryLog      *slog.Logger
+	queryLogLevel slog.Level
+)
 
 // loadConfig returns the configuration given by -config or the environment,
 // or nil when none is given. source describes where it came from.
