@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"regexp"
+	"strings"
 
 	"github.com/shardgen/shardgen/gen/diag"
 	"github.com/shardgen/shardgen/gen/model"
@@ -129,7 +130,8 @@ func Evolve(p *model.Package, prev []byte, diags *diag.List) {
 		}
 		pt := tables[target][m.Table]
 		if pt == nil {
-			continue // a new table: nothing running uses it
+			moveNote(p, m, target, tables, diags)
+			continue // a new table here: nothing running uses it
 		}
 		evolveModel(m, pt, diags)
 	}
@@ -201,4 +203,29 @@ func evolveModel(m *model.Model, pt *prevTable, diags *diag.List) {
 		diags.Warnf(f.Pos, "`unique` added to %s.%s of existing table %s: %s (Migrate then changes no shard and lists the failing ones)%s. Safe sequence: add the field without `unique`, fill distinct values (an ordinary migration or the app), then add `unique`",
 			m.GoName, f.GoName, m.Table, existing, scope)
 	}
+}
+
+// moveNote says, when m's table was generated for another database or
+// group last time, that its rows stay there until moved, and by which
+// command (package runtime/modelmove). The running version keeps serving
+// from the old place until the move fences it; this version must be
+// deployed once the move says done.
+func moveNote(p *model.Package, m *model.Model, target string, tables map[string]map[string]*prevTable, diags *diag.List) {
+	var from []string
+	for t := range tables {
+		if t != target && tables[t][m.Table] != nil {
+			from = append(from, t)
+		}
+	}
+	if len(from) != 1 {
+		return // new, or ambiguous: nothing to move from one place
+	}
+	if strings.HasPrefix(target, "group ") || strings.HasPrefix(from[0], "group ") {
+		diags.Warnf(m.Pos, "model %s moved from %s to %s: its rows stay in %s; `shardgen move -model` moves rows between databases only so far: copy them with a program of your own, or move the model back",
+			m.GoName, from[0], target, from[0])
+		return
+	}
+	ids := "IDs are kept"
+	diags.Warnf(m.Pos, "model %s moved from %s to %s: its rows stay in %s until moved (%s): run `go tool shardgen move -pkg %s -model %s` while the running version serves, and deploy this version once it says done",
+		m.GoName, from[0], target, from[0], ids, p.Path, m.GoName)
 }
