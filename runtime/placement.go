@@ -25,6 +25,15 @@ const FenceSQLState = "SGMOV"
 // to the new server.
 var ErrShardMoved = errors.New("shard moved to another server")
 
+// ErrTableMoved reports that a write met the fence of a database table that
+// package runtime/modelmove is moving, or has moved, to another database:
+// the old table is read-only from the fence on. A version of the
+// application that still places the model there gets it for every write
+// (never a silent write to the old place) until the version placing the
+// model on its new database is deployed; its reads keep reading the old
+// table as it was at the fence.
+var ErrTableMoved = errors.New("table moved to another database")
+
 // Placement says which physical server holds each logical shard of each
 // group. The router starts from the static Config; a follower (package
 // runtime/placement) applies newer versions read from the placement table
@@ -246,12 +255,13 @@ func staleSchema(err error) bool {
 }
 
 // movedError is the cause of a *ShardError for an operation that met a
-// fence and was not (or could not be) retried: it matches ErrShardMoved and
-// the server's *pgconn.PgError.
-type movedError struct{ cause error }
+// fence and was not (or could not be) retried: it matches ErrShardMoved (a
+// shard) or ErrTableMoved (a database's table) and the server's
+// *pgconn.PgError.
+type movedError struct{ kind, cause error }
 
-func (e *movedError) Error() string   { return ErrShardMoved.Error() + ": " + e.cause.Error() }
-func (e *movedError) Unwrap() []error { return []error{ErrShardMoved, e.cause} }
+func (e *movedError) Error() string   { return e.kind.Error() + ": " + e.cause.Error() }
+func (e *movedError) Unwrap() []error { return []error{e.kind, e.cause} }
 
 // redirect decides, after err on t, whether the operation should be sent
 // again: it reloads the placement (waiting for the switch after a fence)
@@ -289,7 +299,11 @@ func moved(err error) error {
 		if _, already := se.Err.(*movedError); already {
 			return err
 		}
-		return &ShardError{Group: se.Group, Shard: se.Shard, Server: se.Server, Err: &movedError{cause: se.Err}}
+		kind := ErrShardMoved
+		if se.Group == "" {
+			kind = ErrTableMoved
+		}
+		return &ShardError{Group: se.Group, Shard: se.Shard, Server: se.Server, Err: &movedError{kind: kind, cause: se.Err}}
 	}
-	return &movedError{cause: err}
+	return &movedError{kind: ErrShardMoved, cause: err}
 }

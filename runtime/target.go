@@ -151,7 +151,7 @@ func (t *Target) fail(err error) *ShardError {
 // server, after the placement is reloaded (see ErrShardMoved).
 func (t Target) Exec(ctx context.Context, q *Query, args ...any) (pgconn.CommandTag, error) {
 	tag, err := t.exec(ctx, q, args)
-	if err != nil && t.group != nil {
+	if err != nil {
 		if nt, ok := t.redirect(ctx, err); ok {
 			tag, err = nt.exec(ctx, q, args)
 		}
@@ -189,7 +189,7 @@ func (t Target) exec(ctx context.Context, q *Query, args []any) (pgconn.CommandT
 // because the shard moved is sent once more to its new server.
 func (t Target) Query(ctx context.Context, q *Query, args ...any) (pgx.Rows, error) {
 	rows, err := t.query(ctx, q, args)
-	if err != nil && t.group != nil {
+	if err != nil {
 		if nt, ok := t.redirect(ctx, err); ok {
 			rows, err = nt.query(ctx, q, args)
 		}
@@ -348,7 +348,7 @@ func (r *shardRow) Scan(dest ...any) error {
 	clear(r.args)
 	t, ctx, q, in, retry := r.t, r.ctx, r.q, r.in, r.c != nil && !r.retried
 	*r = shardRow{}
-	if err != nil && retry && t.group != nil {
+	if err != nil && retry {
 		if nt, ok := t.redirect(ctx, err); ok {
 			err = nt.queryRow(ctx, q, in, true).Scan(dest...)
 		}

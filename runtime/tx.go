@@ -132,7 +132,7 @@ func (t Target) InTx(ctx context.Context, fn func(*Tx) error) (err error) {
 	}()
 	tx := &Tx{tx: ptx, t: t}
 	if err := fn(tx); err != nil {
-		if t.group != nil && fenced(err) {
+		if fenced(err) {
 			// Not retried: fn may have done more than its statements.
 			// The placement is reloaded so that running it again goes
 			// to the shard's new server.

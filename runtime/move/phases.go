@@ -55,23 +55,7 @@ ORDER BY n.nspname, c.relname`, m.schemas())
 // waits until they are gone, so nothing they do can land after this run
 // looked.
 func (m *mover) killStragglers(ctx context.Context, conn *pgx.Conn) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var n int
-		err := conn.QueryRow(ctx, `SELECT count(pg_catalog.pg_terminate_backend(pid)) FROM pg_catalog.pg_stat_activity
-			WHERE application_name = $1 AND backend_type = 'client backend' AND datname = pg_catalog.current_database()
-			AND pid <> pg_catalog.pg_backend_pid()`, moverName(m.st.ID)).Scan(&n)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("sessions of an earlier run of move %d do not end", m.st.ID)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return EndSessions(ctx, conn, moverName(m.st.ID))
 }
 
 func (m *mover) preflight(ctx context.Context) error {
@@ -385,36 +369,7 @@ func (m *mover) fence(ctx context.Context) error {
 	for i, t := range tables {
 		oids[i] = t.oid
 	}
-	for attempt := 1; ; attempt++ {
-		last := attempt >= m.opts.FenceAttempts
-		if last {
-			var killed int
-			err := m.src.QueryRow(ctx, `SELECT count(pg_catalog.pg_terminate_backend(pid)) FROM (SELECT DISTINCT pid FROM pg_catalog.pg_locks
-				WHERE relation = ANY($1) AND granted AND pid <> pg_catalog.pg_backend_pid()) l`, oids).Scan(&killed)
-			if err != nil {
-				return err
-			}
-			m.logf("shardgen move: terminated sessions holding locks the fence needs", "sessions", killed)
-		}
-		err := pgx.BeginFunc(ctx, m.src, func(tx pgx.Tx) error {
-			timeout := m.opts.FenceLockTimeout
-			if last {
-				timeout = 4 * m.opts.FenceLockTimeout
-			}
-			if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", timeout.Milliseconds())); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, sql)
-			return err
-		})
-		if err == nil {
-			break
-		}
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && (pgErr.Code == "55P03" || pgErr.Code == "40P01") && attempt < m.opts.FenceAttempts+2 {
-			m.logf("shardgen move: fence attempt waited too long for locks; retrying", "attempt", attempt)
-			continue
-		}
+	if err := LockedDDL(ctx, m.src, sql, oids, m.opts.FenceLockTimeout, m.opts.FenceAttempts, m.logf); err != nil {
 		return fmt.Errorf("creating the fence on %q: %w", m.st.Source, err)
 	}
 	m.st.State.FencedAt = time.Now()
@@ -490,19 +445,19 @@ func (m *mover) verify(ctx context.Context) error {
 	}
 	m.st.State.Verified, m.st.State.Rows = nil, 0
 	for _, t := range srcT {
-		a, err := chunks(ctx, m.src, t, m.opts.VerifyChunk)
+		a, err := Checksums(ctx, m.src, t.schema, t.name, t.cols, t.pk, m.opts.VerifyChunk)
 		if err != nil {
 			return err
 		}
-		b, err := chunks(ctx, m.dst, t, m.opts.VerifyChunk)
+		b, err := Checksums(ctx, m.dst, t.schema, t.name, t.cols, t.pk, m.opts.VerifyChunk)
 		if err != nil {
 			return err
 		}
 		var rows int64
 		for _, c := range a {
-			rows += c.n
+			rows += c.Rows
 		}
-		if i := firstDiff(a, b); i >= 0 {
+		if i := FirstDiff(a, b); i >= 0 {
 			return fmt.Errorf("verify: table %s differs between %s and %s from chunk %d (%d rows each; source has %d chunks, target %d)",
 				t.qualified(), m.st.Source, m.st.Target, i, m.opts.VerifyChunk, len(a), len(b))
 		}
@@ -511,46 +466,6 @@ func (m *mover) verify(ctx context.Context) error {
 	}
 	m.logf("shardgen move: verified", "tables", len(srcT), "rows", m.st.State.Rows)
 	return m.saveState(ctx)
-}
-
-type chunk struct {
-	n   int64
-	sum string
-}
-
-func firstDiff(a, b []chunk) int {
-	for i := range max(len(a), len(b)) {
-		if i >= len(a) || i >= len(b) || a[i] != b[i] {
-			return i
-		}
-	}
-	return -1
-}
-
-// chunks returns the row count and md5 of every chunk of size rows of t in
-// primary-key order; each row is hashed as the text of its columns in
-// name order, so column order on disk does not matter.
-func chunks(ctx context.Context, conn *pgx.Conn, t table, size int) ([]chunk, error) {
-	cols := make([]string, len(t.cols))
-	for i, c := range t.cols {
-		cols[i] = "x." + runtime.QuoteIdent(c)
-	}
-	pk := make([]string, len(t.pk))
-	for i, c := range t.pk {
-		pk[i] = "x." + runtime.QuoteIdent(c)
-	}
-	q := fmt.Sprintf(`SELECT count(*), md5(string_agg(h, '' ORDER BY rn)) FROM (
-	SELECT row_number() OVER (ORDER BY %s) AS rn, md5(ROW(%s)::text) AS h FROM %s x) r
-GROUP BY (rn - 1) / %d ORDER BY (rn - 1) / %d`, strings.Join(pk, ", "), strings.Join(cols, ", "), t.qualified(), size, size)
-	rows, err := conn.Query(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (chunk, error) {
-		var c chunk
-		err := row.Scan(&c.n, &c.sum)
-		return c, err
-	})
 }
 
 // carryIDs sets every moving shard's ID sequence on the target to at least
