@@ -20,7 +20,7 @@ func TestDependencies(t *testing.T) {
 	if err != nil {
 		t.Skip("go command not found")
 	}
-	for _, pkg := range []string{".", "./pgtest", "./redistest", "./shardredis", "./placement", "./move"} {
+	for _, pkg := range []string{".", "./pgtest", "./redistest", "./shardredis", "./placement", "./move", "./modelmove"} {
 		out, err := exec.Command(goBin, "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", pkg).CombinedOutput()
 		if err != nil {
 			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)
@@ -68,6 +68,7 @@ func allowedDep(p string) bool {
 		p == "golang.org/x/sys/cpu",
 		p == "github.com/shardgen/shardgen/runtime/placement",
 		p == "github.com/shardgen/shardgen/runtime/move",
+		p == "github.com/shardgen/shardgen/runtime/modelmove",
 		p == "github.com/shardgen/shardgen/templates",
 		p == "github.com/shardgen/shardgen/internal/editdist",
 		p == "github.com/shardgen/shardgen/runtime/internal/confcheck":
