@@ -115,9 +115,15 @@ func progressPrinter(w io.Writer) func(Progress) {
 	return func(p Progress) {
 		switch {
 		case p.Phase == PhaseCopy && p.Rows > 0:
-			fmt.Fprintf(w, "  copy: %d of about %d rows\n", p.Rows, max(p.Total, p.Rows))
+			of := ""
+			if p.Total > p.Rows {
+				of = fmt.Sprintf(" of about %d", p.Total)
+			}
+			fmt.Fprintf(w, "  copy: %d%s rows\n", p.Rows, of)
 		case p.Phase == PhaseCatchup && p.Phase == last:
-			fmt.Fprintf(w, "  catchup: %d keys logged\n", p.Log)
+			if p.Log > 0 {
+				fmt.Fprintf(w, "  catchup: %d keys logged\n", p.Log)
+			}
 		case p.Phase != last:
 			fmt.Fprintf(w, "model move %d: %s (%s)\n", p.ID, p.Phase, p.Elapsed.Round(time.Millisecond))
 		}

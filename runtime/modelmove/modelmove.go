@@ -104,6 +104,9 @@ const (
 // word spells "sgmv" like package placement's keys.
 const lockKey int64 = 0x73676d76_00000003
 
+// lockWait is how long a mover waits for the lock before refusing.
+const lockWait = 5 * time.Second
+
 // ErrMoveFailed wraps every error a move step returns; the move stays in
 // its recorded phase, to be resumed or aborted.
 var ErrMoveFailed = errors.New("shardgen model move failed")
@@ -303,11 +306,19 @@ func open(ctx context.Context, opts Options) (*mover, error) {
 		m.close()
 		return nil, fmt.Errorf("shardgen model move: control database: %w", scrubErr(err, opts.Control))
 	}
+	// A mover that was just killed holds the lock until the server has
+	// noticed its connection is gone: wait a little before refusing.
 	var ok bool
-	if err := c.QueryRow(ctx, "SELECT pg_catalog.pg_try_advisory_lock($1)", lockKey).Scan(&ok); err != nil {
-		c.Release()
-		m.close()
-		return nil, fmt.Errorf("shardgen model move: control database: %w", err)
+	for deadline := time.Now().Add(lockWait); ; {
+		if err := c.QueryRow(ctx, "SELECT pg_catalog.pg_try_advisory_lock($1)", lockKey).Scan(&ok); err != nil {
+			c.Release()
+			m.close()
+			return nil, fmt.Errorf("shardgen model move: control database: %w", err)
+		}
+		if ok || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	if !ok {
 		c.Release()

@@ -109,7 +109,15 @@ func (m *mover) preflight(ctx context.Context) error {
 			return err
 		}
 		if rows {
-			return fmt.Errorf("database %s already has rows in table %s; a move copies into an empty table (finish an earlier move back, or empty it)", m.st.Target, m.st.Table)
+			var old int64
+			err := m.ctl.QueryRow(ctx, "SELECT COALESCE(max(id), 0) FROM public.shardgen_model_moves WHERE tbl = $1 AND source = $2 AND phase = $3", m.st.Table, m.st.Target, PhaseDone).Scan(&old)
+			if err != nil {
+				return err
+			}
+			if old > 0 {
+				return fmt.Errorf("database %s still has the old, read-only table %s of move %d; finish that move first (-finish %d drops it)", m.st.Target, m.st.Table, old, old)
+			}
+			return fmt.Errorf("database %s already has rows in table %s; a move copies into an empty table", m.st.Target, m.st.Table)
 		}
 	default:
 		if m.st.Phase == PhasePreflight {
