@@ -23,7 +23,8 @@ func serverGoingAway(code string) bool {
 
 // classify turns an error from a statement on conn into the error stored in
 // a ShardError: connection-level failures become ErrUnavailable, a missing
-// table or schema ErrNotMigrated.
+// table or schema ErrNotMigrated, a serialization failure or deadlock
+// ErrSerialization.
 func (sp *serverPool) classify(ctx context.Context, conn *pgx.Conn, err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
@@ -32,6 +33,9 @@ func (sp *serverPool) classify(ctx context.Context, conn *pgx.Conn, err error) e
 		}
 		if pgErr.Code == "42P01" || pgErr.Code == "3F000" { // undefined_table, invalid_schema_name
 			return &causeError{kind: ErrNotMigrated, cause: err, secret: sp.secret}
+		}
+		if pgErr.Code == "40001" || pgErr.Code == "40P01" { // serialization_failure, deadlock_detected
+			return &causeError{kind: ErrSerialization, cause: err, secret: sp.secret}
 		}
 		return err
 	}

@@ -43,6 +43,14 @@ var (
 	// configuration (or the server) is fixed; it never matches
 	// ErrUnavailable.
 	ErrMisconfigured = errors.New("server rejected the connection configuration")
+
+	// ErrSerialization reports that PostgreSQL aborted a transaction (or a
+	// statement) for a conflict with a concurrent one: a serialization
+	// failure (SQLSTATE 40001, at repeatable read or serializable) or a
+	// deadlock (40P01). Nothing of the transaction was applied; running it
+	// again may succeed, which InTxWith does when TxOptions.Attempts asks.
+	// The *pgconn.PgError stays in the chain for errors.As.
+	ErrSerialization = errors.New("transaction aborted by a concurrent one (serialization failure or deadlock)")
 )
 
 // notFound is what a Row's Scan returns inside a *ShardError when the query

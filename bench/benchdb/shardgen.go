@@ -171,9 +171,17 @@ func (t *SmallTx) Shard() runtime.Shard {
 }
 
 // InSmallShard runs fn in a transaction on the logical shard of key: committed
-// when fn returns nil, rolled back when it returns an error or panics.
+// when fn returns nil, rolled back when it returns an error or panics. It is
+// InSmallShardWith with the zero runtime.TxOptions.
 func (db *DB) InSmallShard(ctx context.Context, key SmallKey, fn func(tx *SmallTx) error) error {
-	return db.groupSmall.InTx(ctx, db.groupSmall.ShardOfInt64(int64(key)), func(tx *runtime.Tx) error {
+	return db.InSmallShardWith(ctx, key, runtime.TxOptions{}, fn)
+}
+
+// InSmallShardWith is InSmallShard with options: isolation level, read-only,
+// and how many times to run fn when the transaction fails with
+// runtime.ErrSerialization (never by default; see runtime.TxOptions).
+func (db *DB) InSmallShardWith(ctx context.Context, key SmallKey, opts runtime.TxOptions, fn func(tx *SmallTx) error) error {
+	return db.groupSmall.InTxWith(ctx, db.groupSmall.ShardOfInt64(int64(key)), opts, func(tx *runtime.Tx) error {
 		return fn(&SmallTx{
 			smallItems: SmallItemTxRepo{
 				repo: db.SmallItems,
@@ -211,9 +219,17 @@ func (t *LargeTx) Shard() runtime.Shard {
 }
 
 // InLargeShard runs fn in a transaction on the logical shard of key: committed
-// when fn returns nil, rolled back when it returns an error or panics.
+// when fn returns nil, rolled back when it returns an error or panics. It is
+// InLargeShardWith with the zero runtime.TxOptions.
 func (db *DB) InLargeShard(ctx context.Context, key LargeKey, fn func(tx *LargeTx) error) error {
-	return db.groupLarge.InTx(ctx, db.groupLarge.ShardOfInt64(int64(key)), func(tx *runtime.Tx) error {
+	return db.InLargeShardWith(ctx, key, runtime.TxOptions{}, fn)
+}
+
+// InLargeShardWith is InLargeShard with options: isolation level, read-only,
+// and how many times to run fn when the transaction fails with
+// runtime.ErrSerialization (never by default; see runtime.TxOptions).
+func (db *DB) InLargeShardWith(ctx context.Context, key LargeKey, opts runtime.TxOptions, fn func(tx *LargeTx) error) error {
+	return db.groupLarge.InTxWith(ctx, db.groupLarge.ShardOfInt64(int64(key)), opts, func(tx *runtime.Tx) error {
 		return fn(&LargeTx{
 			largeItems: LargeItemTxRepo{
 				repo: db.LargeItems,

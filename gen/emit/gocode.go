@@ -418,10 +418,17 @@ func (e *emitter) newTx(name string, models []*model.Model) jen.Code {
 
 func (e *emitter) databaseTx(f *jen.File, d *model.Database) {
 	e.txStruct(f, d.TxType(), fmt.Sprintf("%s is a transaction on database %q. It offers the repositories of the\nmodels stored there.", d.TxType(), d.Name), d.Models)
+	fn := jen.Id("fn").Func().Params(jen.Id("tx").Op("*").Id(d.TxType())).Error()
 	f.Add(doc(fmt.Sprintf("%s runs fn in a transaction on database %q: committed when fn returns\n"+
-		"nil, rolled back when it returns an error or panics.", d.InTxFunc(), d.Name))).Func().Params(jen.Id("db").Op("*").Id("DB")).Id(d.InTxFunc()).
-		Params(ctxParam(), jen.Id("fn").Func().Params(jen.Id("tx").Op("*").Id(d.TxType())).Error()).Error().
-		Block(jen.Return(jen.Id("db").Dot(d.FieldName()).Dot("InTx").Call(jen.Id("ctx"),
+		"nil, rolled back when it returns an error or panics. It is %s with the\n"+
+		"zero runtime.TxOptions.", d.InTxFunc(), d.Name, d.InTxWithFunc()))).Func().Params(jen.Id("db").Op("*").Id("DB")).Id(d.InTxFunc()).
+		Params(ctxParam(), fn).Error().
+		Block(jen.Return(jen.Id("db").Dot(d.InTxWithFunc()).Call(jen.Id("ctx"), rt("TxOptions").Values(), jen.Id("fn"))))
+	f.Add(doc(fmt.Sprintf("%s is %s with options: isolation level, read-only, and how many\n"+
+		"times to run fn when the transaction fails with runtime.ErrSerialization\n"+
+		"(never by default; see runtime.TxOptions).", d.InTxWithFunc(), d.InTxFunc()))).Func().Params(jen.Id("db").Op("*").Id("DB")).Id(d.InTxWithFunc()).
+		Params(ctxParam(), jen.Id("opts").Add(rt("TxOptions")), fn).Error().
+		Block(jen.Return(jen.Id("db").Dot(d.FieldName()).Dot("InTxWith").Call(jen.Id("ctx"), jen.Id("opts"),
 			jen.Func().Params(jen.Id("tx").Op("*").Add(rt("Tx"))).Error().Block(
 				jen.Return(jen.Id("fn").Call(e.newTx(d.TxType(), d.Models))),
 			))))
@@ -433,11 +440,18 @@ func (e *emitter) groupTx(f *jen.File, g *model.Group) {
 		"error wrapping runtime.ErrWrongShard for a key or ID of another shard.", g.TxType(), g.Name), g.Models)
 	f.Add(doc("Shard returns the logical shard the transaction runs on.")).Func().Params(jen.Id("t").Op("*").Id(g.TxType())).Id("Shard").Params().Add(rt("Shard")).
 		Block(jen.Return(jen.Id("t").Dot("tx").Dot("Shard").Call()))
+	fn := jen.Id("fn").Func().Params(jen.Id("tx").Op("*").Id(g.TxType())).Error()
 	f.Add(doc(fmt.Sprintf("%s runs fn in a transaction on the logical shard of key: committed\n"+
-		"when fn returns nil, rolled back when it returns an error or panics.", g.InShardFunc()))).Func().Params(jen.Id("db").Op("*").Id("DB")).Id(g.InShardFunc()).
-		Params(ctxParam(), jen.Id("key").Id(g.KeyType()), jen.Id("fn").Func().Params(jen.Id("tx").Op("*").Id(g.TxType())).Error()).Error().
-		Block(jen.Return(jen.Id("db").Dot(g.FieldName()).Dot("InTx").Call(jen.Id("ctx"),
-			shardOfKey(jen.Id("db").Dot(g.FieldName()), g, jen.Id("key")),
+		"when fn returns nil, rolled back when it returns an error or panics. It\n"+
+		"is %s with the zero runtime.TxOptions.", g.InShardFunc(), g.InShardWithFunc()))).Func().Params(jen.Id("db").Op("*").Id("DB")).Id(g.InShardFunc()).
+		Params(ctxParam(), jen.Id("key").Id(g.KeyType()), fn).Error().
+		Block(jen.Return(jen.Id("db").Dot(g.InShardWithFunc()).Call(jen.Id("ctx"), jen.Id("key"), rt("TxOptions").Values(), jen.Id("fn"))))
+	f.Add(doc(fmt.Sprintf("%s is %s with options: isolation level, read-only, and how\n"+
+		"many times to run fn when the transaction fails with\n"+
+		"runtime.ErrSerialization (never by default; see runtime.TxOptions).", g.InShardWithFunc(), g.InShardFunc()))).Func().Params(jen.Id("db").Op("*").Id("DB")).Id(g.InShardWithFunc()).
+		Params(ctxParam(), jen.Id("key").Id(g.KeyType()), jen.Id("opts").Add(rt("TxOptions")), fn).Error().
+		Block(jen.Return(jen.Id("db").Dot(g.FieldName()).Dot("InTxWith").Call(jen.Id("ctx"),
+			shardOfKey(jen.Id("db").Dot(g.FieldName()), g, jen.Id("key")), jen.Id("opts"),
 			jen.Func().Params(jen.Id("tx").Op("*").Add(rt("Tx"))).Error().Block(
 				jen.Return(jen.Id("fn").Call(e.newTx(g.TxType(), g.Models))),
 			))))

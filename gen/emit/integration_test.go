@@ -46,6 +46,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
@@ -672,6 +673,39 @@ func TestInsertMany(t *testing.T) {
 		if got, err := db.Counters.Get(ctx, CounterID(many[i].ID)); err != nil || got.Value != int64(i) {
 			t.Errorf("counter %d: Get = %+v, %v", i, got, err)
 		}
+// TestTxOptions runs the generated transaction entry points with options:
+// the isolation level and read-only mode reach BEGIN, on a shard and on a
+// database, and a write in a read-only transaction fails without a retry.
+func TestTxOptions(t *testing.T) {
+	db, _ := open(t)
+	ctx := context.Background()
+	var level, readOnly string
+	err := db.InBlogShardWith(ctx, 3, runtime.TxOptions{IsoLevel: pgx.Serializable, AccessMode: pgx.ReadOnly}, func(tx *BlogTx) error {
+		return tx.Tx().Pgx().QueryRow(ctx, "SELECT current_setting('transaction_isolation'), current_setting('transaction_read_only')").Scan(&level, &readOnly)
+	})
+	if err != nil || level != "serializable" || readOnly != "on" {
+		t.Fatalf("InBlogShardWith serializable read-only: %q %q, %v", level, readOnly, err)
+	}
+	calls := 0
+	err = db.InBlogShardWith(ctx, 3, runtime.TxOptions{AccessMode: pgx.ReadOnly, Attempts: 3}, func(tx *BlogTx) error {
+		calls++
+		_, err := tx.Posts().Insert(ctx, &Post{AuthorID: 3, Title: "t"})
+		return err
+	})
+	if !isCode(err, "25006") || calls != 1 {
+		t.Fatalf("insert in a read-only shard transaction: %v after %d calls, want SQLSTATE 25006 once", err, calls)
+	}
+	err = db.InDefaultTxWith(ctx, runtime.TxOptions{IsoLevel: pgx.RepeatableRead}, func(tx *DefaultTx) error {
+		return tx.Tx().Pgx().QueryRow(ctx, "SELECT current_setting('transaction_isolation')").Scan(&level)
+	})
+	if err != nil || level != "repeatable read" {
+		t.Fatalf("InDefaultTxWith repeatable read: %q, %v", level, err)
+	}
+	err = db.InDefaultTx(ctx, func(tx *DefaultTx) error {
+		return tx.Tx().Pgx().QueryRow(ctx, "SELECT current_setting('transaction_isolation')").Scan(&level)
+	})
+	if err != nil || level != "read committed" {
+		t.Fatalf("InDefaultTx: %q, %v", level, err)
 	}
 }
 

@@ -163,6 +163,10 @@ func (g *Group) TxType() string { return GoExported(g.Name) + "Tx" }
 // a key, "InBlogShard".
 func (g *Group) InShardFunc() string { return "In" + GoExported(g.Name) + "Shard" }
 
+// InShardWithFunc names the DB method that runs a transaction with
+// options (runtime.TxOptions) on the shard of a key, "InBlogShardWith".
+func (g *Group) InShardWithFunc() string { return g.InShardFunc() + "With" }
+
 // FieldName names the unexported DB field holding the resolved group.
 func (g *Group) FieldName() string { return "group" + GoExported(g.Name) }
 
@@ -172,6 +176,10 @@ func (d *Database) TxType() string { return GoExported(d.Name) + "Tx" }
 // InTxFunc names the DB method that runs a transaction on the database,
 // "InDefaultTx".
 func (d *Database) InTxFunc() string { return "In" + GoExported(d.Name) + "Tx" }
+
+// InTxWithFunc names the DB method that runs a transaction with options
+// (runtime.TxOptions) on the database, "InDefaultTxWith".
+func (d *Database) InTxWithFunc() string { return d.InTxFunc() + "With" }
 
 // FieldName names the unexported DB field holding the resolved database.
 func (d *Database) FieldName() string { return "database" + GoExported(d.Name) }

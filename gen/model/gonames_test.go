@@ -129,7 +129,7 @@ func TestIdents(t *testing.T) {
 	for _, id := range p.Idents() {
 		got = append(got, id.Qualified())
 	}
-	want := "DB,New,Spec,shardgenJSON,shardgenUUID,DefaultTx,DefaultTx.Tx,DB.InDefaultTx,BlogKey,BlogTx,DB.InBlogShard," +
+	want := "DB,New,Spec,shardgenJSON,shardgenUUID,DefaultTx,DefaultTx.Tx,DB.InDefaultTx,DB.InDefaultTxWith,BlogKey,BlogTx,DB.InBlogShard,DB.InBlogShardWith," +
 		"PostID,PostRepo,PostTxRepo,scanPost,PostRepo.insert,postInsertSQL,PostRepo.insertMany,postInsertManySQL,PostRepo.get,postGetSQL,PostRepo.update,postUpdateSQL," +
 		"PostRepo.delete,postDeleteSQL,PostRepo.list,postListSQL,PostRepo.count,postCountSQL,PostRepo.collect,postGetManySQL,DB.Posts,DefaultTx.Posts," +
 		"CommentID,CommentRepo,CommentTxRepo,scanComment,CommentRepo.insert,commentInsertSQL,CommentRepo.insertMany,commentInsertManySQL,CommentRepo.get,commentGetSQL," +

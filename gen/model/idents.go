@@ -78,7 +78,7 @@ func (p *Package) Idents() []Ident {
 			add(o, "", d.TxType())
 			add(o, d.TxType(), "Tx")
 		}
-		add(o, "DB", d.InTxFunc())
+		add(o, "DB", d.InTxFunc(), d.InTxWithFunc())
 	}
 	for _, g := range groups {
 		o := Owner{What: fmt.Sprintf("shard group %q", g.Name), Pos: g.Pos}
@@ -86,7 +86,7 @@ func (p *Package) Idents() []Ident {
 		if len(g.Models) > 0 {
 			add(o, g.TxType(), "Tx", "Shard")
 		}
-		add(o, "DB", g.InShardFunc())
+		add(o, "DB", g.InShardFunc(), g.InShardWithFunc())
 	}
 	for _, m := range p.Models {
 		o := Owner{What: "model " + m.GoName, Pos: m.Pos}
@@ -218,7 +218,7 @@ var generatedImports = [][2]string{
 // would shadow the package inside the body that uses both.
 var LocalNames = []string{
 	"arg", "at", "b", "ctx", "db", "err", "fn", "found", "g", "got", "i", "id", "j", "k", "key",
-	"keyShard", "keys", "many", "n", "out", "p", "page", "q", "r", "row", "rows", "rv", "shard", "size",
+	"keyShard", "keys", "many", "n", "opts", "out", "p", "page", "q", "r", "row", "rows", "rv", "shard", "size",
 	"slab", "t", "tag", "total", "tx",
 }
 

@@ -265,9 +265,17 @@ func (t *DefaultTx) Users() *UserTxRepo {
 }
 
 // InDefaultTx runs fn in a transaction on database "default": committed when
-// fn returns nil, rolled back when it returns an error or panics.
+// fn returns nil, rolled back when it returns an error or panics. It is
+// InDefaultTxWith with the zero runtime.TxOptions.
 func (db *DB) InDefaultTx(ctx context.Context, fn func(tx *DefaultTx) error) error {
-	return db.databaseDefault.InTx(ctx, func(tx *runtime.Tx) error {
+	return db.InDefaultTxWith(ctx, runtime.TxOptions{}, fn)
+}
+
+// InDefaultTxWith is InDefaultTx with options: isolation level, read-only, and
+// how many times to run fn when the transaction fails with
+// runtime.ErrSerialization (never by default; see runtime.TxOptions).
+func (db *DB) InDefaultTxWith(ctx context.Context, opts runtime.TxOptions, fn func(tx *DefaultTx) error) error {
+	return db.databaseDefault.InTxWith(ctx, opts, func(tx *runtime.Tx) error {
 		return fn(&DefaultTx{
 			tx: tx,
 			users: UserTxRepo{
@@ -297,9 +305,17 @@ func (t *AnalyticsTx) PageViews() *PageViewTxRepo {
 }
 
 // InAnalyticsTx runs fn in a transaction on database "analytics": committed
-// when fn returns nil, rolled back when it returns an error or panics.
+// when fn returns nil, rolled back when it returns an error or panics. It is
+// InAnalyticsTxWith with the zero runtime.TxOptions.
 func (db *DB) InAnalyticsTx(ctx context.Context, fn func(tx *AnalyticsTx) error) error {
-	return db.databaseAnalytics.InTx(ctx, func(tx *runtime.Tx) error {
+	return db.InAnalyticsTxWith(ctx, runtime.TxOptions{}, fn)
+}
+
+// InAnalyticsTxWith is InAnalyticsTx with options: isolation level, read-only,
+// and how many times to run fn when the transaction fails with
+// runtime.ErrSerialization (never by default; see runtime.TxOptions).
+func (db *DB) InAnalyticsTxWith(ctx context.Context, opts runtime.TxOptions, fn func(tx *AnalyticsTx) error) error {
+	return db.databaseAnalytics.InTxWith(ctx, opts, func(tx *runtime.Tx) error {
 		return fn(&AnalyticsTx{
 			pageViews: PageViewTxRepo{
 				repo: db.PageViews,
@@ -346,9 +362,17 @@ func (t *BlogTx) Shard() runtime.Shard {
 }
 
 // InBlogShard runs fn in a transaction on the logical shard of key: committed
-// when fn returns nil, rolled back when it returns an error or panics.
+// when fn returns nil, rolled back when it returns an error or panics. It is
+// InBlogShardWith with the zero runtime.TxOptions.
 func (db *DB) InBlogShard(ctx context.Context, key BlogKey, fn func(tx *BlogTx) error) error {
-	return db.groupBlog.InTx(ctx, db.groupBlog.ShardOfInt64(int64(key)), func(tx *runtime.Tx) error {
+	return db.InBlogShardWith(ctx, key, runtime.TxOptions{}, fn)
+}
+
+// InBlogShardWith is InBlogShard with options: isolation level, read-only, and
+// how many times to run fn when the transaction fails with
+// runtime.ErrSerialization (never by default; see runtime.TxOptions).
+func (db *DB) InBlogShardWith(ctx context.Context, key BlogKey, opts runtime.TxOptions, fn func(tx *BlogTx) error) error {
+	return db.groupBlog.InTxWith(ctx, db.groupBlog.ShardOfInt64(int64(key)), opts, func(tx *runtime.Tx) error {
 		return fn(&BlogTx{
 			comments: CommentTxRepo{
 				repo: db.Comments,
