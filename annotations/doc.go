@@ -171,6 +171,15 @@
 // another shard is refused with runtime.ErrWrongShard before anything is
 // written.
 //
+// Every repository also has a stream over all its rows, for jobs and
+// backfills: StreamAllShards(ctx, opts) on a sharded model (it visits every
+// shard, like CountAllShards), Stream(ctx, opts) on a database model. It is
+// a Go iterator (iter.Seq2[*Post, error]) reading the rows by ascending ID
+// in keyset chunks (runtime.StreamOptions.Chunk, default 1,000), shard after
+// shard, opts.Parallel shards at once; opts.Progress reports the shards
+// done, the rows and a runtime.Cursor (shard and last ID) that opts.From
+// resumes from.
+//
 // The primary key and the shard key get no finder (Get and List find by
 // them), nor does an index field that has a relation accessor, nor a field
 // whose type has no meaningful equality lookup: floats, numerics, bool,

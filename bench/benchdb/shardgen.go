@@ -127,6 +127,7 @@ func New(r *runtime.Router) (*DB, error) {
 		qInsert:     db.groupSmall.Prepare(smallItemInsertSQL),
 		qInsertMany: db.groupSmall.Prepare(smallItemInsertManySQL),
 		qList:       db.groupSmall.Prepare(smallItemListSQL),
+		qStream:     db.groupSmall.Prepare(smallItemStreamSQL),
 		qUpdate:     db.groupSmall.Prepare(smallItemUpdateSQL),
 	}
 	db.LargeItems = &LargeItemRepo{
@@ -139,6 +140,7 @@ func New(r *runtime.Router) (*DB, error) {
 		qInsert:     db.groupLarge.Prepare(largeItemInsertSQL),
 		qInsertMany: db.groupLarge.Prepare(largeItemInsertManySQL),
 		qList:       db.groupLarge.Prepare(largeItemListSQL),
+		qStream:     db.groupLarge.Prepare(largeItemStreamSQL),
 		qUpdate:     db.groupLarge.Prepare(largeItemUpdateSQL),
 	}
 	return db, nil

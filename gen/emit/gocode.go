@@ -137,6 +137,7 @@ func newEmitter(p *model.Package, targets []ddl.Target) *emitter {
 		for i, n := range names {
 			mi.stmts = append(mi.stmts, stmt{strings.TrimPrefix(n, "q"), sqls[i]})
 		}
+		mi.stmts = append(mi.stmts, stmt{strings.TrimPrefix(streamQuery, "q"), streamSQL(mi)}) // stream.go
 		e.models[m] = mi
 	}
 	return e

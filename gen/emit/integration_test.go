@@ -673,6 +673,112 @@ func TestInsertMany(t *testing.T) {
 		if got, err := db.Counters.Get(ctx, CounterID(many[i].ID)); err != nil || got.Value != int64(i) {
 			t.Errorf("counter %d: Get = %+v, %v", i, got, err)
 		}
+// TestStream streams every post of authors on both servers, in chunks and
+// with read-ahead, breaks in the middle, checks that every connection is
+// back in its pool, resumes from the persisted cursor, and streams the
+// users of the default database.
+func TestStream(t *testing.T) {
+	db, r := open(t)
+	ctx := context.Background()
+	want := map[int64]bool{}
+	for a := int64(1); a <= 12; a++ {
+		for range 4 {
+			id, err := db.Posts.Insert(ctx, &Post{AuthorID: a, Title: "t"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want[int64(id)] = true
+		}
+	}
+	idle := func() {
+		t.Helper()
+		for _, st := range r.Stats() {
+			if st.AcquiredConns != 0 {
+				t.Fatalf("pool %s: %d connections still taken after the stream", st.Addr, st.AcquiredConns)
+			}
+		}
+	}
+	for _, par := range []int{1, 3} {
+		var p runtime.StreamProgress
+		var got []*Post
+		for row, err := range db.Posts.StreamAllShards(ctx, runtime.StreamOptions{Chunk: 3, Parallel: par, Progress: &p}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(got); n > 0 {
+				prev := PostID(got[n-1].ID)
+				if cur := PostID(row.ID); cur.Shard() < prev.Shard() || cur.Shard() == prev.Shard() && cur <= prev {
+					t.Fatalf("row %d (shard %d) after %d (shard %d): not in stream order", cur, cur.Shard(), prev, prev.Shard())
+				}
+			}
+			got = append(got, row)
+		}
+		if len(got) != len(want) || p.Rows != int64(len(want)) || p.ShardsDone != 16 || p.Shards != 16 {
+			t.Fatalf("parallel %d: %d rows, progress %+v; want %d rows over 16 shards", par, len(got), p, len(want))
+		}
+		for _, row := range got {
+			if !want[row.ID] || row.Title != "t" {
+				t.Fatalf("streamed %+v", row)
+			}
+		}
+		idle()
+
+		// Break after 20 rows, then resume from the cursor a job would
+		// have saved: the row of the break comes again, then the rest.
+		p = runtime.StreamProgress{}
+		var first []int64
+		for row, err := range db.Posts.StreamAllShards(ctx, runtime.StreamOptions{Chunk: 3, Parallel: par, Progress: &p}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(first) == 20 {
+				break
+			}
+			first = append(first, row.ID)
+		}
+		idle()
+		cur := p.Cursor
+		if p.Rows != 20 || cur.After != first[19] || cur.Shard != PostID(first[19]).Shard() {
+			t.Fatalf("progress at the break: %+v, want the cursor at row %d", p, first[19])
+		}
+		seen := map[int64]bool{}
+		for _, id := range first {
+			seen[id] = true
+		}
+		for row, err := range db.Posts.StreamAllShards(ctx, runtime.StreamOptions{Chunk: 3, Parallel: par, From: cur}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if seen[row.ID] {
+				t.Fatalf("resumed stream repeats row %d", row.ID)
+			}
+			seen[row.ID] = true
+		}
+		if len(seen) != len(want) {
+			t.Fatalf("before the break and after resuming: %d rows, want %d", len(seen), len(want))
+		}
+		idle()
+	}
+
+	for i := range 5 {
+		if _, err := db.Users.Insert(ctx, &User{Email: PostID(i).String() + "@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var p runtime.StreamProgress
+	var emails []string
+	for u, err := range db.Users.Stream(ctx, runtime.StreamOptions{Chunk: 2, Progress: &p}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		emails = append(emails, u.Email)
+	}
+	if len(emails) != 5 || emails[0] != "0@example.com" || emails[4] != "4@example.com" || p.ShardsDone != 1 || p.Shards != 1 {
+		t.Fatalf("Users.Stream: %v, progress %+v", emails, p)
+	}
+	idle()
+}
+
 // TestTxOptions runs the generated transaction entry points with options:
 // the isolation level and read-only mode reach BEGIN, on a shard and on a
 // database, and a write in a read-only transaction fails without a retry.

@@ -157,6 +157,7 @@ func (e *emitter) modelFile(mi *modelInfo) *jen.File {
 	e.count(f, v)
 	e.finders(f, v) // finders.go
 	e.getMany(f, v) // many.go
+	e.stream(f, v)  // stream.go
 	e.collect(f, mi)
 	e.scanFunc(f, mi)
 	return f
@@ -205,18 +206,8 @@ func (e *emitter) repoType(f *jen.File, mi *modelInfo) {
 		} else {
 			g.Id("target").Add(rt("Target"))
 		}
-		queries := []string{"qInsert", "qInsertMany", "qGet"}
-		if mi.q.Update != "" {
-			queries = append(queries, "qUpdate")
-		}
-		queries = append(queries, "qDelete", "qList", "qCount")
-		for _, r := range m.Relations {
-			queries = append(queries, relQuery(r))
-		}
-		finders, _ := finderQueries(mi) // finders.go
-		queries = append(queries, finders...)
-		for _, q := range queries {
-			g.Id(q).Op("*").Add(rt("Query"))
+		for _, st := range mi.stmts {
+			g.Id("q" + st.op).Op("*").Add(rt("Query"))
 		}
 	})
 }

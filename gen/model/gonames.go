@@ -99,6 +99,17 @@ func (m *Model) SQLConst(op string) string { return lowerFirst(m.ExportedName())
 // one; sharded models count with CountAllShards instead of Count.
 var RepoOps = []string{"Insert", "InsertMany", "Get", "Update", "Delete", "List", "Count"}
 
+// StreamMethod names the repository method that iterates over every row
+// of the model (runtime.StreamGroup, runtime.StreamTarget): StreamAllShards
+// on a sharded model, since it visits every shard (the ...AllShards names
+// are the explicit fan-outs), Stream on a database model.
+func (m *Model) StreamMethod() string {
+	if m.Placement == InGroup {
+		return "StreamAllShards"
+	}
+	return "Stream"
+}
+
 // OpBody names the unexported repository method holding the one body of
 // operation op, which the repository and the transaction-bound repository
 // call: "get", "listByPost".

@@ -97,6 +97,8 @@ func (p *Package) Idents() []Ident {
 		}
 		add(o, m.RepoName(), "collect")
 		add(o, "", m.SQLConst("GetMany"))
+		add(o, m.RepoName(), m.StreamMethod())
+		add(o, "", m.SQLConst("Stream"))
 		add(o, "DB", m.DBField())
 		if tx := m.TxTypeName(); tx != "" {
 			add(o, tx, m.DBField())
@@ -209,7 +211,7 @@ const (
 // generatedImports are those packages with their names.
 var generatedImports = [][2]string{
 	{"context", "context"}, {"database/sql/driver", "driver"}, {"encoding/json", "json"},
-	{"fmt", "fmt"}, {"reflect", "reflect"}, {"strconv", "strconv"}, {"sync/atomic", "atomic"},
+	{"fmt", "fmt"}, {"iter", "iter"}, {"reflect", "reflect"}, {"strconv", "strconv"}, {"sync/atomic", "atomic"},
 	{PgxPath, "pgx"}, {PgtypePath, "pgtype"}, {RuntimePath, "runtime"},
 }
 

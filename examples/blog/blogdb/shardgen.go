@@ -195,6 +195,7 @@ func New(r *runtime.Router) (*DB, error) {
 		qInsert:     db.databaseDefault.Prepare(userInsertSQL),
 		qInsertMany: db.databaseDefault.Prepare(userInsertManySQL),
 		qList:       db.databaseDefault.Prepare(userListSQL),
+		qStream:     db.databaseDefault.Prepare(userStreamSQL),
 		qUpdate:     db.databaseDefault.Prepare(userUpdateSQL),
 		target:      db.databaseDefault.Target(),
 	}
@@ -208,6 +209,7 @@ func New(r *runtime.Router) (*DB, error) {
 		qInsert:     db.groupBlog.Prepare(postInsertSQL),
 		qInsertMany: db.groupBlog.Prepare(postInsertManySQL),
 		qList:       db.groupBlog.Prepare(postListSQL),
+		qStream:     db.groupBlog.Prepare(postStreamSQL),
 		qUpdate:     db.groupBlog.Prepare(postUpdateSQL),
 	}
 	db.Comments = &CommentRepo{
@@ -221,6 +223,7 @@ func New(r *runtime.Router) (*DB, error) {
 		qInsertMany: db.groupBlog.Prepare(commentInsertManySQL),
 		qList:       db.groupBlog.Prepare(commentListSQL),
 		qListByPost: db.groupBlog.Prepare(commentListByPostSQL),
+		qStream:     db.groupBlog.Prepare(commentStreamSQL),
 		qUpdate:     db.groupBlog.Prepare(commentUpdateSQL),
 	}
 	db.PageViews = &PageViewRepo{
@@ -232,6 +235,7 @@ func New(r *runtime.Router) (*DB, error) {
 		qInsertMany: db.databaseAnalytics.Prepare(pageViewInsertManySQL),
 		qList:       db.databaseAnalytics.Prepare(pageViewListSQL),
 		qListByPost: db.databaseAnalytics.Prepare(pageViewListByPostSQL),
+		qStream:     db.databaseAnalytics.Prepare(pageViewStreamSQL),
 		qUpdate:     db.databaseAnalytics.Prepare(pageViewUpdateSQL),
 		target:      db.databaseAnalytics.Target(),
 	}

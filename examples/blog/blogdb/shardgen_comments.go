@@ -7,6 +7,7 @@ package blogdb
 import (
 	"context"
 	"fmt"
+	"iter"
 	"strconv"
 	"sync/atomic"
 
@@ -42,6 +43,7 @@ const (
 	commentListByPostSQL = `SELECT "id", "post_id", "post_author_id", "commenter_id", "body", "created_at" FROM @schema@."comments" WHERE "post_id" = $1 AND "id" < $2 ORDER BY "id" DESC LIMIT $3`
 	commentGetManySQL    = `SELECT "id", "post_id", "post_author_id", "commenter_id", "body", "created_at" FROM @schema@."comments" WHERE "id" = ANY($1)`
 	commentCountByKeySQL = `SELECT count(*) FROM @schema@."comments" WHERE "post_author_id" = $1`
+	commentStreamSQL     = `SELECT "id", "post_id", "post_author_id", "commenter_id", "body", "created_at" FROM @schema@."comments" WHERE "id" > $1 ORDER BY "id" LIMIT $2`
 )
 
 // CommentRepo stores Comment rows in table "comments", sharded over the
@@ -61,6 +63,7 @@ type CommentRepo struct {
 	qListByPost *runtime.Query
 	qGetMany    *runtime.Query
 	qCountByKey *runtime.Query
+	qStream     *runtime.Query
 }
 
 // CommentTxRepo is the Comment repository bound to a transaction on one
@@ -395,6 +398,20 @@ func (r *CommentRepo) GetMany(ctx context.Context, ids []CommentID) ([]*Comment,
 		return out, many
 	}
 	return out, nil
+}
+
+// StreamAllShards iterates over every Comment row of every logical shard of
+// group "blog", shard after shard and by ascending ID within a shard, reading
+// opts.Chunk rows (default 1,000) per round trip and opts.Parallel shards at
+// once (default one): for jobs and backfills, not a request path. A connection
+// is held only while a chunk is read, so breaking out of the loop leaks
+// nothing. opts.Progress, when set, says how far the stream is (shards done,
+// rows, and a runtime.Cursor to persist); opts.From resumes from such a
+// cursor. The first error ends the stream; see runtime.StreamGroup.
+func (r *CommentRepo) StreamAllShards(ctx context.Context, opts runtime.StreamOptions) iter.Seq2[*Comment, error] {
+	return runtime.StreamGroup(ctx, r.group, r.qStream, opts, scanComment, func(row *Comment) int64 {
+		return row.ID
+	})
 }
 
 // collect reads the rows of a list into one allocation per page.

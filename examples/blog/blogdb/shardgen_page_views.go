@@ -7,6 +7,7 @@ package blogdb
 import (
 	"context"
 	"fmt"
+	"iter"
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
@@ -34,6 +35,7 @@ const (
 	pageViewCountSQL      = `SELECT count(*) FROM @schema@."page_views"`
 	pageViewListByPostSQL = `SELECT "id", "post_id", "viewer_id", "path", "viewed_at" FROM @schema@."page_views" WHERE "post_id" = $1 AND "id" < $2 ORDER BY "id" DESC LIMIT $3`
 	pageViewGetManySQL    = `SELECT "id", "post_id", "viewer_id", "path", "viewed_at" FROM @schema@."page_views" WHERE "id" = ANY($1)`
+	pageViewStreamSQL     = `SELECT "id", "post_id", "viewer_id", "path", "viewed_at" FROM @schema@."page_views" WHERE "id" > $1 ORDER BY "id" LIMIT $2`
 )
 
 // PageViewRepo stores PageView rows in table "page_views", on database
@@ -49,6 +51,7 @@ type PageViewRepo struct {
 	qCount      *runtime.Query
 	qListByPost *runtime.Query
 	qGetMany    *runtime.Query
+	qStream     *runtime.Query
 }
 
 // PageViewTxRepo is the PageView repository bound to a transaction on database
@@ -279,6 +282,18 @@ func (r *PageViewRepo) GetMany(ctx context.Context, ids []PageViewID) ([]*PageVi
 		out[i] = found[int64(id)]
 	}
 	return out, nil
+}
+
+// Stream iterates over every PageView row by ascending ID, reading opts.Chunk
+// rows (default 1,000) per round trip: for jobs and backfills, not a request
+// path. A connection is held only while a chunk is read, so breaking out of
+// the loop leaks nothing. opts.Progress, when set, says how far the stream is
+// (rows, and a runtime.Cursor to persist); opts.From resumes from such a
+// cursor. The first error ends the stream; see runtime.StreamTarget.
+func (r *PageViewRepo) Stream(ctx context.Context, opts runtime.StreamOptions) iter.Seq2[*PageView, error] {
+	return runtime.StreamTarget(ctx, r.target, r.qStream, opts, scanPageView, func(row *PageView) int64 {
+		return row.ID
+	})
 }
 
 // collect reads the rows of a list into one allocation per page.

@@ -7,6 +7,7 @@ package blogdb
 import (
 	"context"
 	"fmt"
+	"iter"
 	"strconv"
 	"sync/atomic"
 
@@ -41,6 +42,7 @@ const (
 	postCountSQL      = `SELECT count(*) FROM @schema@."posts"`
 	postGetManySQL    = `SELECT "id", "author_id", "title", "body", "tags", "published_at", "created_at" FROM @schema@."posts" WHERE "id" = ANY($1)`
 	postCountByKeySQL = `SELECT count(*) FROM @schema@."posts" WHERE "author_id" = $1`
+	postStreamSQL     = `SELECT "id", "author_id", "title", "body", "tags", "published_at", "created_at" FROM @schema@."posts" WHERE "id" > $1 ORDER BY "id" LIMIT $2`
 )
 
 // PostRepo stores Post rows in table "posts", sharded over the logical shards
@@ -58,6 +60,7 @@ type PostRepo struct {
 	qCount      *runtime.Query
 	qGetMany    *runtime.Query
 	qCountByKey *runtime.Query
+	qStream     *runtime.Query
 }
 
 // PostTxRepo is the Post repository bound to a transaction on one logical
@@ -358,6 +361,20 @@ func (r *PostRepo) GetMany(ctx context.Context, ids []PostID) ([]*Post, error) {
 		return out, many
 	}
 	return out, nil
+}
+
+// StreamAllShards iterates over every Post row of every logical shard of group
+// "blog", shard after shard and by ascending ID within a shard, reading
+// opts.Chunk rows (default 1,000) per round trip and opts.Parallel shards at
+// once (default one): for jobs and backfills, not a request path. A connection
+// is held only while a chunk is read, so breaking out of the loop leaks
+// nothing. opts.Progress, when set, says how far the stream is (shards done,
+// rows, and a runtime.Cursor to persist); opts.From resumes from such a
+// cursor. The first error ends the stream; see runtime.StreamGroup.
+func (r *PostRepo) StreamAllShards(ctx context.Context, opts runtime.StreamOptions) iter.Seq2[*Post, error] {
+	return runtime.StreamGroup(ctx, r.group, r.qStream, opts, scanPost, func(row *Post) int64 {
+		return row.ID
+	})
 }
 
 // collect reads the rows of a list into one allocation per page.

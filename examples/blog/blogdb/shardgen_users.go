@@ -7,6 +7,7 @@ package blogdb
 import (
 	"context"
 	"fmt"
+	"iter"
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
@@ -33,6 +34,7 @@ const (
 	userCountSQL      = `SELECT count(*) FROM @schema@."users"`
 	userGetByEmailSQL = `SELECT "id", "email", "display_name", "joined_at", "is_admin" FROM @schema@."users" WHERE "email" = $1`
 	userGetManySQL    = `SELECT "id", "email", "display_name", "joined_at", "is_admin" FROM @schema@."users" WHERE "id" = ANY($1)`
+	userStreamSQL     = `SELECT "id", "email", "display_name", "joined_at", "is_admin" FROM @schema@."users" WHERE "id" > $1 ORDER BY "id" LIMIT $2`
 )
 
 // UserRepo stores User rows in table "users", on database "default". Use
@@ -48,6 +50,7 @@ type UserRepo struct {
 	qCount      *runtime.Query
 	qGetByEmail *runtime.Query
 	qGetMany    *runtime.Query
+	qStream     *runtime.Query
 }
 
 // UserTxRepo is the User repository bound to a transaction on database
@@ -276,6 +279,18 @@ func (r *UserRepo) GetMany(ctx context.Context, ids []UserID) ([]*User, error) {
 		out[i] = found[int64(id)]
 	}
 	return out, nil
+}
+
+// Stream iterates over every User row by ascending ID, reading opts.Chunk rows
+// (default 1,000) per round trip: for jobs and backfills, not a request path.
+// A connection is held only while a chunk is read, so breaking out of the loop
+// leaks nothing. opts.Progress, when set, says how far the stream is (rows,
+// and a runtime.Cursor to persist); opts.From resumes from such a cursor. The
+// first error ends the stream; see runtime.StreamTarget.
+func (r *UserRepo) Stream(ctx context.Context, opts runtime.StreamOptions) iter.Seq2[*User, error] {
+	return runtime.StreamTarget(ctx, r.target, r.qStream, opts, scanUser, func(row *User) int64 {
+		return row.ID
+	})
 }
 
 // collect reads the rows of a list into one allocation per page.
