@@ -673,6 +673,9 @@ func TestInsertMany(t *testing.T) {
 		if got, err := db.Counters.Get(ctx, CounterID(many[i].ID)); err != nil || got.Value != int64(i) {
 			t.Errorf("counter %d: Get = %+v, %v", i, got, err)
 		}
+	}
+}
+
 // TestStream streams every post of authors on both servers, in chunks and
 // with read-ahead, breaks in the middle, checks that every connection is
 // back in its pool, resumes from the persisted cursor, and streams the

@@ -66,10 +66,10 @@ func TestMoveBetweenPartitions(t *testing.T) {
 		"New":                   true, // PageViews is prepared on the other database
 		"DefaultTx":             true, // loses pageViews
 		"DefaultTx.PageViews":   true, // gone
-		"DB.InDefaultTx":        true, // no longer builds a PageViewTxRepo
+		"DB.InDefaultTxWith":    true, // no longer builds a PageViewTxRepo
 		"AnalyticsTx":           true, // gains pageViews
 		"AnalyticsTx.PageViews": true, // new
-		"DB.InAnalyticsTx":      true, // builds a PageViewTxRepo
+		"DB.InAnalyticsTxWith":  true, // builds a PageViewTxRepo
 	}
 	if diff := cmp.Diff(wantChanged, changed); diff != "" {
 		t.Errorf("declarations of shardgen.go that changed (-want +got):\n%s", diff)
