@@ -89,21 +89,20 @@ func specTables(migs []migration) map[string][]string {
 // A deploy can run it before Migrate or before switching traffic: nil
 // means fit; *SchemaNewerError means a newer Spec migrated some schemas
 // and nothing else is wrong; *SchemaCheckError lists every problem.
-// opts.Layout names the ID layout as for Migrate; other options are
-// ignored.
-func CheckSchema(ctx context.Context, r *Router, spec Spec, opts MigrateOptions) error {
+// The ID function is expected in the Spec's layout (Spec.Layout).
+func CheckSchema(ctx context.Context, r *Router, spec Spec) error {
 	if err := spec.Validate(); err != nil {
 		return err
 	}
-	opts, err := opts.withDefaults()
+	layout, err := specLayout(r, spec)
 	if err != nil {
 		return err
 	}
-	idSQL, err := opts.Layout.IDFunctionSQL()
+	idSQL, err := layout.IDFunctionSQL()
 	if err != nil {
 		return err
 	}
-	targets, err := migTargets(r, spec, idSQL, opts.Layout, nil)
+	targets, err := migTargets(r, spec, idSQL, layout, nil)
 	if err != nil {
 		return err
 	}

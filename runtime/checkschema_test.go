@@ -37,30 +37,30 @@ func TestCheckSchema(t *testing.T) {
 	}
 	defer r.Close()
 
-	err = CheckSchema(ctx, r, v1, MigrateOptions{})
+	err = CheckSchema(ctx, r, v1)
 	var ce *SchemaCheckError
 	if !errors.As(err, &ce) || !errors.Is(err, ErrNotMigrated) || len(ce.Problems) != 4 {
 		t.Fatalf("before Migrate: %v, want ErrNotMigrated on 4 shards", err)
 	}
-	if err := CheckSchema(ctx, r, v1, MigrateOptions{}); !errors.As(err, &ce) {
+	if err := CheckSchema(ctx, r, v1); !errors.As(err, &ce) {
 		t.Fatalf("the check changed something: %v", err)
 	}
 	if err := Migrate(ctx, r, v1, MigrateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckSchema(ctx, r, v1, MigrateOptions{}); err != nil {
+	if err := CheckSchema(ctx, r, v1); err != nil {
 		t.Fatalf("after Migrate: %v", err)
 	}
 
 	v2 := checkSpec(postsGenerated + "\nALTER TABLE @schema@.\"posts\"\n    ADD COLUMN IF NOT EXISTS \"body\" text NOT NULL DEFAULT '';")
-	if err := CheckSchema(ctx, r, v2, MigrateOptions{}); !errors.Is(err, ErrNotMigrated) {
+	if err := CheckSchema(ctx, r, v2); !errors.Is(err, ErrNotMigrated) {
 		t.Errorf("v2 before its Migrate: %v, want ErrNotMigrated", err)
 	}
 	if err := Migrate(ctx, r, v2, MigrateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	var newer *SchemaNewerError
-	if err := CheckSchema(ctx, r, v1, MigrateOptions{}); !errors.As(err, &newer) {
+	if err := CheckSchema(ctx, r, v1); !errors.As(err, &newer) {
 		t.Errorf("v1 after v2 migrated: %v, want *SchemaNewerError", err)
 	}
 
@@ -73,7 +73,7 @@ func TestCheckSchema(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	err = CheckSchema(ctx, r, v2, MigrateOptions{})
+	err = CheckSchema(ctx, r, v2)
 	if !errors.As(err, &ce) || len(ce.Problems) != 2 {
 		t.Fatalf("hand-changed shards: %v, want problems on shards 1 and 2", err)
 	}

@@ -71,6 +71,24 @@
 // shard to its server by a slice lookup: key -> shard -> pool is a few
 // nanoseconds and allocation-free.
 //
+// # IDs
+//
+// Rows of sharded tables get their IDs from a function in their shard's
+// schema (shardgen_next_id, installed by Migrate): milliseconds since the
+// layout's epoch, the logical shard, and a per-shard sequence, so an ID
+// alone routes to its row (Group.ShardOfID) and IDs sort by time. The
+// layout has one source, Spec.Layout (zero: DefaultLayout, 41/13/10 from
+// 2024-01-01, 8,192 shards of 1,024 IDs per ms): Migrate installs the
+// function with it, Group.ShardOfID and the generated ID types decode with
+// it, and a Spec whose layout differs from the router's is refused. Set it
+// before the first Migrate; afterwards a change is a checksum mismatch.
+//
+// Generator is the Go-side alternative of the Instagram talk: 41/11/12
+// (WorkerLayout: 2,048 workers of 4,096 IDs per ms), minted in the process
+// with no round trip, for IDs that are not rows of a shard (events, request
+// or idempotency keys). Its middle field is a worker number that each
+// process must own alone; its IDs do not route to a shard.
+//
 // # Executing
 //
 // Queries are prepared once per group or database (Prepare) with SchemaToken

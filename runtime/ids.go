@@ -72,6 +72,12 @@ func (l Layout) Validate() error {
 	return nil
 }
 
+// Equal reports whether l and o split IDs the same way from the same
+// epoch (the instant, whatever its time zone).
+func (l Layout) Equal(o Layout) bool {
+	return l.TimeBits == o.TimeBits && l.ShardBits == o.ShardBits && l.SeqBits == o.SeqBits && l.Epoch.Equal(o.Epoch)
+}
+
 // CheckShards reports whether a group of n logical shards fits the layout:
 // n must be positive and at most MaxShards, otherwise two shards would share
 // the same shard bits and an ID could not tell them apart.
@@ -146,19 +152,12 @@ func (l Layout) Compose(t time.Time, shard Shard, seq int64) (int64, error) {
 	return l.ComposeMillis(d.Milliseconds(), shard, seq)
 }
 
-// ID is a 64-bit identifier in DefaultLayout: it carries the time it was
-// minted, the logical shard holding its row and a sequence number, so an ID
-// alone routes to its shard. Its text form is the decimal number.
+// ID is a 64-bit identifier whose text form is the decimal number (also in
+// JSON, see MarshalText). The time, shard and sequence it carries depend on
+// the layout it was minted with: decode them with the Spec's layout
+// (Spec.IDLayout().Shard, Time, Seq), as Group.ShardOfID and the generated
+// ID types do, never with an assumed one.
 type ID int64
-
-// Time returns when the ID was minted, to the millisecond, in UTC.
-func (id ID) Time() time.Time { return DefaultLayout().Time(int64(id)) }
-
-// Shard returns the logical shard holding the row with this ID.
-func (id ID) Shard() Shard { return DefaultLayout().Shard(int64(id)) }
-
-// Seq returns the sequence part of the ID.
-func (id ID) Seq() int64 { return DefaultLayout().Seq(int64(id)) }
 
 // String returns the decimal form of the ID.
 func (id ID) String() string { return strconv.FormatInt(int64(id), 10) }

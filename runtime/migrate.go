@@ -76,16 +76,12 @@ const (
 // schema was applied with different SQL than the Spec now has. Ordinary
 // migrations are append-only: add a new version instead of editing an
 // applied one. (A Declarative migration is applied again instead.) A
-// different ID Layout than the one a shard's ID function was installed with
-// is also a mismatch.
+// different Spec.Layout than the one a shard's ID function was installed
+// with is also a mismatch.
 var ErrChecksumMismatch = errors.New("applied migration has a different checksum")
 
 // MigrateOptions tunes Migrate. The zero value is ready to use.
 type MigrateOptions struct {
-	// Layout is the ID layout of the per-shard ID function; zero means
-	// DefaultLayout(). Changing it for shards that already have the
-	// function is a checksum mismatch, not a silent change of IDs.
-	Layout Layout
 	// ConnsPerServer bounds the connections Migrate uses on each physical
 	// server (each pool), and so the schemas migrated at once there.
 	// Default DefaultMigrateConnsPerServer; never more than the pool's
@@ -240,7 +236,11 @@ func Migrate(ctx context.Context, r *Router, spec Spec, opts MigrateOptions) err
 	if err != nil {
 		return err
 	}
-	idSQL, err := opts.Layout.IDFunctionSQL()
+	layout, err := specLayout(r, spec)
+	if err != nil {
+		return err
+	}
+	idSQL, err := layout.IDFunctionSQL()
 	if err != nil {
 		return err
 	}
@@ -251,7 +251,7 @@ func Migrate(ctx context.Context, r *Router, spec Spec, opts MigrateOptions) err
 		return err
 	}
 	defer release()
-	targets, err := migTargets(r, spec, idSQL, opts.Layout, opts.Shards)
+	targets, err := migTargets(r, spec, idSQL, layout, opts.Shards)
 	if err != nil {
 		return err
 	}
@@ -320,10 +320,18 @@ func checkMigrationNames(spec Spec) error {
 	return p.err()
 }
 
-func (o MigrateOptions) withDefaults() (MigrateOptions, error) {
-	if o.Layout == (Layout{}) {
-		o.Layout = DefaultLayout()
+// specLayout is the ID layout Migrate and CheckSchema install or expect: the
+// Spec's, which must be the one r was opened with (its groups decode IDs
+// with it).
+func specLayout(r *Router, spec Spec) (Layout, error) {
+	l := spec.IDLayout()
+	if r != nil && !l.Equal(r.spec.IDLayout()) {
+		return Layout{}, fmt.Errorf("shardgen migrate: the Spec's ID layout %s is not %s, the layout of the Spec the router was opened with", l, r.spec.IDLayout())
 	}
+	return l, nil
+}
+
+func (o MigrateOptions) withDefaults() (MigrateOptions, error) {
 	if o.ConnsPerServer < 0 || o.Batch < 0 || o.LockTimeout < 0 {
 		return o, fmt.Errorf("shardgen migrate: negative ConnsPerServer, Batch or LockTimeout")
 	}

@@ -70,7 +70,7 @@ func TestIDFunctionFirstIDsCarryTheTime(t *testing.T) {
 	}
 	late := 0
 	for _, id := range ids {
-		if at := ID(id).Time(); at.Before(begin.Add(-time.Second)) || at.After(end.Add(time.Second)) {
+		if at := DefaultLayout().Time(id); at.Before(begin.Add(-time.Second)) || at.After(end.Add(time.Second)) {
 			if late < 5 {
 				t.Errorf("ID %d has time %s, outside the minting (%s to %s)", id, at, begin, end)
 			}

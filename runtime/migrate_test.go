@@ -150,14 +150,14 @@ func TestMigrateIdempotentAndMintsIDsInShard(t *testing.T) {
 				t.Fatalf("shard %d: duplicate ID %d", s, id)
 			}
 			seen[id] = true
-			if got := ID(id).Shard(); got != s {
+			if got := DefaultLayout().Shard(id); got != s {
 				t.Fatalf("shard %d: ID %d decodes to shard %d", s, id, got)
 			}
 			if got, err := g.ShardOfID(id); err != nil || got != s {
 				t.Fatalf("shard %d: ShardOfID(%d) = %d, %v", s, id, got, err)
 			}
-			if d := time.Since(ID(id).Time()); d < -time.Second || d > time.Minute {
-				t.Fatalf("shard %d: ID %d has time %s, %s from now", s, id, ID(id).Time(), d)
+			if d := time.Since(DefaultLayout().Time(id)); d < -time.Second || d > time.Minute {
+				t.Fatalf("shard %d: ID %d has time %s, %s from now", s, id, DefaultLayout().Time(id), d)
 			}
 		}
 		if len(seen) != 5000 {
@@ -178,10 +178,16 @@ func TestMigrateIdempotentAndMintsIDsInShard(t *testing.T) {
 	}
 
 	// A different ID layout would change what the installed function
-	// mints: also a checksum mismatch, not a silent change.
-	other := DefaultLayout()
-	other.Epoch = other.Epoch.Add(time.Hour)
-	if err := Migrate(ctx, r, spec, MigrateOptions{Layout: other}); !errors.Is(err, ErrChecksumMismatch) {
+	// mints: also a checksum mismatch, not a silent change. The layout is
+	// the Spec's, so it takes a router opened with the other Spec; the
+	// router of the old Spec refuses the new one outright.
+	other := blogSpec(shards)
+	other.Layout = DefaultLayout()
+	other.Layout.Epoch = other.Layout.Epoch.Add(time.Hour)
+	if err := Migrate(ctx, r, other, MigrateOptions{}); err == nil || !strings.Contains(err.Error(), "the router was opened with") {
+		t.Errorf("Spec with another layout than the router's: err = %v", err)
+	}
+	if err := Migrate(ctx, openBlog(t, other, urls), other, MigrateOptions{}); !errors.Is(err, ErrChecksumMismatch) {
 		t.Errorf("changed layout: err = %v, want ErrChecksumMismatch", err)
 	}
 }
@@ -455,10 +461,17 @@ func TestMigrateRejectsBadInputBeforeTouchingServers(t *testing.T) {
 	if err := Migrate(context.Background(), nil, blogSpec(4), MigrateOptions{Batch: -1}); err == nil {
 		t.Error("negative Batch accepted")
 	}
-	bad := DefaultLayout()
-	bad.SeqBits = 9
-	if err := Migrate(context.Background(), nil, blogSpec(4), MigrateOptions{Layout: bad}); err == nil || !strings.Contains(err.Error(), "bits sum") {
+	bad := blogSpec(4)
+	bad.Layout = DefaultLayout()
+	bad.Layout.SeqBits = 9
+	if err := Migrate(context.Background(), nil, bad, MigrateOptions{}); err == nil || !strings.Contains(err.Error(), "bits sum") {
 		t.Errorf("bad layout: err = %v", err)
+	}
+	// The shard count must fit the Spec's layout, not the default one.
+	narrow := blogSpec(16)
+	narrow.Layout = Layout{TimeBits: 43, ShardBits: 3, SeqBits: 18, Epoch: DefaultEpoch()}
+	if err := narrow.Validate(); err == nil || !strings.Contains(err.Error(), "between 1 and 8") {
+		t.Errorf("16 shards in a layout of 3 shard bits: err = %v", err)
 	}
 }
 
@@ -545,4 +558,60 @@ func TestMigrateCancelledListsExactlyTheRest(t *testing.T) {
 		t.Errorf("re-run migrated %d schemas, the first run listed %d as not migrated", reapplied, len(failed))
 	}
 	t.Logf("cancelled after %d schemas; %d listed; re-run applied %d", len(migrated), len(failed), len(again.appliedShards("blog")))
+}
+
+// TestSpecLayoutRoutesIDs pins that the ID layout has one source, the Spec:
+// with a non-default layout (41/11/12, 2,048 shards of 4,096 IDs per ms),
+// Migrate installs the ID function with it, every row's ID minted in the
+// database routes back to its shard through Group.ShardOfID and decodes
+// with Spec.IDLayout, CheckSchema expects it, and the default layout would
+// have routed most of those IDs elsewhere.
+func TestSpecLayoutRoutesIDs(t *testing.T) {
+	_, urls := pgtest.NewDatabase(t, 2, "app")
+	const shards = 16
+	spec := blogSpec(shards)
+	spec.Layout = Layout{TimeBits: 41, ShardBits: 11, SeqBits: 12, Epoch: DefaultEpoch()}
+	r := openBlog(t, spec, urls)
+	ctx := context.Background()
+	if err := Migrate(ctx, r, spec, MigrateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckSchema(ctx, r, spec); err != nil {
+		t.Fatalf("CheckSchema with the Spec's layout: %v", err)
+	}
+	g, _ := r.Group("blog")
+	insert := g.Prepare("INSERT INTO @schema@.posts (author_id, title) SELECT 1, 'p' || i FROM generate_series(1, 20) AS i RETURNING id")
+	misrouted := 0
+	for s := range Shard(shards) {
+		rows, err := g.At(s).Query(ctx, insert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			if got, err := g.ShardOfID(id); err != nil || got != s {
+				t.Fatalf("shard %d: ShardOfID(%d) = %d, %v", s, id, got, err)
+			}
+			if got := r.Spec().IDLayout().Shard(id); got != s {
+				t.Fatalf("shard %d: Spec layout decodes ID %d to shard %d", s, id, got)
+			}
+			if d := time.Since(spec.IDLayout().Time(id)); d < -time.Second || d > time.Minute {
+				t.Fatalf("shard %d: ID %d has time %s in the Spec's layout", s, id, spec.IDLayout().Time(id))
+			}
+			if DefaultLayout().Shard(id) != s {
+				misrouted++
+			}
+		}
+	}
+	if misrouted < shards*20/2 {
+		t.Errorf("the default layout routes %d of %d IDs correctly too: the test would not see a second layout", shards*20-misrouted, shards*20)
+	}
+	// The router's layout is the Spec's; a Spec with the default layout
+	// cannot check or migrate through it.
+	if err := CheckSchema(ctx, r, blogSpec(shards)); err == nil || !strings.Contains(err.Error(), "the router was opened with") {
+		t.Errorf("CheckSchema with another layout than the router's: %v", err)
+	}
 }

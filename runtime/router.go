@@ -41,6 +41,9 @@ type Group struct {
 	schemas []string  // unquoted schema name per shard
 	quoted  []string  // quoted schema name per shard (what SchemaToken becomes)
 	servers []*Server // distinct servers in config order
+	// seqBits and shardMask decode the shard of an ID: the Spec's layout.
+	seqBits   int
+	shardMask int64
 	// table is the current placement: the owning server per shard. It is
 	// immutable and swapped whole (see ApplyPlacement), so routing is one
 	// atomic load and an index.
@@ -126,13 +129,16 @@ func Open(ctx context.Context, cfg Config, spec Spec) (*Router, error) {
 		r.databases[ds.Name] = d
 		r.dbList = append(r.dbList, d)
 	}
+	idLayout := spec.IDLayout()
 	for _, gs := range spec.Groups {
 		g := &Group{
-			router:  r,
-			name:    gs.Name,
-			nShards: gs.Shards,
-			schemas: make([]string, gs.Shards),
-			quoted:  make([]string, gs.Shards),
+			router:    r,
+			name:      gs.Name,
+			nShards:   gs.Shards,
+			schemas:   make([]string, gs.Shards),
+			quoted:    make([]string, gs.Shards),
+			seqBits:   idLayout.SeqBits,
+			shardMask: 1<<idLayout.ShardBits - 1,
 		}
 		byShard := make([]*Server, gs.Shards)
 		for i := range gs.Shards {
@@ -216,12 +222,12 @@ func (g *Group) ShardOfInt64(key int64) Shard { return reduce(hashInt64(key), g.
 // ShardOfString returns the logical shard of a string shard key.
 func (g *Group) ShardOfString(key string) Shard { return reduce(hashString(key), g.nShards) }
 
-// ShardOfID returns the logical shard embedded in an ID minted with
-// DefaultLayout. An ID that cannot have been minted in this group (not
+// ShardOfID returns the logical shard embedded in an ID minted with the
+// Spec's ID layout (Spec.IDLayout). An ID that cannot have been minted in this group (not
 // positive, or naming a shard beyond the group's count) returns an error
 // that matches ErrNotFound, since no row can have it.
 func (g *Group) ShardOfID(id int64) (Shard, error) {
-	s := Shard((id >> DefaultSeqBits) & (1<<DefaultShardBits - 1))
+	s := Shard((id >> g.seqBits) & g.shardMask)
 	if id <= 0 || int(s) >= g.nShards {
 		return 0, fmt.Errorf("%w: ID %d cannot belong to group %s of %d shards (it names shard %d)", ErrNotFound, id, g.name, g.nShards, s)
 	}

@@ -2,14 +2,32 @@ package runtime
 
 import (
 	"strconv"
+	"strings"
 )
 
 // Spec is what the generated code needs from the deployment: the named
-// databases and shard groups and the DDL to create their tables. Generated
-// code declares it as a package variable; Open checks the Config against it.
+// databases and shard groups, the DDL to create their tables and the ID
+// layout. Generated code declares it as a package variable; Open checks the
+// Config against it.
 type Spec struct {
 	Databases []DatabaseSpec
 	Groups    []GroupSpec
+	// Layout is the ID layout of every group's per-shard ID function, and
+	// so of every ID the groups mint; zero means DefaultLayout(). It is the
+	// one place the layout is decided: Migrate installs the function with
+	// it, Group.ShardOfID and the generated ID types' Shard decode with it.
+	// Set it before Open (app.Spec.Layout = ...) and before the first
+	// Migrate: changing it for shards that already have the function is a
+	// checksum mismatch, not a silent change of IDs.
+	Layout Layout
+}
+
+// IDLayout returns s.Layout, or DefaultLayout() when it is zero.
+func (s Spec) IDLayout() Layout {
+	if s.Layout == (Layout{}) {
+		return DefaultLayout()
+	}
+	return s.Layout
 }
 
 // DatabaseSpec is a named database ("default" or a feature partition); its
@@ -20,7 +38,8 @@ type DatabaseSpec struct {
 }
 
 // GroupSpec is a shard group with a fixed number of logical shards. Shards
-// must be a power of two no larger than DefaultLayout().MaxShards() (8,192),
+// must be a power of two no larger than the Spec's IDLayout().MaxShards()
+// (8,192 for DefaultLayout),
 // so any ID names its shard and shards can later be split across servers
 // by ranges.
 type GroupSpec struct {
@@ -45,7 +64,7 @@ type Migration struct {
 }
 
 // Validate checks the Spec on its own: names are identifiers, no duplicates,
-// shard counts are powers of two within the ID layout. It returns a
+// the ID layout is valid, shard counts are powers of two within it. It returns a
 // *ConfigError listing every problem.
 func (s Spec) Validate() error {
 	var p problems
@@ -66,7 +85,12 @@ func (s Spec) validate(p *problems) {
 		checkMigrations(p, "database "+strconv.Quote(d.Name), d.Migrations)
 	}
 	seenG := map[string]bool{}
-	maxShards := 1 << DefaultShardBits
+	if s.Layout != (Layout{}) {
+		if err := s.Layout.Validate(); err != nil {
+			p.add("spec: %v", strings.TrimPrefix(err.Error(), "shardgen: "))
+		}
+	}
+	maxShards := s.IDLayout().MaxShards()
 	for _, g := range s.Groups {
 		if msg := checkIdent("spec: group", g.Name, maxIdent-1-schemaDigits); msg != "" {
 			p.add("%s", msg)

@@ -15,7 +15,9 @@ import (
 // on, with the DDL that creates their tables (see shardgen_schema.sql). Open
 // the router with it (runtime.Open) and apply the DDL with runtime.Migrate;
 // the DDL is declarative and additive, so migrating again after go generate
-// brings every database and shard up to the models.
+// brings every database and shard up to the models. Its Layout (zero:
+// runtime.DefaultLayout) is the ID layout of every shard group; set it, if at
+// all, before Open and the first Migrate.
 var Spec = runtime.Spec{
 	Groups: []runtime.GroupSpec{
 		{
@@ -107,7 +109,8 @@ type DB struct {
 
 // New binds the repositories to r, which must have been opened with Spec. It
 // resolves every database and shard group once and prepares every query, so
-// repository calls do no lookups by name.
+// repository calls do no lookups by name. It fails when r was opened with
+// another ID layout than Spec.Layout, which the ID types decode with.
 func New(r *runtime.Router) (*DB, error) {
 	db := &DB{}
 	var err error
@@ -116,6 +119,9 @@ func New(r *runtime.Router) (*DB, error) {
 	}
 	if db.groupLarge, err = r.Group("large"); err != nil {
 		return nil, fmt.Errorf("benchdb.New: %w", err)
+	}
+	if l := r.Spec().IDLayout(); !l.Equal(Spec.IDLayout()) {
+		return nil, fmt.Errorf("benchdb.New: the router's ID layout %s is not Spec's %s", l, Spec.IDLayout())
 	}
 	db.SmallItems = &SmallItemRepo{
 		group:       db.groupSmall,

@@ -2,6 +2,7 @@ package emit
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/dave/jennifer/jen"
@@ -288,7 +289,9 @@ func (e *emitter) specDecl(f *jen.File) {
 		"with the DDL that creates their tables (see %s). Open the router with it\n"+
 		"(runtime.Open) and apply the DDL with runtime.Migrate; the DDL is declarative\n"+
 		"and additive, so migrating again after go generate brings every database and\n"+
-		"shard up to the models.", e.p.Name, model.SchemaFileName))).Var().Id("Spec").Op("=").Add(rt("Spec")).Values(kv(fields...)...)
+		"shard up to the models. Its Layout (zero: runtime.DefaultLayout) is the ID\n"+
+		"layout of every shard group; set it, if at all, before Open and the first\n"+
+		"Migrate.", e.p.Name, model.SchemaFileName))).Var().Id("Spec").Op("=").Add(rt("Spec")).Values(kv(fields...)...)
 }
 
 func (e *emitter) dbDecl(f *jen.File) {
@@ -318,9 +321,14 @@ func (e *emitter) dbDecl(f *jen.File) {
 }
 
 func (e *emitter) newFunc(f *jen.File) {
-	f.Add(doc("New binds the repositories to r, which must have been opened with Spec.\n"+
-		"It resolves every database and shard group once and prepares every\n"+
-		"query, so repository calls do no lookups by name.")).Func().Id("New").Params(jen.Id("r").Op("*").Add(rt("Router"))).Params(jen.Op("*").Id("DB"), jen.Error()).BlockFunc(func(b *jen.Group) {
+	newText := "New binds the repositories to r, which must have been opened with Spec.\n" +
+		"It resolves every database and shard group once and prepares every\n" +
+		"query, so repository calls do no lookups by name."
+	sharded := slices.ContainsFunc(e.p.Groups, func(g *model.Group) bool { return len(g.Models) > 0 })
+	if sharded {
+		newText += " It fails when r was opened with another ID layout than Spec.Layout, which the ID types decode with."
+	}
+	f.Add(doc(newText)).Func().Id("New").Params(jen.Id("r").Op("*").Add(rt("Router"))).Params(jen.Op("*").Id("DB"), jen.Error()).BlockFunc(func(b *jen.Group) {
 		b.Id("db").Op(":=").Op("&").Id("DB").Values()
 		b.Var().Err().Error()
 		for _, d := range e.p.Databases {
@@ -340,6 +348,12 @@ func (e *emitter) newFunc(f *jen.File) {
 				jen.List(jen.Id("db").Dot(g.FieldName()), jen.Err()).Op("=").Id("r").Dot("Group").Call(jen.Lit(g.Name)),
 				jen.Err().Op("!=").Nil(),
 			).Block(jen.Return(jen.Nil(), errorf(e.p.Name+".New: %w", jen.Err())))
+		}
+		if sharded {
+			b.If(
+				jen.Id("l").Op(":=").Id("r").Dot("Spec").Call().Dot("IDLayout").Call(),
+				jen.Op("!").Id("l").Dot("Equal").Call(jen.Id("Spec").Dot("IDLayout").Call()),
+			).Block(jen.Return(jen.Nil(), errorf(e.p.Name+".New: the router's ID layout %s is not Spec's %s", jen.Id("l"), jen.Id("Spec").Dot("IDLayout").Call())))
 		}
 		for _, m := range e.p.Models {
 			b.Id("db").Dot(m.DBField()).Op("=").Add(e.newRepo(e.models[m]))

@@ -42,6 +42,7 @@ import (
 	"math"
 	"math/big"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,6 +83,46 @@ func open(t *testing.T) (*DB, *runtime.Router) {
 		t.Fatal(err)
 	}
 	return db, r
+}
+
+// TestSpecLayout: with a non-default ID layout set on Spec (41/11/12), the
+// IDs the shards mint carry their shard for the generated ID type and for
+// the repositories (Get finds every row), the default layout would have
+// decoded them elsewhere, and New refuses a router whose Spec has another
+// layout than Spec.
+func TestSpecLayout(t *testing.T) {
+	saved := Spec
+	t.Cleanup(func() { Spec = saved })
+	Spec.Layout = runtime.Layout{TimeBits: 41, ShardBits: 11, SeqBits: 12, Epoch: runtime.DefaultEpoch()}
+	db, r := open(t)
+	ctx := context.Background()
+	blog, err := r.Group("blog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	misrouted := 0
+	for author := range int64(40) {
+		id, err := db.Posts.Insert(ctx, &Post{AuthorID: author, Title: "t", CreatedAt: time.Now().UTC()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id.Shard() != blog.ShardOfInt64(author) {
+			t.Fatalf("ID %d carries shard %d, the key maps to %d", id, id.Shard(), blog.ShardOfInt64(author))
+		}
+		if got, err := db.Posts.Get(ctx, id); err != nil || got.AuthorID != author {
+			t.Fatalf("Get(%d) = %+v, %v", id, got, err)
+		}
+		if runtime.DefaultLayout().Shard(int64(id)) != id.Shard() {
+			misrouted++
+		}
+	}
+	if misrouted == 0 {
+		t.Error("the default layout decodes every ID alike: the test cannot tell the layouts apart")
+	}
+	Spec = saved
+	if _, err := New(r); err == nil || !strings.Contains(err.Error(), "ID layout") {
+		t.Errorf("New with a router of another layout: %v", err)
+	}
 }
 
 func TestRepositories(t *testing.T) {

@@ -185,8 +185,8 @@ func (e *emitter) idType(f *jen.File, mi *modelInfo) {
 	f.Add(doc("String formats the ID in decimal.")).Func().Params(jen.Id("id").Id(m.IDType())).Id("String").Params().String().
 		Block(jen.Return(jen.Qual("strconv", "FormatInt").Call(jen.Int64().Call(jen.Id("id")), jen.Lit(10))))
 	if mi.sharded {
-		f.Add(doc(fmt.Sprintf("Shard returns the logical shard of group %q encoded in the ID.", m.Group.Name))).Func().Params(jen.Id("id").Id(m.IDType())).Id("Shard").Params().Add(rt("Shard")).
-			Block(jen.Return(rt("ID").Call(jen.Id("id")).Dot("Shard").Call()))
+		f.Add(doc(fmt.Sprintf("Shard returns the logical shard of group %q encoded in the ID, decoded with\nthe ID layout of Spec (runtime.Spec.IDLayout).", m.Group.Name))).Func().Params(jen.Id("id").Id(m.IDType())).Id("Shard").Params().Add(rt("Shard")).
+			Block(jen.Return(jen.Id("Spec").Dot("IDLayout").Call().Dot("Shard").Call(jen.Int64().Call(jen.Id("id")))))
 	}
 }
 

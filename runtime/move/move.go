@@ -103,9 +103,6 @@ type Options struct {
 	// Control is the database holding the placement and the moves' records;
 	// default Config.Databases["default"].
 	Control string
-	// Layout is the ID layout (for Migrate on the target); zero means
-	// runtime.DefaultLayout().
-	Layout runtime.Layout
 	// FenceLockTimeout bounds each attempt to take the locks the fence
 	// needs (a writer holding a table lock delays it); after FenceAttempts
 	// attempts the sessions holding the locks are terminated (their
@@ -230,9 +227,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
-	}
-	if o.Layout == (runtime.Layout{}) {
-		o.Layout = runtime.DefaultLayout()
 	}
 	return o
 }

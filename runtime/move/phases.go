@@ -173,7 +173,6 @@ func (m *mover) createSchemas(ctx context.Context) error {
 	}
 	first, last := m.st.Shards.First, m.st.Shards.Last
 	err = runtime.Migrate(ctx, r, spec, runtime.MigrateOptions{
-		Layout: m.opts.Layout,
 		Shards: func(group string, s runtime.Shard) bool { return group == m.st.Group && s >= first && s <= last },
 	})
 	if err != nil {

@@ -25,9 +25,10 @@ func (id PostID) String() string {
 	return strconv.FormatInt(int64(id), 10)
 }
 
-// Shard returns the logical shard of group "blog" encoded in the ID.
+// Shard returns the logical shard of group "blog" encoded in the ID, decoded
+// with the ID layout of Spec (runtime.Spec.IDLayout).
 func (id PostID) Shard() runtime.Shard {
-	return runtime.ID(id).Shard()
+	return Spec.IDLayout().Shard(int64(id))
 }
 
 // The statements of PostRepo; @schema@ stands for the shard's schema ("public"
