@@ -35,11 +35,19 @@ func (r *recordTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.T
 
 func (r *recordTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
+// TestHooks runs the tests of pgx's hooks (Config.ConfigurePool), health
+// and raw access on one pair of servers.
+func TestHooks(t *testing.T) {
+	f := newPGFixture(t)
+	t.Run("StatsPingRawConn", func(t *testing.T) { testHooksStatsPingRawConn(t, f) })
+	t.Run("AfterConnectRegistersType", func(t *testing.T) { testAfterConnectRegistersType(t, f) })
+	t.Run("OpenTelemetrySpans", func(t *testing.T) { testOpenTelemetrySpans(t, f) })
+}
+
 // ConfigurePool installs pgx's hooks per server; the tracer sees group,
 // shard and server; AfterConnect and PrepareConn run on each pool; Stats,
 // Ping and WithConn work on real servers.
-func TestHooksStatsPingRawConn(t *testing.T) {
-	f := newPGFixture(t)
+func testHooksStatsPingRawConn(t *testing.T, f *pgFixture) {
 	ctx := context.Background()
 	tracers := map[string]*recordTracer{}
 	var mu sync.Mutex
@@ -142,5 +150,63 @@ func TestHooksStatsPingRawConn(t *testing.T) {
 	// An out-of-range shard fails like every call.
 	if err := g.At(99).WithConn(ctx, func(*pgx.Conn, string) error { return nil }); !errors.Is(err, ErrWrongShard) {
 		t.Errorf("WithConn on shard 99: %v", err)
+	}
+}
+
+// AfterConnect registers a type on the servers that have it (an enum and
+// its array, as for pgvector), per server: the connections of server a
+// know it, those of server b do not, and both serve.
+func testAfterConnectRegistersType(t *testing.T, f *pgFixture) {
+	ctx := context.Background()
+	plain := f.open(t, PoolConfig{})
+	db, _ := plain.Database("default")
+	if _, err := db.Target().Exec(ctx, db.Prepare("CREATE TYPE @schema@.mood AS ENUM ('calm', 'stormy')")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := f.config(PoolConfig{})
+	var registered []string
+	cfg.ConfigurePool = func(pi PoolInfo, pc *pgxpool.Config) error {
+		if !slices.Contains(pi.Databases, "default") {
+			return nil // only server a's database has the type
+		}
+		registered = append(registered, pi.Addr)
+		pc.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+			for _, name := range []string{"public.mood", "public._mood"} {
+				typ, err := c.LoadType(ctx, name) // fails where the type does not exist
+				if err != nil {
+					return err
+				}
+				c.TypeMap().RegisterType(typ)
+			}
+			return nil
+		}
+		return nil
+	}
+	r, err := Open(ctx, cfg, f.spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	db, _ = r.Database("default")
+	var got []string
+	if err := db.Target().QueryRow(ctx, db.Prepare("SELECT ARRAY['calm', 'stormy']::@schema@.mood[]")).Scan(&got); err != nil || !slices.Equal(got, []string{"calm", "stormy"}) {
+		t.Errorf("with the type registered: %q, %v", got, err)
+	}
+	g := mustGroup(t, r)
+	known := func(tg Target) bool {
+		var ok bool
+		if err := tg.WithConn(ctx, func(c *pgx.Conn, _ string) error {
+			_, ok = c.TypeMap().TypeForName("public._mood")
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !known(db.Target()) || !known(g.At(3)) || known(g.At(12)) {
+		t.Errorf("type known on default %v, shard 3 (server a) %v, shard 12 (server b) %v; want true, true, false", known(db.Target()), known(g.At(3)), known(g.At(12)))
+	}
+	if len(registered) != 1 {
+		t.Errorf("ConfigurePool registered the type on %v, want server a's pool only", registered)
 	}
 }

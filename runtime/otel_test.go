@@ -50,13 +50,12 @@ func label(ctx context.Context) context.Context {
 	return ctx
 }
 
-// TestOpenTelemetrySpans sets otelpgx through Config.ConfigurePool on every
+// testOpenTelemetrySpans (TestHooks/OpenTelemetrySpans) sets otelpgx through Config.ConfigurePool on every
 // server and checks, in an in-memory exporter, that each statement's span
 // names the group, shard and server it ran on (a shard of each server, a
 // transaction, the default database) and that a failed statement's span
 // records the server's error, with its shard.
-func TestOpenTelemetrySpans(t *testing.T) {
-	f := newPGFixture(t)
+func testOpenTelemetrySpans(t *testing.T, f *pgFixture) {
 	ctx := context.Background()
 	exp := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
