@@ -110,6 +110,13 @@ type FieldTag struct {
 	// Unique and Index ask for a unique constraint or an index on the column.
 	Unique bool
 	Index  bool
+	// Global is set by "unique=global": the value is unique across every
+	// logical shard of the model's group, kept by a lookup table (Unique
+	// stays false: there is no per-shard constraint).
+	Global bool
+	// Fold is set by "fold": a global unique string compared without
+	// regard to case (only with unique=global).
+	Fold bool
 	// JSON stores a struct or map field as jsonb (option "json").
 	JSON bool
 	// Ref names the model this field refers to (option "ref=Model").

@@ -120,21 +120,59 @@
 //
 //	pk           the primary key (default: the field named ID)
 //	unique       a unique constraint on the column, and a finder GetBy<Field>
+//	unique=global  on a sharded model: unique across every shard of the
+//	             group, kept by a lookup table (see Global unique fields)
+//	fold         with unique=global on a string: compare without case
 //	index        an index on the column, and a finder ListBy<Field>
 //	json         store a struct or map field as jsonb
 //	ref=<Model>  the field holds the primary key of Model (see Relations)
 //	via=<Field>  with ref: Field of this model holds the referenced row's
 //	             shard key, which makes the relation co-located
 //
-// A field skipped with db:"-" takes no shardgen options, and via= needs ref=
-// on the same field.
+// A field skipped with db:"-" takes no shardgen options, via= needs ref=
+// on the same field, fold needs unique=global, and unique and unique=global
+// are one option, written once.
 //
 // On a sharded model, unique is a constraint of each logical shard's table:
 // PostgreSQL cannot check it across shards. Rows with the same shard key are
 // always on one shard, so the value is unique among the rows of one key, but
 // two rows of different keys on different shards may share it. A value that
-// must be unique across the whole group belongs on a database model (for
-// example a slug table on default that maps the value to the row's ID).
+// must be unique across the whole group is marked unique=global.
+//
+// # Global unique fields
+//
+// A field of a sharded model tagged unique=global holds a value unique
+// across every logical shard of the group (an email, a public order
+// number, a slug):
+//
+//	//shardgen:shard blog key=AuthorID
+//	type Post struct {
+//		ID       int64
+//		AuthorID int64
+//		Slug     string `shardgen:"unique=global"`
+//		Email    string `shardgen:"unique=global,fold"`
+//		Number   int64  `shardgen:"unique"` // unique per shard, as before
+//	}
+//
+// The field must be a non-null string, int64, int32 or int16 (its value is
+// hashed like a shard key) and must not be the primary key or the shard key;
+// fold (strings only) compares values without case, so "Ann@X.org" and
+// "ann@x.org" are the same value (the row keeps what was written). A model
+// may have several global fields and per-shard unique ones beside them.
+//
+// shardgen keeps a lookup table per field, <table>_<column>_lookup, in every
+// shard schema of the group: the row for a value lives on the logical shard
+// the value hashes to (not the owner's), so the lookup scales with the data.
+// It maps the value to the owner row's ID, which carries the owner's logical
+// shard, never a server, so moving shards never touches it. The repository
+// gets GetBy<Field>(ctx, value) without a shard key: the lookup row, then
+// the owner row, two round trips, never a fan-out. Insert, Update and
+// Delete keep the lookup: a second row with the same value on any shard
+// fails with an error matching lookup.ErrDuplicate (a *lookup.DuplicateError
+// naming the model and field). SweepLookups removes lookup rows left behind
+// by crashes; CheckLookups reports lookups and rows that disagree. The
+// protocol (no two-phase commit), its crash behaviour and what a shard-bound
+// transaction promises are documented in package runtime/lookup.
 //
 // # Finders
 //
@@ -405,8 +443,8 @@
 //	ShardgenPair  = `shardgen:"` Option { "," Option } `"` .
 //	OtherPair     = Key ":" string_lit .  // any other key, not read
 //	Key           = keychar { keychar } .  // any byte above ' ' except ':', '"', DEL
-//	Option        = "pk" | "unique" | "index" | "json" |
-//	                "ref=" GoName | "via=" GoName .
+//	Option        = "pk" | "unique" | "unique=global" | "index" | "json" |
+//	                "fold" | "ref=" GoName | "via=" GoName .
 //
 //	SQLName       = ( lower | "_" ) { lower | decimal_digit | "_" } .
 //	lower         = "a" … "z" .
@@ -415,7 +453,8 @@
 // Besides the productions: each key (db, shardgen) appears at most once in a
 // tag and each option at most once in a directive or a shardgen value; a
 // value of a pair may use Go string escapes (reflect.StructTag unquotes it);
-// via needs ref; db:"-" excludes a shardgen pair. Whether the named
+// via needs ref; fold needs unique=global; db:"-" excludes a shardgen
+// pair. Whether the named
 // database, group, key field or model exists, whether shards is a power of
 // two within the ID layout, and whether a name fits in 63 bytes are checked
 // by the validator, which sees the whole package.

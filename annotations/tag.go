@@ -15,7 +15,11 @@ const (
 )
 
 // fieldOptions are the options of a shardgen tag, in canonical order.
-var fieldOptions = []string{"pk", "unique", "index", "json", "ref", "via"}
+var fieldOptions = []string{"pk", "unique", "index", "json", "fold", "ref", "via"}
+
+// uniqueScopes are the values unique= takes: "global" (unique across every
+// shard of the group, through a lookup table).
+var uniqueScopes = []string{"global"}
 
 // OptionPos reports where option name ("pk", "ref", ...) was written in the
 // shardgen tag, so that later stages can point at it.
@@ -226,7 +230,7 @@ func parseDBTag(p tagPair, t *FieldTag, e *errs) {
 func parseShardgenTag(p tagPair, t *FieldTag, e *errs) {
 	v := p.value
 	if v == "" {
-		e.add(p.offs[0], "empty shardgen tag: want options such as pk, unique, index, json, ref=Model, via=Field")
+		e.add(p.offs[0], "empty shardgen tag: want options such as pk, unique, unique=global, index, json, ref=Model, via=Field")
 		return
 	}
 	start := 0
@@ -239,6 +243,9 @@ func parseShardgenTag(p tagPair, t *FieldTag, e *errs) {
 		}
 		parseFieldOption(p, start, end, t, e)
 		start = end + 1
+	}
+	if foldPos, ok := t.OptionPos("fold"); ok && !t.Global {
+		e.list = append(e.list, Error{Pos: foldPos, Msg: "fold needs unique=global on the same field: it makes the global lookup ignore case"})
 	}
 	if viaPos, ok := t.OptionPos("via"); ok && t.Ref == nil {
 		e.list = append(e.list, Error{Pos: viaPos, Msg: "via= needs ref= on the same field: via names where the referenced row's shard key is stored"})
@@ -272,7 +279,7 @@ func parseFieldOption(p tagPair, start, end int, t *FieldTag, e *errs) {
 		} else if s := suggest(name, fieldOptions); s != "" {
 			e.add(off(start), fmt.Sprintf("unknown shardgen option %q; did you mean %s?", name, s))
 		} else {
-			e.add(off(start), fmt.Sprintf("unknown shardgen option %q (want pk, unique, index, json, ref=<Model> or via=<Field>)", name))
+			e.add(off(start), fmt.Sprintf("unknown shardgen option %q (want pk, unique, unique=global, index, json, fold, ref=<Model> or via=<Field>)", name))
 		}
 		return
 	}
@@ -282,15 +289,32 @@ func parseFieldOption(p tagPair, start, end int, t *FieldTag, e *errs) {
 	}
 	t.Options = append(t.Options, Ident{Name: name, Pos: at(e.base, off(start))})
 	switch name {
-	case "pk", "unique", "index", "json":
+	case "unique":
+		if !hasVal {
+			t.Unique = true
+			return
+		}
+		switch {
+		case val == "global":
+			t.Global = true
+		case val == "":
+			e.add(off(valStart), "missing scope after unique=: want unique=global, or unique alone for unique within a shard")
+		default:
+			if s := suggest(val, uniqueScopes); s != "" {
+				e.add(off(valStart), fmt.Sprintf("unknown unique scope %q; did you mean global?", val))
+			} else {
+				e.add(off(valStart), fmt.Sprintf("unknown unique scope %q: want unique=global, or unique alone for unique within a shard", val))
+			}
+		}
+	case "pk", "index", "json", "fold":
 		if hasVal {
 			e.add(off(start+len(name)), fmt.Sprintf("option %s takes no value", name))
 		}
 		switch name {
 		case "pk":
 			t.PK = true
-		case "unique":
-			t.Unique = true
+		case "fold":
+			t.Fold = true
 		case "index":
 			t.Index = true
 		case "json":
@@ -359,7 +383,7 @@ func (t FieldTag) String() string {
 	for _, o := range []struct {
 		set  bool
 		name string
-	}{{t.PK, "pk"}, {t.Unique, "unique"}, {t.Index, "index"}, {t.JSON, "json"}} {
+	}{{t.PK, "pk"}, {t.Unique, "unique"}, {t.Global, "unique=global"}, {t.Index, "index"}, {t.JSON, "json"}, {t.Fold, "fold"}} {
 		if o.set {
 			opts = append(opts, o.name)
 		}

@@ -26,6 +26,8 @@ var tagOKTests = []struct {
 		Options: []Ident{{"pk", p(25)}, {"unique", p(28)}, {"index", p(35)}, {"json", p(41)},
 			{"ref", p(46)}, {"via", p(55)}},
 	}},
+	{`shardgen:"unique=global,fold"`, FieldTag{Global: true, Fold: true, Options: []Ident{{"unique", p(10)}, {"fold", p(24)}}}},
+	{`shardgen:"unique=global,index"`, FieldTag{Global: true, Index: true, Options: []Ident{{"unique", p(10)}, {"index", p(24)}}}},
 	// Other keys around ours, several spaces between pairs (reflect
 	// accepts them).
 	{`json:"post_id,omitempty"  shardgen:"ref=Post"   db:"post_id" yaml:"p"`, FieldTag{
@@ -88,7 +90,7 @@ var tagErrorTests = []struct {
 	{`db:"-" shardgen:"index"`, []string{`8: a field skipped with db:"-" takes no shardgen options`}},
 
 	// Options.
-	{`shardgen:""`, []string{`11: empty shardgen tag: want options such as pk, unique, index, json, ref=Model, via=Field`}},
+	{`shardgen:""`, []string{`11: empty shardgen tag: want options such as pk, unique, unique=global, index, json, ref=Model, via=Field`}},
 	{`shardgen:"uniq"`, []string{`11: unknown shardgen option "uniq"; did you mean unique?`}},
 	{`shardgen:"PK"`, []string{`11: unknown shardgen option "PK"; did you mean pk?`}},
 	{`shardgen:"pk,indx"`, []string{`14: unknown shardgen option "indx"; did you mean index?`}},
@@ -96,7 +98,15 @@ var tagErrorTests = []struct {
 	{`shardgen:"references=Post"`, []string{`11: unknown shardgen option "references"; did you mean ref=<Model>?`}},
 	{`shardgen:"-"`, []string{`11: unknown shardgen option "-"; did you mean db:"-"?`}},
 	{`shardgen:"jsonb"`, []string{`11: unknown shardgen option "jsonb"; did you mean json?`}},
-	{`shardgen:"sharded"`, []string{`11: unknown shardgen option "sharded" (want pk, unique, index, json, ref=<Model> or via=<Field>)`}},
+	{`shardgen:"sharded"`, []string{`11: unknown shardgen option "sharded" (want pk, unique, unique=global, index, json, fold, ref=<Model> or via=<Field>)`}},
+	{`shardgen:"unique=globl"`, []string{`18: unknown unique scope "globl"; did you mean global?`}},
+	{`shardgen:"unique=shard"`, []string{`18: unknown unique scope "shard": want unique=global, or unique alone for unique within a shard`}},
+	{`shardgen:"unique="`, []string{`18: missing scope after unique=: want unique=global, or unique alone for unique within a shard`}},
+	{`shardgen:"unique,unique=global"`, []string{`18: duplicate shardgen option unique`}},
+	{`shardgen:"fold"`, []string{`11: fold needs unique=global on the same field: it makes the global lookup ignore case`}},
+	{`shardgen:"unique,fold"`, []string{`18: fold needs unique=global on the same field: it makes the global lookup ignore case`}},
+	{`shardgen:"unique=global,fold=yes"`, []string{`29: option fold takes no value`}},
+	{`shardgen:"unique=global,flod"`, []string{`25: unknown shardgen option "flod"; did you mean fold?`}},
 	{`shardgen:"pk,unique,pk"`, []string{`21: duplicate shardgen option pk`}},
 	{`shardgen:"ref=Post,ref=User"`, []string{`20: duplicate shardgen option ref`}},
 	{`shardgen:"pk=true"`, []string{`13: option pk takes no value`}},
@@ -147,6 +157,8 @@ func TestFieldTagString(t *testing.T) {
 		`db:"author_id"`,
 		`shardgen:"pk"`,
 		`db:"author_id" shardgen:"pk,unique,index,json,ref=Post,via=PostAuthorID"`,
+		`db:"email" shardgen:"unique=global,fold"`,
+		`shardgen:"unique=global,index"`,
 	} {
 		ft, errs := ParseFieldTag(tag, base)
 		if len(errs) > 0 {

@@ -20,7 +20,7 @@ func TestDependencies(t *testing.T) {
 	if err != nil {
 		t.Skip("go command not found")
 	}
-	for _, pkg := range []string{".", "./pgtest", "./redistest", "./shardredis", "./placement", "./move", "./modelmove"} {
+	for _, pkg := range []string{".", "./pgtest", "./redistest", "./shardredis", "./placement", "./move", "./modelmove", "./lookup"} {
 		out, err := exec.Command(goBin, "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", pkg).CombinedOutput()
 		if err != nil {
 			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)

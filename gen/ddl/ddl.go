@@ -17,6 +17,7 @@ import (
 
 	"github.com/shardgen/shardgen/gen/model"
 	"github.com/shardgen/shardgen/runtime"
+	"github.com/shardgen/shardgen/runtime/lookup"
 	"github.com/shardgen/shardgen/templates"
 )
 
@@ -99,6 +100,16 @@ type indexDDL struct {
 	Name    string
 	Unique  bool
 	Columns string
+}
+
+// lookupDDL is the data of lookup.sql.tmpl: the lookup table of one
+// unique=global field.
+type lookupDDL struct {
+	Table string // schema-qualified, quoted
+	Value string // quoted column names (lookup.ValueColumn, lookup.OwnerColumn)
+	Owner string
+	Type  string // the SQL type of the field
+	PK    string // quoted constraint name
 }
 
 // QuoteIdent quotes a PostgreSQL identifier. The validator only lets
@@ -376,6 +387,30 @@ func Tables(models []*model.Model) (string, error) {
 			later = append(later, buf.String())
 		}
 	}
+	// Lookup tables of unique=global fields, after the tables: nothing
+	// refers to them.
+	ltmpl, err := lookupTemplate()
+	if err != nil {
+		return "", err
+	}
+	for _, m := range models {
+		for _, f := range m.GlobalFields() {
+			if m.Placement != model.InGroup {
+				continue
+			}
+			typ, err := sqlType(f.Type)
+			if err != nil {
+				return "", fmt.Errorf("%s.%s: %w", m.GoName, f.GoName, err)
+			}
+			var buf bytes.Buffer
+			d := lookupDDL{Table: schemaToken + "." + QuoteIdent(m.LookupTable(f)), Value: QuoteIdent(lookup.ValueColumn),
+				Owner: QuoteIdent(lookup.OwnerColumn), Type: typ, PK: QuoteIdent(m.LookupPKName(f))}
+			if err := ltmpl.Execute(&buf, d); err != nil {
+				return "", fmt.Errorf("render lookup table %s: %w", m.LookupTable(f), err)
+			}
+			later = append(later, strings.TrimSpace(buf.String()))
+		}
+	}
 	// Foreign keys closing a cycle come last, when every table exists.
 	return strings.Join(append(out, later...), "\n\n") + "\n", nil
 }
@@ -384,6 +419,7 @@ func Tables(models []*model.Model) (string, error) {
 var (
 	tableTemplate  = sync.OnceValues(func() (*template.Template, error) { return loadTemplate("table.sql.tmpl") })
 	schemaTemplate = sync.OnceValues(func() (*template.Template, error) { return loadTemplate("schema.sql.tmpl") })
+	lookupTemplate = sync.OnceValues(func() (*template.Template, error) { return loadTemplate("lookup.sql.tmpl") })
 )
 
 func loadTemplate(name string) (*template.Template, error) {
@@ -474,6 +510,9 @@ func shardNotes(g *model.Group) []string {
 		for _, f := range m.Fields {
 			if f.Unique && f != m.PK {
 				notes = append(notes, fmt.Sprintf("%s.%s is unique within one shard, not across the group.", m.Table, f.Column))
+			}
+			if f.Global {
+				notes = append(notes, fmt.Sprintf("%s.%s is unique across the group, kept by lookup table %s (package runtime/lookup).", m.Table, f.Column, m.LookupTable(f)))
 			}
 		}
 	}

@@ -31,6 +31,9 @@ func finderQueries(mi *modelInfo) (names, sqls []string) {
 	id := ddl.QuoteIdent(m.PK.Column)
 	sel := "SELECT " + strings.Join(columns(m.Fields), ", ") + " FROM " + table
 	for _, fd := range m.Finders() {
+		if fd.Global {
+			continue // the lookup, then Get (lookups.go)
+		}
 		// $1 is the shard key on a sharded model, then the value.
 		var conds []string
 		if mi.sharded {
@@ -96,7 +99,9 @@ func (e *emitter) finderParam(f *model.Field) string {
 // finders writes the finders and CountByKey of v's model.
 func (e *emitter) finders(f *jen.File, v variant) {
 	for _, fd := range v.mi.m.Finders() {
-		if fd.Unique {
+		if fd.Global {
+			e.getByGlobal(f, v, fd) // lookups.go
+		} else if fd.Unique {
 			e.getBy(f, v, fd)
 		} else {
 			e.listByIndex(f, v, fd)

@@ -376,6 +376,9 @@ func (e *emitter) newRepo(mi *modelInfo) jen.Code {
 	for _, st := range mi.stmts {
 		d[jen.Id("q"+st.op)] = jen.Add(owner).Dot("Prepare").Call(jen.Id(m.SQLConst(st.op)))
 	}
+	if m.HasLookups() {
+		lookupInits(d, mi, owner) // lookups.go
+	}
 	return jen.Op("&").Add(e.local(m.RepoName())).Values(d)
 }
 

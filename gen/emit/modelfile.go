@@ -36,11 +36,17 @@ func (v variant) bind(b *jen.Group, op, desc string, descArgs []jen.Code, ret ..
 		b.Id("on").Op(":=").Add(rt("Bind")).Call(jen.Id("r").Dot("target"), jen.Id("tx"))
 		return
 	}
+	v.refuseOtherShard(b, op, desc, descArgs, ret...)
+	b.Id("on").Op(":=").Add(rt("Bind")).Call(v.group().Dot("At").Call(jen.Id("shard")), jen.Id("tx"))
+}
+
+// refuseOtherShard refuses, inside a transaction, a shard other than the
+// transaction's (see bind).
+func (v variant) refuseOtherShard(b *jen.Group, op, desc string, descArgs []jen.Code, ret ...jen.Code) {
 	args := append(descArgs, jen.Id("shard"), jen.Id("tx").Dot("Shard").Call(), rt("ErrWrongShard"))
 	b.If(jen.Id("tx").Op("!=").Nil().Op("&&").Id("shard").Op("!=").Id("tx").Dot("Shard").Call()).Block(
 		jen.Return(append(ret, errorf(op+" "+v.mi.what+": "+desc+" is on shard %d, the transaction on shard %d: %w", args...))...),
 	)
-	b.Id("on").Op(":=").Add(rt("Bind")).Call(v.group().Dot("At").Call(jen.Id("shard")), jen.Id("tx"))
 }
 
 // shardOfID declares shard from an ID of the model's group.
@@ -158,6 +164,9 @@ func (e *emitter) modelFile(mi *modelInfo) *jen.File {
 	e.finders(f, v) // finders.go
 	e.getMany(f, v) // many.go
 	e.stream(f, v)  // stream.go
+	if mi.m.HasLookups() {
+		e.lookupMethods(f, mi) // lookups.go
+	}
 	e.collect(f, mi)
 	e.scanFunc(f, mi)
 	return f
@@ -209,6 +218,7 @@ func (e *emitter) repoType(f *jen.File, mi *modelInfo) {
 		for _, st := range mi.stmts {
 			g.Id("q" + st.op).Op("*").Add(rt("Query"))
 		}
+		lookupFields(g, m) // lookups.go
 	})
 }
 
@@ -237,8 +247,18 @@ func (e *emitter) insert(f *jen.File, v variant) {
 			"database mints the ID inside that shard; Insert sets row.%s to it and\nreturns it.", m.ShardKey.GoName, m.PK.GoName)
 	}
 	text += fmt.Sprintf(" Any %s already in row is ignored.", m.PK.GoName)
+	if m.HasLookups() {
+		text = fmt.Sprintf("Insert stores row on the logical shard of row.%s, sets row.%s to the ID\n"+
+			"minted there and returns it. Any %s already in row is ignored. The error\n"+
+			"matches lookup.ErrDuplicate (a *lookup.DuplicateError naming the field)\n"+
+			"when another row of the group holds one of its global values.", m.ShardKey.GoName, m.PK.GoName, m.PK.GoName) + globalNote(m)
+	}
 	e.op(f, v, text, "Insert", []param{{"row", jen.Op("*").Add(e.local(m.GoName))}},
 		[]jen.Code{jen.Id(m.IDType()), jen.Error()}, func(b *jen.Group) {
+			if m.HasLookups() {
+				e.insertLookups(b, v) // lookups.go
+				return
+			}
 			if v.mi.sharded {
 				b.Id("shard").Op(":=").Add(shardOfKey(v.group(), m.Group, fieldOf("row", m.ShardKey)))
 			}
@@ -292,6 +312,9 @@ func (e *emitter) update(f *jen.File, v variant) {
 			"changed under another key.", m.PK.GoName, m.ShardKey.GoName)
 	}
 	text += " The error wraps runtime.ErrNotFound when no row matches."
+	if m.HasLookups() {
+		text += " It matches lookup.ErrDuplicate when another row of the group holds a new global value." + globalNote(m)
+	}
 	id := fieldOf("row", m.PK)
 	e.op(f, v, text, "Update", []param{{"row", jen.Op("*").Add(e.local(m.GoName))}}, []jen.Code{jen.Error()}, func(b *jen.Group) {
 		args := []jen.Code{jen.Id("ctx"), v.query("qUpdate"), id}
@@ -304,6 +327,11 @@ func (e *emitter) update(f *jen.File, v variant) {
 			).Block(jen.Return(errorf("update "+v.mi.what+" %d: "+m.ShardKey.GoName+" %v is on shard %d, the ID on shard %d: %w",
 				id, key, jen.Id("keyShard"), jen.Id("shard"), rt("ErrWrongShard"))))
 			args = append(args, key)
+		}
+		if m.HasLookups() {
+			args = append(args, fieldArgs("row", v.mi.updateCols)...)
+			e.updateLookups(b, v, append([]jen.Code{jen.Id("ctx"), v.query("qUpdate")}, args[2:]...)) // lookups.go
+			return
 		}
 		v.bind(b, "update", "ID %d", []jen.Code{id})
 		args = append(args, fieldArgs("row", v.mi.updateCols)...)
@@ -322,9 +350,16 @@ func (e *emitter) delete(f *jen.File, v variant) {
 		text += ", on the shard the\nID carries"
 	}
 	text += ". The error wraps runtime.ErrNotFound when there is none."
+	if m.HasLookups() {
+		text += " The lookup rows of its global values are released after the row is gone." + globalNote(m)
+	}
 	e.op(f, v, text, "Delete", []param{{"id", jen.Id(m.IDType())}}, []jen.Code{jen.Error()}, func(b *jen.Group) {
 		if v.mi.sharded {
 			v.shardOfID(b, jen.Id("id"), "delete "+v.mi.what+" %d", []jen.Code{jen.Id("id")})
+		}
+		if m.HasLookups() {
+			e.deleteLookups(b, v) // lookups.go
+			return
 		}
 		v.bind(b, "delete", "ID %d", []jen.Code{jen.Id("id")})
 		b.List(jen.Id("tag"), jen.Err()).Op(":=").Add(v.exec()).Dot("Exec").Call(jen.Id("ctx"), v.query("qDelete"), jen.Int64().Call(jen.Id("id")))

@@ -54,7 +54,13 @@ func buildQueries(mi *modelInfo) queries {
 	sel := "SELECT " + strings.Join(columns(m.Fields), ", ") + " FROM " + table
 	var q queries
 
-	if len(mi.insertCols) == 0 {
+	if m.HasLookups() {
+		// The ID is minted first (the lookup rows name it before the row
+		// exists) and written explicitly: see package runtime/lookup.
+		cols := append([]*model.Field{m.PK}, mi.insertCols...)
+		q.Insert = "INSERT INTO " + table + " (" + strings.Join(columns(cols), ", ") +
+			") VALUES (" + strings.Join(params(1, len(cols)), ", ") + ")"
+	} else if len(mi.insertCols) == 0 {
 		q.Insert = "INSERT INTO " + table + " DEFAULT VALUES RETURNING " + id
 	} else {
 		q.Insert = "INSERT INTO " + table + " (" + strings.Join(columns(mi.insertCols), ", ") +
@@ -69,6 +75,10 @@ func buildQueries(mi *modelInfo) queries {
 	}
 	q.Get = sel + " WHERE " + id + " = $1"
 	q.Delete = "DELETE FROM " + table + " WHERE " + id + " = $1"
+	if m.HasLookups() {
+		// The values the lookup rows to release hold.
+		q.Delete += " RETURNING " + strings.Join(columns(m.GlobalFields()), ", ")
+	}
 	q.Count = "SELECT count(*) FROM " + table
 
 	// Update: $1 is the ID; sharded models add the shard key as $2 so the

@@ -511,7 +511,15 @@ func (l *loader) fields(m *model.Model, st *ast.StructType) {
 				PK:        ft.PK,
 				Unique:    ft.Unique,
 				Index:     ft.Index,
+				Global:    ft.Global,
+				Fold:      ft.Fold,
 				ColumnPos: l.position(name.Pos()),
+			}
+			if ft.Global {
+				f.GlobalPos, _ = ft.OptionPos("unique")
+			}
+			if ft.Fold {
+				f.FoldPos, _ = ft.OptionPos("fold")
 			}
 			if ft.Column != nil {
 				f.Column, f.ColumnPos = ft.Column.Name, ft.Column.Pos

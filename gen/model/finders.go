@@ -16,6 +16,9 @@ type Finder struct {
 	// Unique is true for GetBy (one row or runtime.ErrNotFound), false for
 	// ListBy (a keyset-paged list like List).
 	Unique bool
+	// Global is true for the GetBy of a unique=global field: it takes no
+	// shard key and finds the row through the field's lookup table.
+	Global bool
 }
 
 // CanFind reports whether rows can be found by equality on a field of type
@@ -48,6 +51,8 @@ func (m *Model) Finders() []Finder {
 			continue
 		}
 		switch {
+		case f.Global:
+			out = append(out, Finder{Name: "GetBy" + upperFirst(f.GoName), Field: f, Unique: true, Global: true})
 		case f.Unique:
 			out = append(out, Finder{Name: "GetBy" + upperFirst(f.GoName), Field: f, Unique: true})
 		case f.Index && !rel[f]:
@@ -60,3 +65,31 @@ func (m *Model) Finders() []Finder {
 // HasCountByKey reports whether m's repository has CountByKey (the rows of
 // one shard key): every sharded model.
 func (m *Model) HasCountByKey() bool { return m.Placement == InGroup && m.ShardKey != nil }
+
+// GlobalFields are m's unique=global fields in field order: each has a
+// lookup table (LookupTable) that Insert, Update and Delete keep.
+func (m *Model) GlobalFields() []*Field {
+	var out []*Field
+	for _, f := range m.Fields {
+		if f.Global {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// HasLookups reports whether m's repository keeps lookup tables: a sharded
+// model with a unique=global field. Its Insert then mints the ID first
+// and writes it explicitly (the lookup row names the ID before the owner
+// row exists), and it gets SweepLookups and CheckLookups.
+func (m *Model) HasLookups() bool { return m.Placement == InGroup && len(m.GlobalFields()) > 0 }
+
+// Names of the lookup maintenance methods of a repository with lookups.
+const (
+	SweepLookupsMethod = "SweepLookups"
+	CheckLookupsMethod = "CheckLookups"
+)
+
+// LookupField names the repository field holding the *lookup.Index of a
+// unique=global field: "lookupEmail".
+func (m *Model) LookupField(f *Field) string { return "lookup" + upperFirst(f.GoName) }

@@ -114,7 +114,15 @@ func (p *Package) Idents() []Ident {
 		for _, fd := range m.Finders() {
 			fo := Owner{What: "the finder of field " + fd.Field.GoName + " of model " + m.GoName, Pos: fd.Field.Pos}
 			add(fo, m.RepoName(), fd.Name, OpBody(fd.Name))
-			add(fo, "", m.SQLConst(fd.Name))
+			if fd.Global {
+				// Found through the lookup, then Get: no statement of its own.
+				add(fo, m.RepoName(), m.LookupField(fd.Field))
+			} else {
+				add(fo, "", m.SQLConst(fd.Name))
+			}
+		}
+		if m.HasLookups() {
+			add(o, m.RepoName(), SweepLookupsMethod, CheckLookupsMethod)
 		}
 		if m.HasCountByKey() {
 			add(o, m.RepoName(), "CountByKey", OpBody("CountByKey"))
@@ -204,6 +212,7 @@ func (p *Package) uniqueGroups() []*Group {
 // and query types.
 const (
 	RuntimePath = "github.com/shardgen/shardgen/runtime"
+	LookupPath  = "github.com/shardgen/shardgen/runtime/lookup"
 	PgxPath     = "github.com/jackc/pgx/v5"
 	PgtypePath  = "github.com/jackc/pgx/v5/pgtype"
 )
@@ -213,6 +222,7 @@ var generatedImports = [][2]string{
 	{"context", "context"}, {"database/sql/driver", "driver"}, {"encoding/json", "json"},
 	{"fmt", "fmt"}, {"iter", "iter"}, {"reflect", "reflect"}, {"strconv", "strconv"}, {"sync/atomic", "atomic"},
 	{PgxPath, "pgx"}, {PgtypePath, "pgtype"}, {RuntimePath, "runtime"},
+	{LookupPath, "lookup"},
 }
 
 // LocalNames are the names generated function bodies declare (receivers,
@@ -220,7 +230,7 @@ var generatedImports = [][2]string{
 // would shadow the package inside the body that uses both.
 var LocalNames = []string{
 	"arg", "at", "b", "ctx", "db", "err", "fn", "found", "g", "got", "i", "id", "j", "k", "key",
-	"keyShard", "keys", "many", "n", "opts", "out", "p", "page", "q", "r", "row", "rows", "rv", "shard", "size",
+	"keyShard", "keys", "many", "n", "on", "opts", "out", "p", "page", "q", "r", "row", "rows", "rv", "shard", "size",
 	"slab", "t", "tag", "total", "tx",
 }
 

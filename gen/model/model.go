@@ -134,6 +134,15 @@ type Field struct {
 	PK     bool
 	Unique bool
 	Index  bool
+	// Global is set by unique=global: the value is unique across every
+	// logical shard of the model's group, kept by the lookup table
+	// Model.LookupTable names (Unique is then false). Fold compares it
+	// without case. GlobalPos is where unique=global was written, FoldPos
+	// where fold was (zero without it).
+	Global    bool
+	Fold      bool
+	GlobalPos token.Position
+	FoldPos   token.Position
 }
 
 // Relation is a field that holds the primary key of another model.

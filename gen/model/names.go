@@ -153,6 +153,13 @@ func (m *Model) PKConstraintName() string { return m.Table + "_pkey" }
 // unique: <table>_<column>_key, as PostgreSQL would.
 func (m *Model) UniqueConstraintName(f *Field) string { return m.Table + "_" + f.Column + "_key" }
 
+// LookupTable names the lookup table of a unique=global field, created in
+// every shard schema of the model's group: <table>_<column>_lookup.
+func (m *Model) LookupTable(f *Field) string { return m.Table + "_" + f.Column + "_lookup" }
+
+// LookupPKName names the primary key (the value) of a lookup table.
+func (m *Model) LookupPKName(f *Field) string { return m.LookupTable(f) + "_pkey" }
+
 // IndexName names the index of a column tagged index: <table>_<column>_idx.
 func (m *Model) IndexName(f *Field) string { return m.Table + "_" + f.Column + "_idx" }
 
@@ -179,6 +186,13 @@ func (m *Model) DerivedNames() []DerivedName {
 	for _, f := range m.Fields {
 		if f.Unique && f != m.PK {
 			out = append(out, DerivedName{"unique constraint on column " + f.Column, m.UniqueConstraintName(f)})
+		}
+	}
+	for _, f := range m.Fields {
+		if f.Global {
+			out = append(out,
+				DerivedName{"lookup table of column " + f.Column, m.LookupTable(f)},
+				DerivedName{"primary key of the lookup table of column " + f.Column, m.LookupPKName(f)})
 		}
 	}
 	related := map[*Field]bool{}

@@ -42,7 +42,36 @@ func Package(p *model.Package, diags *diag.List) {
 		c.columns(m)
 		c.primaryKey(m)
 		c.relations(m)
+		c.globals(m)
 		c.derivedNames(m)
+	}
+}
+
+// globals checks the unique=global fields of m: only a sharded model has
+// them (a database table's unique constraint already holds across it), the
+// value must hash like a shard key (a non-null integer or string), it is
+// neither the primary key nor the shard key, and fold is for strings.
+func (c *checker) globals(m *model.Model) {
+	for _, f := range m.Fields {
+		if !f.Global {
+			continue
+		}
+		switch {
+		case m.Placement != model.InGroup:
+			c.d.Errorf(f.GlobalPos, "unique=global on %s.%s: %s is not sharded, so its table is one table and plain unique already holds across it; write unique",
+				m.GoName, f.GoName, m.GoName)
+		case f == m.PK || f.PK:
+			c.d.Errorf(f.GlobalPos, "unique=global on the primary key %s.%s: an ID is unique across the group already; drop the option", m.GoName, f.GoName)
+		case f == m.ShardKey:
+			c.d.Errorf(f.GlobalPos, "unique=global on the shard key %s.%s: the rows of one key share a shard, so a value unique across the group would allow one row per key; use a field of its own", m.GoName, f.GoName)
+		case f.Type == nil:
+			// its type is already reported
+		case !f.Type.CanShard():
+			c.d.Errorf(f.GlobalPos, "unique=global on %s.%s of type %s: a global unique value is hashed to the shard of its lookup row, so it must be int64, int32, int16 or string (not a pointer, float, bool, time or bytes)",
+				m.GoName, f.GoName, f.Type.Go)
+		case f.Fold && f.Type.Kind != model.String:
+			c.d.Errorf(f.FoldPos, "fold on %s.%s of type %s: fold compares strings without case; drop it", m.GoName, f.GoName, f.Type.Go)
+		}
 	}
 }
 
@@ -195,6 +224,19 @@ func (c *checker) tables() {
 			continue
 		}
 		seen[k] = m
+	}
+	// Lookup tables share the shard schemas with the group's tables.
+	for _, m := range c.p.Models {
+		if m.Group == nil {
+			continue
+		}
+		for _, f := range m.GlobalFields() {
+			k := key{"group", m.Group.Name, m.LookupTable(f)}
+			if first, dup := seen[k]; dup {
+				c.d.Errorf(f.GlobalPos, "the lookup table %q of %s.%s is already the table of %s (%s) in %s; set a different table= on %s",
+					k.table, m.GoName, f.GoName, first.GoName, at(first), where(m), first.GoName)
+			}
+		}
 	}
 }
 
