@@ -29,7 +29,24 @@ func (e *emitter) insertMany(f *jen.File, v variant) {
 			"and sets each row's %s to the ID the database minted.", m.PK.GoName)
 	}
 	text += fmt.Sprintf(" Any %s already in a row is ignored.", m.PK.GoName)
+	if m.HasLookups() {
+		text = fmt.Sprintf("InsertMany stores rows one after the other, each as Insert does (its own\n"+
+			"claims of its global values, then the row), and sets each row's %[1]s. It\n"+
+			"stops at the first row that fails, returning an error that names it and\n"+
+			"matches what Insert returned (lookup.ErrDuplicate for a taken value);\n"+
+			"the rows before it are written. A model with global unique fields is not\n"+
+			"batched: every row's lookup rows live on other shards and are claimed\n"+
+			"first.", m.PK.GoName) + globalNote(m)
+	}
 	e.op(f, v, text, "InsertMany", []param{{"rows", jen.Index().Op("*").Add(e.local(m.GoName))}}, []jen.Code{jen.Error()}, func(b *jen.Group) {
+		if m.HasLookups() {
+			b.For(jen.List(jen.Id("i"), jen.Id("row")).Op(":=").Range().Id("rows")).Block(
+				jen.If(jen.List(jen.Id("_"), jen.Err()).Op(":=").Id("r").Dot("insert").Call(jen.Id("ctx"), jen.Id("tx"), jen.Id("row")), jen.Err().Op("!=").Nil()).
+					Block(jen.Return(errorf("insert many "+v.mi.what+": row %d: %w", jen.Id("i"), jen.Err()))),
+			)
+			b.Return(jen.Nil())
+			return
+		}
 		args := []jen.Code{jen.Return(jen.Id("a"))} // only the minted ID: (DEFAULT)
 		if len(v.mi.insertCols) > 0 {
 			args = []jen.Code{

@@ -311,6 +311,24 @@ func TestGlobalAndPerShardUnique(t *testing.T) {
 	if got, err := db.Accounts.GetByEmail(ctx, "tx@example.org"); err != nil || got.TenantID != int64(b) {
 		t.Errorf("GetByEmail of a committed transaction's row = %+v, %v", got, err)
 	}
+
+	// InsertMany keeps the lookups row by row: it stops at a taken value.
+	many := []*Account{
+		{TenantID: int64(a), Email: "m1@example.org", Handle: 901, Number: "m1"},
+		{TenantID: int64(b), Email: "m2@example.org", Handle: 902, Number: "m2"},
+		{TenantID: int64(b), Email: "M1@example.org", Handle: 903, Number: "m3"},
+	}
+	if err := db.Accounts.InsertMany(ctx, many); !isDup(err, "Email") {
+		t.Errorf("InsertMany with a taken value: %v, want a duplicate", err)
+	}
+	for i, row := range many[:2] {
+		if got, err := db.Accounts.GetByHandle(ctx, row.Handle); err != nil || got.ID != row.ID || row.ID == 0 {
+			t.Errorf("InsertMany row %d: GetByHandle = %+v, %v", i, got, err)
+		}
+	}
+	if many[2].ID != 0 {
+		t.Errorf("the refused row got ID %d", many[2].ID)
+	}
 }
 
 // TestSixteenInsertersOneValue: 16 goroutines insert the same email for 16
