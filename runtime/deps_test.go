@@ -69,6 +69,7 @@ func allowedDep(p string) bool {
 		p == "github.com/shardgen/shardgen/runtime/placement",
 		p == "github.com/shardgen/shardgen/runtime/move",
 		p == "github.com/shardgen/shardgen/runtime/modelmove",
+		p == "github.com/shardgen/shardgen/runtime/lookup",
 		p == "github.com/shardgen/shardgen/templates",
 		p == "github.com/shardgen/shardgen/internal/editdist",
 		p == "github.com/shardgen/shardgen/runtime/internal/confcheck":
