@@ -401,11 +401,26 @@
 // (tx.Queries() inside DB.InBlogShard, or DB.BlogQueries.WithTx(tx)), and
 // the parameter and row structs sqlc would generate (MostCommentedParams,
 // MostCommentedRow; a row that is exactly a model's columns is read into
-// the model's struct). A method of a group's
-// query takes, right after ctx, the shard to run on: a key of the group
-// (BlogKey) or the ID of one of its rows (PostID), which carries its shard.
-// Every table the query names is qualified with the shard's schema, so each
-// call is one round trip on one shard, with no search_path.
+// the model's struct). A method of a group's query that compares the
+// shard key column of one of its tables with a parameter for equality, in
+// the top-level AND chain of its WHERE (p.author_id = $1, either way
+// round, also in UPDATE and DELETE), takes that parameter right after ctx
+// as the one routing argument, typed as the group's key:
+// MostCommented(ctx, authorID BlogKey, top int32). Every row the query can
+// match has that key, so no second argument can send it to a shard where
+// its rows are not. Any other query of a group takes, right after ctx, the
+// shard to run on: a key of the group (BlogKey) or the ID of one of its
+// rows (PostID), which carries its shard. A comparison under OR or NOT, in
+// a subquery, a JOIN condition or a UNION does not pin the key. Comparing
+// the key with two different parameters, or marking a query that pins the
+// key -- shardgen:fanout, is a positioned error. Every table the query
+// names is qualified with the shard's schema, so each call is one round
+// trip on one shard, with no search_path.
+//
+// A parameter or result column that sqlc traces to a model's primary key
+// column has the model's ID type (PostID), and one traced to a shard key
+// column the group's key type (BlogKey), when it is NOT NULL and of that
+// type's basic type; a NULL-able or computed column keeps its plain type.
 //
 // # Errors
 //

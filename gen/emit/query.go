@@ -139,6 +139,47 @@ func queryType(t model.QueryType) *jen.Statement {
 	return s.Id(t.Ident.Name)
 }
 
+// fieldType renders the Go type of a parameter or column: the model's ID
+// type or the group's key type when the column is known to be one.
+func fieldType(qf *model.QueryField) *jen.Statement {
+	switch {
+	case qf.ID != nil:
+		return jen.Id(qf.ID.IDType())
+	case qf.Key != nil:
+		return jen.Id(qf.Key.KeyType())
+	}
+	return queryType(qf.Type)
+}
+
+// fieldBase is the basic type of a typed ID or key field, nil for others.
+func fieldBase(qf *model.QueryField) *jen.Statement {
+	switch {
+	case qf.ID != nil:
+		return jen.Int64()
+	case qf.Key != nil:
+		return keyBase(qf.Key)
+	}
+	return nil
+}
+
+// bindArg is the bind argument of parameter qf held in v: a typed ID or key
+// converted to its basic type, which pgx encodes without reflection.
+func bindArg(qf *model.QueryField, v *jen.Statement) jen.Code {
+	if b := fieldBase(qf); b != nil {
+		return b.Call(v)
+	}
+	return v
+}
+
+// scanDest is where a column is scanned to: &v, or for a typed ID or key
+// a pointer to its basic type (pgx then scans without reflection).
+func scanDest(qf *model.QueryField, v *jen.Statement) jen.Code {
+	if b := fieldBase(qf); b != nil {
+		return jen.Parens(jen.Op("*").Add(b)).Call(jen.Op("&").Add(v))
+	}
+	return jen.Op("&").Add(v)
+}
+
 // queryFile renders shardgen_queries.go.
 func (e *emitter) queryFile() *jen.File {
 	f := e.newFile()
@@ -237,7 +278,7 @@ func (e *emitter) resultType(q *model.Query) *jen.Statement {
 	case q.RowModel != nil:
 		return e.local(q.RowModel.GoName)
 	case len(q.Columns) == 1:
-		return queryType(q.Columns[0].Type)
+		return fieldType(q.Columns[0])
 	}
 	return jen.Id(q.RowType())
 }
@@ -246,12 +287,12 @@ func (e *emitter) resultType(q *model.Query) *jen.Statement {
 // them (more than one parameter; several columns not matching a model).
 func (e *emitter) queryStructs(f *jen.File, q *model.Query) {
 	field := func(g *jen.Group, qf *model.QueryField) {
-		g.Id(qf.GoName).Add(queryType(qf.Type)).Comment(qf.Name + " " + qf.SQLType)
+		g.Id(qf.GoName).Add(fieldType(qf)).Comment(qf.Name + " " + qf.SQLType)
 	}
 	if q.NeedsParams() {
 		f.Add(doc(fmt.Sprintf("%s are the parameters of query %s, in order.", q.ParamsType(), q.Name))).
 			Type().Id(q.ParamsType()).StructFunc(func(g *jen.Group) {
-			for _, p := range q.Params {
+			for _, p := range q.Args() {
 				field(g, p)
 			}
 		})
@@ -267,22 +308,36 @@ func (e *emitter) queryStructs(f *jen.File, q *model.Query) {
 }
 
 // paramDecls are the method parameters after ctx (and the shard) and the
-// bind arguments they become.
+// bind arguments they become, in the statement's order: the routing key
+// first when the query pins the shard key (routeName names it), then the
+// other parameters, one alone or as the Params struct.
 func (e *emitter) paramDecls(q *model.Query) (decls, args []jen.Code) {
-	switch len(q.Params) {
+	vals := map[*model.QueryField]*jen.Statement{}
+	if q.Route != nil {
+		decls = append(decls, jen.Id(e.routeName(q)).Add(fieldType(q.Route)))
+		vals[q.Route] = jen.Id(e.routeName(q))
+	}
+	rest := q.Args()
+	switch len(rest) {
 	case 0:
 	case 1:
-		name := e.argName(q.Params[0].GoName)
-		decls = append(decls, jen.Id(name).Add(queryType(q.Params[0].Type)))
-		args = append(args, jen.Id(name))
+		name := e.argName(rest[0].GoName)
+		decls = append(decls, jen.Id(name).Add(fieldType(rest[0])))
+		vals[rest[0]] = jen.Id(name)
 	default:
 		decls = append(decls, jen.Id("arg").Id(q.ParamsType()))
-		for _, p := range q.Params {
-			args = append(args, jen.Id("arg").Dot(p.GoName))
+		for _, p := range rest {
+			vals[p] = jen.Id("arg").Dot(p.GoName)
 		}
+	}
+	for _, p := range q.Params {
+		args = append(args, bindArg(p, vals[p]))
 	}
 	return decls, args
 }
+
+// routeName is the method parameter of the routing key.
+func (e *emitter) routeName(q *model.Query) string { return e.argName(q.Route.GoName) }
 
 // argName lower-cases the leading word of a Go name for a parameter
 // (AuthorID -> authorID, ID -> id), avoiding the names the method uses,
@@ -332,6 +387,8 @@ func queryDoc(s *model.QuerySet, q *model.Query, tx bool) string {
 	switch {
 	case tx:
 		b.WriteString(" in the transaction.")
+	case s.Group != nil && q.Route != nil:
+		fmt.Fprintf(&b, " on the logical shard of %s, in one round trip: the query compares the shard key with %s, so that shard holds every row it can match.", q.Route.Name, q.Route.Name)
 	case s.Group != nil:
 		b.WriteString(" on the logical shard at locates, in one round trip.")
 	default:
@@ -359,7 +416,7 @@ func (e *emitter) queryMethod(f *jen.File, s *model.QuerySet, q *model.Query, tx
 		set = jen.Id("q").Dot("q")
 	}
 	params := []jen.Code{ctxParam()}
-	if s.Group != nil {
+	if s.Group != nil && q.Route == nil {
 		params = append(params, jen.Id("at").Id(s.ShardType()))
 	}
 	decls, args := e.paramDecls(q)
@@ -376,11 +433,17 @@ func (e *emitter) queryMethod(f *jen.File, s *model.QuerySet, q *model.Query, tx
 		var exec *jen.Statement
 		switch {
 		case s.Group != nil:
-			b.List(jen.Id("shard"), jen.Err()).Op(":=").Id("at").Dot(s.ShardMethod()).Call(jen.Add(set).Dot("group"))
-			b.If(jen.Err().Op("!=").Nil()).Block(jen.Return(fail(jen.Err())...))
+			at := jen.Id("at")
+			if q.Route != nil {
+				at = jen.Id(e.routeName(q))
+				b.Id("shard").Op(":=").Add(shardOfKey(jen.Add(set).Dot("group"), s.Group, jen.Id(e.routeName(q))))
+			} else {
+				b.List(jen.Id("shard"), jen.Err()).Op(":=").Id("at").Dot(s.ShardMethod()).Call(jen.Add(set).Dot("group"))
+				b.If(jen.Err().Op("!=").Nil()).Block(jen.Return(fail(jen.Err())...))
+			}
 			if tx {
 				b.If(jen.Id("shard").Op("!=").Id("q").Dot("tx").Dot("Shard").Call()).Block(jen.Return(append(append([]jen.Code{}, zero...),
-					errorf(op+": %v is on shard %d, the transaction on shard %d: %w", jen.Id("at"), jen.Id("shard"), jen.Id("q").Dot("tx").Dot("Shard").Call(), rt("ErrWrongShard")))...))
+					errorf(op+": %v is on shard %d, the transaction on shard %d: %w", at, jen.Id("shard"), jen.Id("q").Dot("tx").Dot("Shard").Call(), rt("ErrWrongShard")))...))
 				exec = jen.Id("q").Dot("tx")
 			} else {
 				exec = jen.Id("q").Dot("group").Dot("At").Call(jen.Id("shard"))
@@ -455,11 +518,11 @@ func (e *emitter) scanInto(row jen.Code, v string, q *model.Query) *jen.Statemen
 	case q.RowModel != nil:
 		return scanRow(q.RowModel, row, jen.Op("&").Id(v))
 	case len(q.Columns) == 1:
-		return jen.Add(row).Dot("Scan").Call(jen.Op("&").Id(v))
+		return jen.Add(row).Dot("Scan").Call(scanDest(q.Columns[0], jen.Id(v)))
 	}
 	dests := make([]jen.Code, len(q.Columns))
 	for i, c := range q.Columns {
-		dests[i] = jen.Op("&").Id(v).Dot(c.GoName)
+		dests[i] = scanDest(c, jen.Id(v).Dot(c.GoName))
 	}
 	return jen.Add(row).Dot("Scan").Call(dests...)
 }

@@ -67,6 +67,25 @@ type Query struct {
 	// RowModel is set when the columns are exactly the columns of one
 	// model's table, in order: the rows are read into the model's struct.
 	RowModel *Model
+	// Route is the parameter (one of Params) a query on a group compares
+	// the shard key of one of its tables with, by equality, in the
+	// top-level AND chain of its WHERE: the method takes it, typed as the
+	// group's key, as the one argument that locates the shard. nil when
+	// the query does not pin the key; the method then takes the shard
+	// (a key or an ID) explicitly.
+	Route *QueryField
+}
+
+// Args are the parameters other than Route, in order: those the method
+// takes after the shard or the routing key.
+func (q *Query) Args() []*QueryField {
+	var out []*QueryField
+	for _, p := range q.Params {
+		if p != q.Route {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // QueryField is a parameter or result column.
@@ -79,6 +98,12 @@ type QueryField struct {
 	SQLType string
 	// Type is the Go type.
 	Type QueryType
+	// ID is set when the column is the primary key of a model's table and
+	// Key when it is the shard key of a group's model (a NOT NULL scalar
+	// of the key's type): the field then has the model's ID type (PostID)
+	// or the group's key type (BlogKey), so IDs stay typed past the query.
+	ID  *Model
+	Key *Group
 }
 
 // QueryType is the Go type of a query parameter or column.
@@ -127,8 +152,8 @@ func (q *Query) FanOutName() string { return q.Name + "AllShards" }
 func (q *Query) ScanFunc() string { return "shardgenScan" + q.Name }
 
 // NeedsParams reports whether the query's parameters are passed as one
-// ParamsType struct: it takes more than one.
-func (q *Query) NeedsParams() bool { return len(q.Params) > 1 }
+// ParamsType struct: it takes more than one besides Route.
+func (q *Query) NeedsParams() bool { return len(q.Args()) > 1 }
 
 // NeedsRow reports whether the query's rows are read into a RowType struct:
 // it returns several columns that are not exactly one model's.

@@ -72,13 +72,40 @@ func TestQueriesAgainstPostgreSQL(t *testing.T) {
 	if err := gen.Write(res.Files); err != nil {
 		t.Fatal(err)
 	}
+	// The routing argument of a query that pins the shard key cannot
+	// disagree with the key it filters by: the call that routed by one key
+	// and filtered by another no longer compiles, and typed IDs are not
+	// plain integers.
+	misuse := filepath.Join(dir, "misuse.go")
+	if err := os.WriteFile(misuse, []byte(misuseSource), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	build := exec.Command("go", "build", "./...")
+	build.Dir = dir
+	build.Env = env
+	out, err := build.CombinedOutput()
+	if err == nil {
+		t.Fatalf("misuse of routed queries compiled:\n%s", out)
+	}
+	for _, want := range []string{
+		"misuse.go:8:50: undefined: TopPostsParams",
+		"misuse.go:9:50: cannot use n (variable of type int64) as PostID value in argument to db.BlogQueries.PostTitle",
+		"misuse.go:10:38: cannot use PostID(n) (value of int64 type PostID) as BlogKey value in argument to db.BlogQueries.TopPosts",
+	} {
+		if !bytes.Contains(out, []byte(want)) {
+			t.Errorf("go build output lacks %q:\n%s", want, out)
+		}
+	}
+	if err := os.Remove(misuse); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "app_test.go"), []byte(appTest), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("go", "test", "-count=1", "-v", "./...")
 	cmd.Dir = dir
 	cmd.Env = env
-	out, err := cmd.CombinedOutput()
+	out, err = cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("generated queries against PostgreSQL: %v\n%s", err, out)
 	}
@@ -165,6 +192,22 @@ const analyticsQueries = `-- name: ViewCount :one
 SELECT count(*) FROM page_views WHERE post_id = $1;
 `
 
+// misuseSource calls TopPosts, which pins the shard key with author_id, the
+// old way: a shard argument and a Params struct whose AuthorID could name
+// another key. Line numbers matter to the test.
+const misuseSource = `package app
+
+import "context"
+
+func misuse(ctx context.Context, db *DB, n int64) {
+	// Routed by one key, filtered by another: the parameter struct is gone
+	// and the key is the one routing argument.
+	_, _ = db.BlogQueries.TopPosts(ctx, BlogKey(1), TopPostsParams{AuthorID: 2, Lim: 3})
+	_, _ = db.BlogQueries.PostTitle(ctx, PostID(n), n)
+	_, _ = db.BlogQueries.TopPosts(ctx, PostID(n), 3)
+}
+`
+
 const appTest = `package app
 
 import (
@@ -239,16 +282,18 @@ func TestCustomQueries(t *testing.T) {
 		}
 	}
 	// Routed by an ID: the shard it carries.
-	if title, err := db.BlogQueries.PostTitle(ctx, pa2, int64(pa2)); err != nil || title != "other" {
+	if title, err := db.BlogQueries.PostTitle(ctx, pa2, pa2); err != nil || title != "other" {
 		t.Errorf("PostTitle(pa2) = %q, %v", title, err)
 	}
 	// Post a is not on b's shard.
-	if _, err := db.BlogQueries.PostTitle(ctx, pb1, int64(pa1)); !errors.Is(err, runtime.ErrNotFound) {
+	if _, err := db.BlogQueries.PostTitle(ctx, pb1, pa1); !errors.Is(err, runtime.ErrNotFound) {
 		t.Errorf("PostTitle on the wrong shard: %v, want ErrNotFound", err)
 	}
 	// A join inside the shard.
-	top, err := db.BlogQueries.TopPosts(ctx, BlogKey(a), TopPostsParams{AuthorID: a, Lim: 10})
-	want := []TopPostsRow{{ID: int64(pa1), Title: "hello", Comments: 2}, {ID: int64(pa2), Title: "other", Comments: 1}}
+	// TopPosts compares the shard key with author_id: that is its one
+	// routing argument, and its IDs are PostIDs.
+	top, err := db.BlogQueries.TopPosts(ctx, BlogKey(a), 10)
+	want := []TopPostsRow{{ID: pa1, Title: "hello", Comments: 2}, {ID: pa2, Title: "other", Comments: 1}}
 	if err != nil || !slices.Equal(top, want) {
 		t.Errorf("TopPosts = %+v, %v; want %+v", top, err, want)
 	}
@@ -261,8 +306,14 @@ func TestCustomQueries(t *testing.T) {
 		if n, err := q.DeleteComments(ctx, pa1, int64(pa1)); err != nil || n != 2 {
 			t.Errorf("tx DeleteComments = %d, %v; want 2", n, err)
 		}
-		if _, err := q.PostTitle(ctx, BlogKey(b), int64(pb1)); !errors.Is(err, runtime.ErrWrongShard) {
+		if _, err := q.PostTitle(ctx, BlogKey(b), pb1); !errors.Is(err, runtime.ErrWrongShard) {
 			t.Errorf("tx PostTitle with another shard's key: %v, want ErrWrongShard", err)
+		}
+		if _, err := q.TopPosts(ctx, BlogKey(b), 1); !errors.Is(err, runtime.ErrWrongShard) {
+			t.Errorf("tx TopPosts routed by another shard's key: %v, want ErrWrongShard", err)
+		}
+		if top, err := q.TopPosts(ctx, BlogKey(a), 1); err != nil || len(top) != 1 || top[0].ID != pa2 { // pa1 lost its comments above
+			t.Errorf("tx TopPosts = %+v, %v", top, err)
 		}
 		return errRollback
 	})
@@ -272,7 +323,7 @@ func TestCustomQueries(t *testing.T) {
 	if n, err := db.BlogQueries.DeleteComments(ctx, pa2, int64(pa2)); err != nil || n != 1 {
 		t.Errorf("DeleteComments(pa2) = %d, %v; want 1", n, err)
 	}
-	if top, err := db.BlogQueries.TopPosts(ctx, BlogKey(a), TopPostsParams{AuthorID: a, Lim: 1}); err != nil || len(top) != 1 || top[0].Comments != 2 {
+	if top, err := db.BlogQueries.TopPosts(ctx, BlogKey(a), 1); err != nil || len(top) != 1 || top[0].Comments != 2 {
 		t.Errorf("TopPosts after the rollback = %+v, %v; want pa1 with its 2 comments", top, err)
 	}
 
@@ -280,7 +331,7 @@ func TestCustomQueries(t *testing.T) {
 	all, err := db.BlogQueries.AllTitlesAllShards(ctx)
 	var ids []int64
 	for _, row := range all {
-		ids = append(ids, row.ID)
+		ids = append(ids, int64(row.ID))
 	}
 	slices.Sort(ids)
 	wantIDs := []int64{int64(pa1), int64(pa2), int64(pb1)}
@@ -294,7 +345,7 @@ func TestCustomQueries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.DefaultQueries.RenameUser(ctx, RenameUserParams{ID: int64(uid), Name: "Ada L."}); err != nil {
+	if err := db.DefaultQueries.RenameUser(ctx, RenameUserParams{ID: uid, Name: "Ada L."}); err != nil {
 		t.Fatal(err)
 	}
 	if u, err := db.DefaultQueries.UserByEmail(ctx, "ada@example.com"); err != nil || u.ID != int64(uid) || u.Name != "Ada L." {

@@ -390,6 +390,15 @@ func build(s *set, req *sqlcRequest, diags *diag.List) {
 		}
 		goNames(out.Params)
 		goNames(out.Columns)
+		for i, p := range q.Params {
+			typeKnown(s, out.Params[i], p.Column)
+		}
+		for i, c := range q.Columns {
+			typeKnown(s, out.Columns[i], c)
+		}
+		if s.out.Group != nil && !route(s, src, q.Text, out, diags) {
+			continue
+		}
 		if out.Cmd == model.CmdOne || out.Cmd == model.CmdMany {
 			out.RowModel = rowModel(s, q.Columns)
 		}
@@ -457,4 +466,72 @@ func rowModel(s *set, cols []sqlcColumn) *model.Model {
 		}
 	}
 	return m
+}
+
+// typeKnown gives f the ID type of the model whose primary key column it
+// is, or the key type of the group whose shard key column it is, when sqlc
+// knows the column's table and f is a NOT NULL scalar of that type.
+func typeKnown(s *set, f *model.QueryField, c sqlcColumn) {
+	if c.Table == nil || f.Type.Pointer || f.Type.Slice || f.Type.Ident.ImportPath != "" {
+		return
+	}
+	m := s.tables[c.Table.Name]
+	if m == nil || m.PK == nil {
+		return
+	}
+	col := c.OriginalName
+	if col == "" {
+		col = c.Name
+	}
+	switch {
+	case col == m.PK.Column && f.Type.Ident.Name == "int64":
+		f.ID = m
+	case m.Placement == model.InGroup && m.ShardKey != nil && col == m.ShardKey.Column && m.Group.Key != nil && f.Type.Ident.Name == m.Group.Key.Kind.String():
+		f.Key = m.Group
+	}
+}
+
+// route sets out.Route to the parameter the query pins the group's shard
+// key with (see route.go). A query pinning it with two parameters, or a
+// pinned query marked -- shardgen:fanout, is an error (false).
+func route(s *set, src *source, sql string, out *model.Query, diags *diag.List) bool {
+	eqs, err := keyEqualities(sql, s.tables)
+	if err != nil {
+		diags.Errorf(src.pos, "query %s: parse the statement sqlc produced: %v", out.Name, err)
+		return false
+	}
+	for _, eq := range eqs {
+		if eq.param < 1 || eq.param > len(out.Params) {
+			continue
+		}
+		p := out.Params[eq.param-1]
+		if p.Type.Pointer || p.Type.Slice || s.out.Group.Key == nil || p.Type.Ident.ImportPath != "" || p.Type.Ident.Name != s.out.Group.Key.Kind.String() {
+			continue
+		}
+		switch {
+		case out.Route == nil:
+			out.Route = p
+		case out.Route != p:
+			diags.Errorf(src.pos, "query %s compares the shard key with two parameters, $%d (%s) and $%d (%s): they would have to be equal for any row to match, and only one can choose the shard; use one parameter", out.Name, paramNumber(out, out.Route), out.Route.Name, eq.param, p.Name)
+			return false
+		}
+	}
+	if out.Route == nil {
+		return true
+	}
+	out.Route.ID, out.Route.Key = nil, s.out.Group
+	if out.FanOut {
+		diags.Errorf(src.fanOutPos, "query %s: -- shardgen:fanout asks every shard, but the query compares the shard key with $%d (%s), so only that key's shard has rows: drop the directive (the method runs on that shard)", out.Name, paramNumber(out, out.Route), out.Route.Name)
+		return false
+	}
+	return true
+}
+
+func paramNumber(q *model.Query, p *model.QueryField) int {
+	for i, x := range q.Params {
+		if x == p {
+			return i + 1
+		}
+	}
+	return 0
 }

@@ -159,3 +159,49 @@ func TestGoType(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyEqualities pins which comparisons pin the shard key: equality
+// with a parameter in the top-level AND chain of a SELECT, UPDATE or
+// DELETE, through aliases, casts and either order; not under OR or NOT, in
+// a JOIN condition, a subquery or a UNION, nor another column.
+func TestKeyEqualities(t *testing.T) {
+	g := &model.Group{Name: "blog"}
+	post := &model.Model{Table: "posts", Placement: model.InGroup, Group: g}
+	post.PK = &model.Field{Column: "id"}
+	post.ShardKey = &model.Field{Column: "author_id"}
+	post.Fields = []*model.Field{post.PK, post.ShardKey, {Column: "title"}}
+	comment := &model.Model{Table: "comments", Placement: model.InGroup, Group: g}
+	comment.PK = &model.Field{Column: "id"}
+	comment.ShardKey = &model.Field{Column: "post_author_id"}
+	comment.Fields = []*model.Field{comment.PK, comment.ShardKey, {Column: "post_id"}}
+	tables := map[string]*model.Model{"posts": post, "comments": comment}
+	for sql, want := range map[string][]int{
+		`SELECT id FROM posts WHERE author_id = $1`:                                                 {1},
+		`SELECT id FROM posts WHERE $2 = author_id AND title = $1`:                                  {2},
+		`SELECT p.id FROM posts p WHERE p.title = $1 AND (p.author_id = $2::bigint AND p.id > $3)`:  {2},
+		`SELECT p.id FROM posts p JOIN comments c ON c.post_id = p.id WHERE c.post_author_id = $1`:  {1},
+		`SELECT p.id FROM posts p JOIN comments c ON c.post_author_id = $1 WHERE p.title = $2`:      nil,
+		`SELECT id FROM posts WHERE author_id = $1 OR title = $2`:                                   nil,
+		`SELECT id FROM posts WHERE NOT (author_id = $1)`:                                           nil,
+		`SELECT id FROM posts WHERE id IN (SELECT id FROM posts WHERE author_id = $1)`:              nil,
+		`SELECT id FROM posts WHERE author_id = $1 UNION SELECT id FROM posts WHERE author_id = $1`: nil,
+		`SELECT id FROM posts WHERE author_id > $1`:                                                 nil,
+		`SELECT id FROM posts WHERE id = $1`:                                                        nil,
+		`UPDATE posts SET title = $2 WHERE author_id = $1 AND id = $3`:                              {1},
+		`DELETE FROM comments c WHERE c.post_author_id = $1`:                                        {1},
+		`SELECT p.id FROM posts p, comments c WHERE p.author_id = $1 AND c.post_author_id = $2`:     {1, 2},
+		`INSERT INTO posts (author_id, title) VALUES ($1, $2)`:                                      nil,
+	} {
+		eqs, err := keyEqualities(sql, tables)
+		if err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		var got []int
+		for _, e := range eqs {
+			got = append(got, e.param)
+		}
+		if !cmp.Equal(got, want) {
+			t.Errorf("%s: key parameters %v, want %v", sql, got, want)
+		}
+	}
+}

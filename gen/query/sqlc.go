@@ -186,14 +186,15 @@ type sqlcParam struct {
 }
 
 type sqlcColumn struct {
-	Name        string     `json:"name"`
-	NotNull     bool       `json:"not_null"`
-	IsArray     bool       `json:"is_array"`
-	Table       *sqlcIdent `json:"table"`
-	Type        sqlcIdent  `json:"type"`
-	IsSqlcSlice bool       `json:"is_sqlc_slice"`
-	EmbedTable  *sqlcIdent `json:"embed_table"`
-	ArrayDims   int        `json:"array_dims"`
+	Name         string     `json:"name"`
+	OriginalName string     `json:"original_name"`
+	NotNull      bool       `json:"not_null"`
+	IsArray      bool       `json:"is_array"`
+	Table        *sqlcIdent `json:"table"`
+	Type         sqlcIdent  `json:"type"`
+	IsSqlcSlice  bool       `json:"is_sqlc_slice"`
+	EmbedTable   *sqlcIdent `json:"embed_table"`
+	ArrayDims    int        `json:"array_dims"`
 }
 
 type sqlcIdent struct {

@@ -170,30 +170,22 @@ GROUP BY p.id, p.title
 ORDER BY comments DESC, p.id DESC
 LIMIT $2`
 
-// MostCommentedParams are the parameters of query MostCommented, in order.
-type MostCommentedParams struct {
-	AuthorID int64 // author_id int8
-	Top      int32 // top integer
-}
-
 // MostCommentedRow is one result row of query MostCommented.
 type MostCommentedRow struct {
-	ID       int64  // id int8
+	ID       PostID // id int8
 	Title    string // title text
 	Comments int64  // comments bigint
 }
 
 // MostCommented runs query MostCommented of queries/blog/posts.sql on the
-// logical shard at locates, in one round trip.
+// logical shard of author_id, in one round trip: the query compares the shard
+// key with author_id, so that shard holds every row it can match.
 //
 // An author's posts, most commented first: a join of posts and comments inside
 // the author's shard (comments live on their post's shard).
-func (q *BlogQueries) MostCommented(ctx context.Context, at BlogShard, arg MostCommentedParams) ([]MostCommentedRow, error) {
-	shard, err := at.shardInBlog(q.group)
-	if err != nil {
-		return nil, fmt.Errorf("blogdb.MostCommented: %w", err)
-	}
-	rows, err := q.group.At(shard).Query(ctx, q.qMostCommented, arg.AuthorID, arg.Top)
+func (q *BlogQueries) MostCommented(ctx context.Context, authorID BlogKey, top int32) ([]MostCommentedRow, error) {
+	shard := q.group.ShardOfInt64(int64(authorID))
+	rows, err := q.group.At(shard).Query(ctx, q.qMostCommented, int64(authorID), top)
 	if err != nil {
 		return nil, fmt.Errorf("blogdb.MostCommented: %w", err)
 	}
@@ -209,15 +201,12 @@ func (q *BlogQueries) MostCommented(ctx context.Context, at BlogShard, arg MostC
 //
 // An author's posts, most commented first: a join of posts and comments inside
 // the author's shard (comments live on their post's shard).
-func (q BlogTxQueries) MostCommented(ctx context.Context, at BlogShard, arg MostCommentedParams) ([]MostCommentedRow, error) {
-	shard, err := at.shardInBlog(q.q.group)
-	if err != nil {
-		return nil, fmt.Errorf("blogdb.MostCommented: %w", err)
-	}
+func (q BlogTxQueries) MostCommented(ctx context.Context, authorID BlogKey, top int32) ([]MostCommentedRow, error) {
+	shard := q.q.group.ShardOfInt64(int64(authorID))
 	if shard != q.tx.Shard() {
-		return nil, fmt.Errorf("blogdb.MostCommented: %v is on shard %d, the transaction on shard %d: %w", at, shard, q.tx.Shard(), runtime.ErrWrongShard)
+		return nil, fmt.Errorf("blogdb.MostCommented: %v is on shard %d, the transaction on shard %d: %w", authorID, shard, q.tx.Shard(), runtime.ErrWrongShard)
 	}
-	rows, err := q.tx.Query(ctx, q.q.qMostCommented, arg.AuthorID, arg.Top)
+	rows, err := q.tx.Query(ctx, q.q.qMostCommented, int64(authorID), top)
 	if err != nil {
 		return nil, fmt.Errorf("blogdb.MostCommented: %w", err)
 	}
@@ -235,7 +224,7 @@ func shardgenScanMostCommented(rows pgx.Rows) ([]MostCommentedRow, error) {
 	var out []MostCommentedRow
 	for rows.Next() {
 		var i MostCommentedRow
-		if err := rows.Scan(&i.ID, &i.Title, &i.Comments); err != nil {
+		if err := rows.Scan((*int64)(&i.ID), &i.Title, &i.Comments); err != nil {
 			return nil, err
 		}
 		out = append(out, i)
@@ -252,8 +241,8 @@ LIMIT $1`
 
 // NewestPostsRow is one result row of query NewestPosts.
 type NewestPostsRow struct {
-	ID        int64     // id int8
-	AuthorID  int64     // author_id int8
+	ID        PostID    // id int8
+	AuthorID  BlogKey   // author_id int8
 	Title     string    // title text
 	CreatedAt time.Time // created_at timestamptz
 }
@@ -326,7 +315,7 @@ func shardgenScanNewestPosts(rows pgx.Rows) ([]NewestPostsRow, error) {
 	var out []NewestPostsRow
 	for rows.Next() {
 		var i NewestPostsRow
-		if err := rows.Scan(&i.ID, &i.AuthorID, &i.Title, &i.CreatedAt); err != nil {
+		if err := rows.Scan((*int64)(&i.ID), (*int64)(&i.AuthorID), &i.Title, &i.CreatedAt); err != nil {
 			return nil, err
 		}
 		out = append(out, i)
