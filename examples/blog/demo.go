@@ -44,6 +44,9 @@ type Result struct {
 	CommentsPerServer map[string]int64
 	// TotalPosts and TotalComments are the generated CountAllShards results.
 	TotalPosts, TotalComments int64
+	// Streamed is the number of distinct posts the backfill streamed, over
+	// its interruption and resumption.
+	Streamed int64
 	// Pages are the IDs of the paginated listing of the first user's posts.
 	Pages [][]blogdb.PostID
 }
@@ -101,7 +104,7 @@ func Demo(ctx context.Context, p *printer, cfg runtime.Config, source string, op
 		return nil, err
 	}
 	for _, step := range []func(context.Context) error{
-		d.write, d.placement, d.readBack, d.updateAndDelete, d.refusals, d.customQueries, d.fanOut,
+		d.write, d.placement, d.readBack, d.updateAndDelete, d.refusals, d.customQueries, d.fanOut, d.backfill,
 	} {
 		if err := step(ctx); err != nil {
 			return nil, err

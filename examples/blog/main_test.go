@@ -81,6 +81,9 @@ func testDemoPlacement(t *testing.T, a, b *pgtest.Server) {
 	if len(res.Posts) != wantPosts || res.TotalPosts != int64(wantPosts) {
 		t.Errorf("posts: wrote %d, CountAllShards %d, want %d", len(res.Posts), res.TotalPosts, wantPosts)
 	}
+	if res.Streamed != res.TotalPosts {
+		t.Errorf("the backfill streamed %d posts, CountAllShards says %d", res.Streamed, res.TotalPosts)
+	}
 	if res.TotalComments != int64(len(res.Comments)) {
 		t.Errorf("CountAllShards says %d comments, the demo kept %d", res.TotalComments, len(res.Comments))
 	}
