@@ -311,6 +311,13 @@
 //   - Group.InsertMany and Target.InsertMany with InsertRows and RowsToken
 //     (a batch as one multi-row INSERT per shard, one pipelined round trip
 //     per server).
+//   - StreamGroup and StreamTarget with StreamOptions, Cursor and
+//     StreamProgress (every row in keyset chunks, generic over the row
+//     type, the model's scan function passed as a func value): the
+//     generated StreamAllShards and Stream.
+//   - Group.InTxWith and Database.InTxWith with TxOptions (isolation,
+//     read-only, opt-in retries of ErrSerialization up to MaxTxAttempts):
+//     the generated In<Group>ShardWith and In<Database>TxWith.
 //   - ErrNotFound and ErrWrongShard, wrapped in the generated errors.
 //
 // Helpers that only shardgen's own packages share live in internal
