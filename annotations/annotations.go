@@ -1,6 +1,9 @@
 package annotations
 
-import "go/token"
+import (
+	"go/token"
+	"time"
+)
 
 // Prefix starts every shardgen directive. There is no space after "//", so
 // go/ast treats the line as a directive and keeps it out of doc text.
@@ -22,7 +25,7 @@ type Ident struct {
 }
 
 // Directive is one parsed "//shardgen:" line. It is one of *Database,
-// *Group, *Default, *Partition or *Shard.
+// *Group, *Default, *Partition, *Shard or *Cache.
 type Directive interface {
 	// At reports where the directive starts (the first '/').
 	At() token.Position
@@ -77,6 +80,20 @@ type Shard struct {
 	Table *Ident
 }
 
+// Cache marks a model cached in the Redis servers of its shard group, each
+// row for at most TTL (a doc-comment directive beside the placement):
+//
+//	//shardgen:cache ttl=5m
+type Cache struct {
+	Pos token.Position
+	TTL time.Duration
+	// TTLPos is where the value of ttl= is written.
+	TTLPos token.Position
+}
+
+// At reports where the directive starts (the first '/').
+func (d *Cache) At() token.Position { return d.Pos }
+
 // At reports where the directive starts (the first '/').
 func (d *Database) At() token.Position { return d.Pos }
 
@@ -97,6 +114,7 @@ func (*Group) directive()     {}
 func (*Default) directive()   {}
 func (*Partition) directive() {}
 func (*Shard) directive()     {}
+func (*Cache) directive()     {}
 
 // FieldTag is what the struct tag of one field says to shardgen: the column
 // name from `db:"..."` and the options from `shardgen:"..."`.
@@ -119,6 +137,10 @@ type FieldTag struct {
 	Fold bool
 	// JSON stores a struct or map field as jsonb (option "json").
 	JSON bool
+	// Counter makes an int64 field of a sharded model a buffered counter
+	// (option "counter"): increments go to Redis and are flushed into the
+	// column as one UPDATE per row per interval (runtime/shardredis).
+	Counter bool
 	// Ref names the model this field refers to (option "ref=Model").
 	Ref *Ident
 	// Via names the field of this model that holds the referenced model's

@@ -5,13 +5,14 @@ import (
 	"go/token"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Directive names, in the order they are listed to the user.
-var directiveNames = []string{"database", "group", "default", "partition", "shard"}
+var directiveNames = []string{"database", "group", "default", "partition", "shard", "cache"}
 
 // directiveList is directiveNames for messages.
-const directiveList = "database, group, default, partition or shard"
+const directiveList = "database, group, default, partition, shard or cache"
 
 // syntax describes one directive: its positional argument (if any) and the
 // options it takes. It drives both parsing and the hints in messages.
@@ -39,13 +40,15 @@ func syntaxOf(name string) *syntax {
 	case "shard":
 		return &syntax{name: name, argName: "group name", required: []string{"key"}, options: []string{"key", "table"},
 			usage: "//shardgen:shard <group> key=<Field> [table=<name>]"}
+	case "cache":
+		return &syntax{name: name, required: []string{"ttl"}, options: []string{"ttl"}, usage: "//shardgen:cache ttl=<duration>"}
 	}
 	return nil
 }
 
 // allOptions lists every option of every directive, to tell "unknown option"
 // apart from "option of another directive".
-var allOptions = []string{"shards", "key", "table"}
+var allOptions = []string{"shards", "key", "table", "ttl"}
 
 // optionPlaceholder is how an option is shown in usage hints.
 func optionPlaceholder(opt string) string {
@@ -54,6 +57,8 @@ func optionPlaceholder(opt string) string {
 		return "shards=<n>"
 	case "key":
 		return "key=<Field>"
+	case "ttl":
+		return "ttl=<duration>"
 	}
 	return "table=<name>"
 }
@@ -356,6 +361,10 @@ func (p *dirParser) option(o option) {
 		if !IsSQLName(o.val) {
 			p.e.add(o.valOff, fmt.Sprintf("invalid table name %q: %s", o.val, sqlNameRule))
 		}
+	case "ttl":
+		if _, msg := parseTTL(o.val); msg != "" {
+			p.e.add(o.valOff, fmt.Sprintf("invalid ttl=%s: %s", o.val, msg))
+		}
 	}
 	p.opts = append(p.opts, o)
 }
@@ -373,6 +382,28 @@ func parseShards(s string) (int, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// Bounds of a cache's ttl=: Redis expires keys by the millisecond, and a
+// value cached longer than a month is not a cache.
+const (
+	minTTL = time.Second
+	maxTTL = 30 * 24 * time.Hour
+)
+
+// parseTTL reads a Go duration ("5m", "90s", "1h30m") between minTTL and
+// maxTTL; msg says what is wrong, "" when nothing is.
+func parseTTL(s string) (time.Duration, string) {
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		return 0, "want a Go duration such as 30s, 5m or 1h"
+	case d < minTTL:
+		return 0, "want at least 1s"
+	case d > maxTTL:
+		return 0, "want at most 720h (30 days)"
+	}
+	return d, ""
 }
 
 func contains(list []string, s string) bool {
@@ -394,6 +425,8 @@ func (p *dirParser) build(pos token.Position) Directive {
 	var table, key *Ident
 	var shards int
 	var shardsPos token.Position
+	var ttl time.Duration
+	var ttlPos token.Position
 	for _, o := range p.opts {
 		id := ident(o.val, o.valOff)
 		switch o.key {
@@ -404,6 +437,9 @@ func (p *dirParser) build(pos token.Position) Directive {
 		case "shards":
 			shards, _ = parseShards(o.val)
 			shardsPos = id.Pos
+		case "ttl":
+			ttl, _ = parseTTL(o.val)
+			ttlPos = id.Pos
 		}
 	}
 	switch p.sx.name {
@@ -415,6 +451,8 @@ func (p *dirParser) build(pos token.Position) Directive {
 		return &Default{Pos: pos, Table: table}
 	case "partition":
 		return &Partition{Pos: pos, Database: arg, Table: table}
+	case "cache":
+		return &Cache{Pos: pos, TTL: ttl, TTLPos: ttlPos}
 	default:
 		d := &Shard{Pos: pos, Group: arg, Table: table}
 		if key != nil {
@@ -448,6 +486,8 @@ func Format(d Directive) string {
 	case *Shard:
 		b.WriteString("shard " + d.Group.Name + " key=" + d.Key.Name)
 		table(d.Table)
+	case *Cache:
+		b.WriteString("cache ttl=" + d.TTL.String())
 	}
 	return b.String()
 }

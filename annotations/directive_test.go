@@ -5,6 +5,7 @@ import (
 	"go/token"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -56,6 +57,8 @@ var directiveOKTests = []struct {
 		&Partition{Pos: base, Database: Ident{"analytics", p(21)}, Table: &Ident{"page_views", p(37)}}},
 	{"//shardgen:shard blog key=AuthorID",
 		&Shard{Pos: base, Group: Ident{"blog", p(17)}, Key: Ident{"AuthorID", p(26)}}},
+	{"//shardgen:cache ttl=90s",
+		&Cache{Pos: base, TTL: 90 * time.Second, TTLPos: p(21)}},
 	// Options in any order; runs of spaces and tabs separate words;
 	// trailing white space is ignored.
 	{"//shardgen:shard\tblog  table=posts key=authorID \t",
@@ -91,10 +94,24 @@ var directiveErrorTests = []struct {
 	{"//shardgen:sharded blog key=A", []string{`12: unknown directive "sharded"; did you mean //shardgen:shard?`}},
 	{"//shardgen:groupblog shards=4", []string{`12: unknown directive "groupblog"; did you mean //shardgen:group?`}},
 	{"//shardgen:default,table=x", []string{`12: unknown directive "default,table=x"; did you mean //shardgen:default?`}},
-	{"//shardgen:model", []string{`12: unknown directive "model" (want database, group, default, partition or shard)`}},
-	{"//shardgen:", []string{`12: missing directive after //shardgen: (want database, group, default, partition or shard)`}},
-	{"//shardgen:   ", []string{`12: missing directive after //shardgen: (want database, group, default, partition or shard)`}},
+	{"//shardgen:model", []string{`12: unknown directive "model" (want database, group, default, partition, shard or cache)`}},
+	{"//shardgen:", []string{`12: missing directive after //shardgen: (want database, group, default, partition, shard or cache)`}},
+	{"//shardgen:   ", []string{`12: missing directive after //shardgen: (want database, group, default, partition, shard or cache)`}},
 	{"//shardgen: default", []string{`12: space after "//shardgen:": write //shardgen:default`}},
+	{"//shardgen:cached ttl=5m", []string{`12: unknown directive "cached"; did you mean //shardgen:cache?`}},
+
+	// The cache directive: ttl= is required, a Go duration from 1s to 30 days.
+	{"//shardgen:cache", []string{`17: missing ttl=<duration>: want //shardgen:cache ttl=<duration>`}},
+	{"//shardgen:cache ttl=5", []string{`22: invalid ttl=5: want a Go duration such as 30s, 5m or 1h`}},
+	{"//shardgen:cache ttl=10ms", []string{`22: invalid ttl=10ms: want at least 1s`}},
+	{"//shardgen:cache ttl=800h", []string{`22: invalid ttl=800h: want at most 720h (30 days)`}},
+	{"//shardgen:cache tll=5m", []string{
+		`18: unknown option "tll" for //shardgen:cache; did you mean ttl=5m?`,
+		`24: missing ttl=<duration>: want //shardgen:cache ttl=<duration>`}},
+	{"//shardgen:cache ttl=5m table=x", []string{`25: //shardgen:cache takes no option "table" (want //shardgen:cache ttl=<duration>)`}},
+	{"//shardgen:cache 5m", []string{
+		`18: unexpected argument "5m" to //shardgen:cache; did you mean ttl=5m?`,
+		`20: missing ttl=<duration>: want //shardgen:cache ttl=<duration>`}},
 
 	// Missing positional arguments and required options: at the end of
 	// the line.
@@ -235,6 +252,7 @@ func TestFormatRoundTrip(t *testing.T) {
 		"//shardgen:partition analytics table=page_views",
 		"//shardgen:shard blog key=AuthorID",
 		"//shardgen:shard blog key=AuthorID table=posts",
+		"//shardgen:cache ttl=5m0s",
 	} {
 		d, errs := ParseDirective(line, base)
 		if len(errs) > 0 {

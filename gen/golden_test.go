@@ -221,3 +221,48 @@ func goCmd(t *testing.T, dir string, env []string, args ...string) {
 		t.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 }
+
+// TestGoldenRedisImportsStayInTheRedisFile: an application whose models use
+// no Redis feature must link no Redis client, so no generated file but the
+// Redis layer (shardgen_redis.go, only generated when a model uses Redis)
+// may import runtime/shardredis or a Redis client, and a package without
+// Redis features gets no Redis layer at all.
+func TestGoldenRedisImportsStayInTheRedisFile(t *testing.T) {
+	cases, err := filepath.Glob(filepath.Join(repoRoot(t), "testdata", "golden", "*.txtar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sawRedis := false
+	for _, path := range cases {
+		ar, err := txtar.ParseFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		uses := false
+		for _, f := range ar.Files {
+			input := !strings.HasPrefix(f.Name, wantPrefix) && f.Name != stderrName
+			if input && (strings.Contains(string(f.Data), "//shardgen:cache") || strings.Contains(string(f.Data), `"counter`)) {
+				uses = true
+			}
+		}
+		for _, f := range ar.Files {
+			name := strings.TrimPrefix(f.Name, wantPrefix)
+			if name == f.Name || !strings.HasSuffix(name, ".go") {
+				continue
+			}
+			imports := strings.Contains(string(f.Data), `"github.com/shardgen/shardgen/runtime/shardredis"`) || strings.Contains(string(f.Data), "rueidis") || strings.Contains(string(f.Data), "go-redis")
+			switch {
+			case name == "shardgen_redis.go":
+				sawRedis = true
+				if !uses {
+					t.Errorf("%s: a Redis layer for a package whose models use no Redis feature", filepath.Base(path))
+				}
+			case imports:
+				t.Errorf("%s: %s imports a Redis package; only shardgen_redis.go may", filepath.Base(path), name)
+			}
+		}
+	}
+	if !sawRedis {
+		t.Error("no golden case generates shardgen_redis.go")
+	}
+}

@@ -415,11 +415,34 @@ func Tables(models []*model.Model) (string, error) {
 	return strings.Join(append(out, later...), "\n\n") + "\n", nil
 }
 
+// FlushesTable is runtime/shardredis's table of applied counter flushes
+// (shardredis.FlushesTable; a test keeps the two equal, so the generator
+// links no Redis client).
+const FlushesTable = "shardgen_counter_flushes"
+
+// flushesDDL is the data of counter_flushes.sql.tmpl.
+type flushesDDL struct{ Table, PrimaryKey string }
+
+// counterFlushes renders the flush-record table of a group with counters.
+func counterFlushes() (string, error) {
+	tmpl, err := flushesTemplate()
+	if err != nil {
+		return "", err
+	}
+	var buf bytes.Buffer
+	err = tmpl.Execute(&buf, flushesDDL{Table: runtime.SchemaToken + "." + QuoteIdent(FlushesTable), PrimaryKey: QuoteIdent(FlushesTable + "_pkey")})
+	if err != nil {
+		return "", fmt.Errorf("render %s: %w", FlushesTable, err)
+	}
+	return strings.TrimSpace(buf.String()) + "\n", nil
+}
+
 // The templates are parsed once per process, not once per target.
 var (
-	tableTemplate  = sync.OnceValues(func() (*template.Template, error) { return loadTemplate("table.sql.tmpl") })
-	schemaTemplate = sync.OnceValues(func() (*template.Template, error) { return loadTemplate("schema.sql.tmpl") })
-	lookupTemplate = sync.OnceValues(func() (*template.Template, error) { return loadTemplate("lookup.sql.tmpl") })
+	tableTemplate   = sync.OnceValues(func() (*template.Template, error) { return loadTemplate("table.sql.tmpl") })
+	schemaTemplate  = sync.OnceValues(func() (*template.Template, error) { return loadTemplate("schema.sql.tmpl") })
+	lookupTemplate  = sync.OnceValues(func() (*template.Template, error) { return loadTemplate("lookup.sql.tmpl") })
+	flushesTemplate = sync.OnceValues(func() (*template.Template, error) { return loadTemplate("counter_flushes.sql.tmpl") })
 )
 
 func loadTemplate(name string) (*template.Template, error) {
@@ -492,6 +515,13 @@ func Targets(p *model.Package) ([]Target, error) {
 		sql, err := Tables(g.Models)
 		if err != nil {
 			return nil, err
+		}
+		if g.HasCounters() {
+			flushes, err := counterFlushes()
+			if err != nil {
+				return nil, err
+			}
+			sql += "\n" + flushes
 		}
 		targets = append(targets, Target{
 			Title:      fmt.Sprintf("group %q: %d logical shards, run in every shard schema", g.Name, g.Shards),

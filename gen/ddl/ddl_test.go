@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/shardgen/shardgen/gen/model"
+	"github.com/shardgen/shardgen/runtime/shardredis"
 )
 
 func TestObjectNameFitsPostgreSQL(t *testing.T) {
@@ -30,5 +31,13 @@ func TestSQLTypeCoversEveryKind(t *testing.T) {
 	}
 	if _, err := sqlType(&model.Type{Kind: 0}); err == nil {
 		t.Error("kind 0 has a SQL type")
+	}
+}
+
+// The generator writes runtime/shardredis's flush-record table without
+// linking it: the names must agree.
+func TestFlushesTableIsShardredis(t *testing.T) {
+	if FlushesTable != shardredis.FlushesTable {
+		t.Fatalf("ddl.FlushesTable = %q, shardredis.FlushesTable = %q", FlushesTable, shardredis.FlushesTable)
 	}
 }

@@ -60,6 +60,9 @@ func Package(p *model.Package) ([]File, error) {
 	for _, m := range p.Models {
 		todo = append(todo, pending{names[m], e.modelFile(e.models[m])})
 	}
+	if p.UsesRedis() {
+		todo = append(todo, pending{p.RedisFileName(), e.redisFile()}) // counters and caches (redis.go)
+	}
 	if len(querySets(p)) > 0 {
 		todo = append(todo, pending{queryFileName(p), e.queryFile()}) // custom SQL (query.go)
 	}
@@ -126,6 +129,8 @@ func stdName(importPath string) string {
 		return "pgx"
 	case pgtypePath:
 		return "pgtype"
+	case shardredisPath:
+		return "shardredis"
 	}
 	first, _, _ := strings.Cut(importPath, "/")
 	if strings.Contains(first, ".") {

@@ -121,7 +121,9 @@ func newEmitter(p *model.Package, targets []ddl.Target) *emitter {
 				continue
 			}
 			mi.insertCols = append(mi.insertCols, f)
-			if f != m.ShardKey {
+			// A counter changes only by flushed increments: an Update
+			// writing the value it read would undo the flushes since.
+			if f != m.ShardKey && !f.Counter {
 				mi.updateCols = append(mi.updateCols, f)
 			}
 		}

@@ -2,6 +2,7 @@ package emit
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/dave/jennifer/jen"
 
@@ -54,6 +55,17 @@ func (v variant) shardOfID(b *jen.Group, id jen.Code, errPrefix string, errArgs 
 	b.List(jen.Id("shard"), jen.Err()).Op(":=").Add(v.group()).Dot("ShardOfID").Call(jen.Int64().Call(id))
 	b.If(jen.Err().Op("!=").Nil()).Block(
 		jen.Return(append(ret, errorf(errPrefix+": %w", append(errArgs, jen.Err())...))...),
+	)
+}
+
+// afterWrite calls a cached model's invalidation hook (model.OnWriteField)
+// after a write of the row with ID id succeeded; nothing for other models.
+func (v variant) afterWrite(b *jen.Group, id jen.Code) {
+	if v.mi.m.Cache == nil {
+		return
+	}
+	b.If(jen.Id("fn").Op(":=").Id("r").Dot(model.OnWriteField).Dot("Load").Call(), jen.Id("fn").Op("!=").Nil()).Block(
+		jen.Parens(jen.Op("*").Id("fn")).Call(jen.Id("ctx"), jen.Id("tx"), id),
 	)
 }
 
@@ -219,6 +231,13 @@ func (e *emitter) repoType(f *jen.File, mi *modelInfo) {
 			g.Id("q" + st.op).Op("*").Add(rt("Query"))
 		}
 		lookupFields(g, m) // lookups.go
+		if m.Cache != nil {
+			g.Line()
+			g.Comment(model.OnWriteField + ", installed by " + model.NewRedisFunc + ", invalidates the cached copy of a")
+			g.Comment("row after its Update or Delete committed (or, in a transaction,")
+			g.Comment("registers that for after the commit).")
+			g.Id(model.OnWriteField).Qual("sync/atomic", "Pointer").Types(jen.Func().Params(jen.Qual("context", "Context"), jen.Op("*").Add(rt("Tx")), jen.Int64()))
+		}
 	})
 }
 
@@ -315,6 +334,17 @@ func (e *emitter) update(f *jen.File, v variant) {
 	if m.HasLookups() {
 		text += " It matches lookup.ErrDuplicate when another row of the group holds a new global value." + globalNote(m)
 	}
+	if cs := m.Counters(); len(cs) > 0 {
+		var names []string
+		for _, c := range cs {
+			names = append(names, c.GoName)
+		}
+		text += fmt.Sprintf(" The counter fields (%s) are not written: they change only by %s.%s and its flush.",
+			strings.Join(names, ", "), m.RedisName(), model.AddFunc(cs[0]))
+	}
+	if m.Cache != nil {
+		text += " Once committed, the row's cached copy is invalidated."
+	}
 	id := fieldOf("row", m.PK)
 	e.op(f, v, text, "Update", []param{{"row", jen.Op("*").Add(e.local(m.GoName))}}, []jen.Code{jen.Error()}, func(b *jen.Group) {
 		args := []jen.Code{jen.Id("ctx"), v.query("qUpdate"), id}
@@ -339,6 +369,7 @@ func (e *emitter) update(f *jen.File, v variant) {
 		b.If(jen.Err().Op("!=").Nil()).Block(jen.Return(errorf("update "+v.mi.what+" %d: %w", id, jen.Err())))
 		b.If(jen.Id("tag").Dot("RowsAffected").Call().Op("==").Lit(0)).
 			Block(jen.Return(errorf("update "+v.mi.what+" %d: %w", id, rt("ErrNotFound"))))
+		v.afterWrite(b, jen.Int64().Call(id))
 		b.Return(jen.Nil())
 	})
 }
@@ -353,6 +384,9 @@ func (e *emitter) delete(f *jen.File, v variant) {
 	if m.HasLookups() {
 		text += " The lookup rows of its global values are released after the row is gone." + globalNote(m)
 	}
+	if v.mi.m.Cache != nil {
+		text += " Once committed, the row's cached copy is invalidated."
+	}
 	e.op(f, v, text, "Delete", []param{{"id", jen.Id(m.IDType())}}, []jen.Code{jen.Error()}, func(b *jen.Group) {
 		if v.mi.sharded {
 			v.shardOfID(b, jen.Id("id"), "delete "+v.mi.what+" %d", []jen.Code{jen.Id("id")})
@@ -366,6 +400,7 @@ func (e *emitter) delete(f *jen.File, v variant) {
 		b.If(jen.Err().Op("!=").Nil()).Block(jen.Return(errorf("delete "+v.mi.what+" %d: %w", jen.Id("id"), jen.Err())))
 		b.If(jen.Id("tag").Dot("RowsAffected").Call().Op("==").Lit(0)).
 			Block(jen.Return(errorf("delete "+v.mi.what+" %d: %w", jen.Id("id"), rt("ErrNotFound"))))
+		v.afterWrite(b, jen.Int64().Call(jen.Id("id")))
 		b.Return(jen.Nil())
 	})
 }

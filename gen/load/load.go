@@ -312,6 +312,8 @@ func directiveName(d annotations.Directive) string {
 		return "//shardgen:partition"
 	case *annotations.Shard:
 		return "//shardgen:shard"
+	case *annotations.Cache:
+		return "//shardgen:cache"
 	}
 	return "directive"
 }
@@ -321,6 +323,8 @@ func directiveName(d annotations.Directive) string {
 type typeDecl struct {
 	spec       *ast.TypeSpec
 	placements []annotations.Directive
+	// caches are the //shardgen:cache directives (one is allowed).
+	caches []*annotations.Cache
 }
 
 // typeDecls collects the placement directives of every top-level type
@@ -349,10 +353,15 @@ func (l *loader) typeDecls(f *ast.File) []typeDecl {
 					case nil:
 					case *annotations.Database, *annotations.Group:
 						l.diags.Errorf(d.At(), "%s is a package-level declaration: put it in a comment before the package clause (for example in doc.go), not on type %s", directiveName(d), ts.Name.Name)
+					case *annotations.Cache:
+						td.caches = append(td.caches, d)
 					default:
 						td.placements = append(td.placements, d)
 					}
 				}
+			}
+			if len(td.placements) == 0 && len(td.caches) > 0 {
+				l.diags.Errorf(td.caches[0].At(), "//shardgen:cache on type %s, which has no placement: a cached model is sharded (add //shardgen:shard <group> key=<Field>), its rows cached in the Redis servers of its group", ts.Name.Name)
 			}
 			if len(td.placements) > 0 {
 				slices.SortFunc(td.placements, func(a, b annotations.Directive) int { return a.At().Offset - b.At().Offset })
@@ -473,6 +482,15 @@ func (l *loader) model(td typeDecl) *model.Model {
 	} else {
 		m.Table, m.TablePos = model.TableName(m.GoName), m.Pos
 	}
+	for i, c := range td.caches {
+		if i > 0 {
+			l.diags.Errorf(c.At(), "type %s has a second //shardgen:cache (the first is at line %d): keep one", ts.Name.Name, td.caches[0].At().Line)
+			continue
+		}
+		if c.TTL > 0 { // 0: the parser reported the ttl=
+			m.Cache = &model.Cache{TTL: c.TTL, Pos: c.At(), TTLPos: c.TTLPos}
+		}
+	}
 	l.fields(m, st)
 	return m
 }
@@ -513,6 +531,7 @@ func (l *loader) fields(m *model.Model, st *ast.StructType) {
 				Index:     ft.Index,
 				Global:    ft.Global,
 				Fold:      ft.Fold,
+				Counter:   ft.Counter,
 				ColumnPos: l.position(name.Pos()),
 			}
 			if ft.Global {
@@ -520,6 +539,9 @@ func (l *loader) fields(m *model.Model, st *ast.StructType) {
 			}
 			if ft.Fold {
 				f.FoldPos, _ = ft.OptionPos("fold")
+			}
+			if pos, ok := ft.OptionPos("counter"); ok {
+				f.CounterPos = pos
 			}
 			if ft.Column != nil {
 				f.Column, f.ColumnPos = ft.Column.Name, ft.Column.Pos

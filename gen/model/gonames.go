@@ -311,3 +311,50 @@ func knownArch(s string) bool {
 	}
 	return false
 }
+
+// Names of the Redis layer (runtime/shardredis), generated only for a
+// package with a model that has a counter field or is cached, into a file
+// of its own, so that a package without them imports no Redis client.
+const (
+	// RedisType is the package's Redis side: one field per model with a
+	// Redis feature and the counters of each group.
+	RedisType = "Redis"
+	// NewRedisFunc builds RedisType from a DB and a *shardredis.Redis.
+	NewRedisFunc = "NewRedis"
+	// OnWriteField is the unexported field of a cached model's repository
+	// holding the invalidation NewRedis installs.
+	OnWriteField = "onWrite"
+	// redisFileName holds the Redis layer; see Package.RedisFileName.
+	redisFileName = FilePrefix + "redis.go"
+)
+
+// RedisFileName is the file of the Redis layer, "shardgen_redis.go", or
+// "shardgen_redis_layer.go" when a model's file (table "redis") has that
+// name.
+func (p *Package) RedisFileName() string {
+	for _, n := range p.FileNames() {
+		if n == redisFileName {
+			return FilePrefix + "redis_layer.go"
+		}
+	}
+	return redisFileName
+}
+
+// RedisName names the model's Redis type, "PostRedis": its cached reads
+// and its counters.
+func (m *Model) RedisName() string { return m.ExportedName() + "Redis" }
+
+// EncodeFunc and DecodeFunc name the unexported functions turning a cached
+// model's row into the bytes cached and back, "encodePost".
+func (m *Model) EncodeFunc() string { return "encode" + m.ExportedName() }
+
+// DecodeFunc: see EncodeFunc.
+func (m *Model) DecodeFunc() string { return "decode" + m.ExportedName() }
+
+// AddFunc names the method of RedisName that increments counter field f,
+// "AddViews"; the method reading it is named f.GoName.
+func AddFunc(f *Field) string { return "Add" + upperFirst(f.GoName) }
+
+// CountersField names the RedisType field holding the group's
+// *shardredis.Counters, "BlogCounters".
+func (g *Group) CountersField() string { return GoExported(g.Name) + "Counters" }

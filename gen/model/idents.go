@@ -129,6 +129,7 @@ func (p *Package) Idents() []Ident {
 			add(o, "", m.SQLConst("CountByKey"))
 		}
 	}
+	p.redisIdents(add)
 	for _, s := range p.Queries {
 		if len(s.Queries) == 0 {
 			continue
@@ -160,6 +161,43 @@ func (p *Package) Idents() []Ident {
 		}
 	}
 	return out
+}
+
+// redisIdents adds the names of the Redis layer (shardgen_redis.go), which
+// exists only when a model has a Redis feature.
+func (p *Package) redisIdents(add func(o Owner, scope string, names ...string)) {
+	first := true
+	for _, m := range p.Models {
+		if !m.UsesRedis() {
+			continue
+		}
+		o := Owner{What: "model " + m.GoName, Pos: m.Pos}
+		if first {
+			add(o, "", RedisType, NewRedisFunc)
+			first = false
+		}
+		add(o, "", m.RedisName())
+		add(o, RedisType, m.DBField())
+		add(o, m.RedisName(), "repo")
+		if m.Cache != nil {
+			co := Owner{What: "the cache of model " + m.GoName, Pos: m.Cache.Pos}
+			add(co, "", m.EncodeFunc(), m.DecodeFunc())
+			add(co, m.RepoName(), OnWriteField)
+			add(co, m.RedisName(), "cache", "Get", "GetMany", "Invalidate")
+		}
+		if cs := m.Counters(); len(cs) > 0 {
+			add(o, m.RedisName(), "counters")
+			for _, f := range cs {
+				fo := Owner{What: "the counter field " + f.GoName + " of model " + m.GoName, Pos: f.Pos}
+				add(fo, m.RedisName(), AddFunc(f), f.GoName)
+			}
+		}
+	}
+	for _, g := range p.uniqueGroups() {
+		if g.HasCounters() {
+			add(Owner{What: fmt.Sprintf("shard group %q", g.Name), Pos: g.Pos}, RedisType, g.CountersField())
+		}
+	}
 }
 
 // TxTypeName is the transaction type that offers m's transaction-bound
@@ -215,6 +253,8 @@ const (
 	LookupPath  = "github.com/shardgen/shardgen/runtime/lookup"
 	PgxPath     = "github.com/jackc/pgx/v5"
 	PgtypePath  = "github.com/jackc/pgx/v5/pgtype"
+	// ShardredisPath is imported only by the Redis layer (RedisFileName).
+	ShardredisPath = RuntimePath + "/shardredis"
 )
 
 // generatedImports are those packages with their names.
@@ -223,6 +263,7 @@ var generatedImports = [][2]string{
 	{"fmt", "fmt"}, {"iter", "iter"}, {"reflect", "reflect"}, {"strconv", "strconv"}, {"sync/atomic", "atomic"},
 	{PgxPath, "pgx"}, {PgtypePath, "pgtype"}, {RuntimePath, "runtime"},
 	{LookupPath, "lookup"},
+	{ShardredisPath, "shardredis"}, {"time", "time"},
 }
 
 // LocalNames are the names generated function bodies declare (receivers,
@@ -232,6 +273,8 @@ var LocalNames = []string{
 	"arg", "at", "b", "ctx", "db", "err", "fn", "found", "g", "got", "i", "id", "j", "k", "key",
 	"keyShard", "keys", "many", "n", "on", "opts", "out", "p", "page", "q", "r", "row", "rows", "rv", "shard", "size",
 	"slab", "t", "tag", "total", "tx",
+	// the Redis layer's (gen/emit/redis.go)
+	"cache", "cols", "delta", "dest", "ids", "invalidate", "rdb",
 }
 
 // ImportNames decides the name under which the generated files of p import

@@ -7,6 +7,7 @@ package model
 import (
 	"go/token"
 	"strconv"
+	"time"
 )
 
 // DefaultDatabase is the name of the database every app has.
@@ -106,11 +107,59 @@ type Model struct {
 	Fields []*Field
 	// Relations are the fields that refer to other models.
 	Relations []*Relation
+	// Cache is set when the model is cached in Redis (//shardgen:cache).
+	Cache *Cache
+
 	// Orphans are the columns the previously generated schema gave this
 	// table that no field maps to any more (ddl.Evolve): the database
 	// keeps them, with their data, and the DDL gives the NOT NULL ones a
 	// default so that inserts that leave them out succeed.
 	Orphans []Orphan
+}
+
+// Cache says how a model is cached in the Redis servers of its shard group
+// (runtime/shardredis.Cache): read-through, invalidated after every
+// committed write.
+type Cache struct {
+	TTL time.Duration
+	// Pos is where the directive starts, TTLPos where ttl= is written.
+	Pos, TTLPos token.Position
+}
+
+// UsesRedis reports whether the model has a Redis feature (a counter field
+// or the cache), so that generated code for it imports a Redis client.
+func (m *Model) UsesRedis() bool { return m.Cache != nil || len(m.Counters()) > 0 }
+
+// Counters are the model's counter fields, in declaration order.
+func (m *Model) Counters() []*Field {
+	var out []*Field
+	for _, f := range m.Fields {
+		if f.Counter {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// UsesRedis reports whether any model of p has a Redis feature.
+func (p *Package) UsesRedis() bool {
+	for _, m := range p.Models {
+		if m.UsesRedis() {
+			return true
+		}
+	}
+	return false
+}
+
+// HasCounters reports whether a model of g has a counter field: the group's
+// shards then need the flush-record table of runtime/shardredis.
+func (g *Group) HasCounters() bool {
+	for _, m := range g.Models {
+		if len(m.Counters()) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Orphan is a column of a table that its model no longer has.
@@ -143,6 +192,10 @@ type Field struct {
 	Fold      bool
 	GlobalPos token.Position
 	FoldPos   token.Position
+	// Counter marks a buffered counter (tag option "counter"); CounterPos
+	// is where the option is written.
+	Counter    bool
+	CounterPos token.Position
 }
 
 // Relation is a field that holds the primary key of another model.

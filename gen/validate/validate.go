@@ -44,6 +44,7 @@ func Package(p *model.Package, diags *diag.List) {
 		c.relations(m)
 		c.globals(m)
 		c.derivedNames(m)
+		c.redis(m) // redis.go
 	}
 }
 
