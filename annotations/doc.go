@@ -106,6 +106,13 @@
 // Moving a model between databases is an edit of its one directive followed
 // by go generate.
 //
+// A sharded model's doc comment may also hold, besides its placement:
+//
+//	//shardgen:cache ttl=<duration>
+//
+// which caches its rows in the Redis servers of its shard group (see Redis
+// features below). ttl is a Go duration from 1s to 720h (30 days).
+//
 // # Field tags
 //
 // Fields map to columns through their struct tag, which follows the
@@ -125,6 +132,7 @@
 //	fold         with unique=global on a string: compare without case
 //	index        an index on the column, and a finder ListBy<Field>
 //	json         store a struct or map field as jsonb
+//	counter      an int64 of a sharded model counted in Redis (see below)
 //	ref=<Model>  the field holds the primary key of Model (see Relations)
 //	via=<Field>  with ref: Field of this model holds the referenced row's
 //	             shard key, which makes the relation co-located
@@ -173,6 +181,46 @@
 // by crashes; CheckLookups reports lookups and rows that disagree. The
 // protocol (no two-phase commit), its crash behaviour and what a shard-bound
 // transaction promises are documented in package runtime/lookup.
+//
+// # Redis features
+//
+// A model may use Redis (runtime/shardredis), beside its table: the Redis
+// servers of its shard group, each logical shard's data on the server
+// configured for that shard (shardredis.Config), exactly as its rows are on
+// the database server of the shard. Both features need a sharded model.
+// Their generated code is in a file of its own, shardgen_redis.go, created
+// only when a model uses one: an application without them imports no Redis
+// client.
+//
+// A counter field, `Views int64 shardgen:"counter"`, is a bigint NOT NULL
+// column that changes by increments buffered in Redis (the Building to Scale
+// seed): PostRedis.AddViews(ctx, id, delta) is one HINCRBY on the row's
+// shard's Redis server; Redis.BlogCounters (a *shardredis.Counters per group
+// with counters) flushes, on demand (Flush) or on an interval (Run), every
+// pending delta as one UPDATE ... SET views = views + delta per row per
+// flush, grouped by shard and server, exactly once even when a flusher dies
+// at any step; PostRedis.Views(ctx, id) reads the stored value plus what is
+// still pending. Update does not write counter fields (it would undo the
+// flushes since its read); Insert writes their initial value. A counter is
+// an int64, not the primary or shard key, not unique and not a ref. Each
+// shard of a group with counters gets the flush-record table
+// shardgen_counter_flushes.
+//
+// A cached model (//shardgen:cache ttl=5m) gets PostRedis.Get and GetMany,
+// read-through: a hit is one GET (GetMany: one MGET per Redis server), a
+// miss reads the database (GetMany's misses with one PostRepo.GetMany) and
+// fills the cache for at most the TTL. Every Update and Delete through the
+// generated repository invalidates the row's cached copy once committed;
+// inside a shard transaction, after its COMMIT. Leases keep a reader that
+// missed before a write from storing its old copy after the write's
+// invalidation; a Redis server that is down makes reads go to the database.
+// Writes with SQL of your own (custom queries, raw pgx) call
+// PostRedis.Invalidate after they commit. The cached copy is a JSON array of
+// the row's columns (the struct's json tags play no part); its counter
+// fields are as stored when it was cached.
+//
+// NewRedis(db, rdb) builds the Redis side from a *shardredis.Redis opened
+// with Spec, and installs the invalidation on db's repositories.
 //
 // # Finders
 //
@@ -427,7 +475,7 @@
 // The grammar is strict: an unknown directive or option, a missing or extra
 // argument, a duplicated option, a malformed value or tag is an error at the
 // exact line and column, with a "did you mean" when a known word is close
-// (//shardgen:defualt, shard=16, uniq, sharding:"pk"). A comment line that
+// (//shardgen:defualt, shard=16, uniq, sharding:"pk", countr, tll=5m). A comment line that
 // looks like a directive but is not one ("// shardgen:default" with a space,
 // "//shardgen default" without the colon, "//Shardgen:") gets a warning that
 // names the directive it was probably meant to be, since Go would otherwise
@@ -440,14 +488,16 @@
 // line comment; a tag is the text of one struct tag without its quotes.
 //
 //	Directive     = "//shardgen:" ( DatabaseDir | GroupDir | DefaultDir |
-//	                                PartitionDir | ShardDir ) [ blank ] .
+//	                                PartitionDir | ShardDir | CacheDir ) [ blank ] .
 //	DatabaseDir   = "database" blank SQLName .
 //	GroupDir      = "group" blank SQLName blank ShardsOpt .
 //	DefaultDir    = "default" [ blank TableOpt ] .
 //	PartitionDir  = "partition" blank SQLName [ blank TableOpt ] .
 //	ShardDir      = "shard" blank SQLName blank ( KeyOpt [ blank TableOpt ] |
 //	                                              TableOpt blank KeyOpt ) .
+//	CacheDir      = "cache" blank TTLOpt .
 //	ShardsOpt     = "shards=" decimal_digit { decimal_digit } .  // at least 1
+//	TTLOpt        = "ttl=" duration .  // a Go duration (time.ParseDuration), 1s to 720h
 //	KeyOpt        = "key=" GoName .
 //	TableOpt      = "table=" SQLName .
 //	blank         = ( " " | "\t" ) { " " | "\t" } .
@@ -459,7 +509,7 @@
 //	OtherPair     = Key ":" string_lit .  // any other key, not read
 //	Key           = keychar { keychar } .  // any byte above ' ' except ':', '"', DEL
 //	Option        = "pk" | "unique" | "unique=global" | "index" | "json" |
-//	                "fold" | "ref=" GoName | "via=" GoName .
+//	                "fold" | "counter" | "ref=" GoName | "via=" GoName .
 //
 //	SQLName       = ( lower | "_" ) { lower | decimal_digit | "_" } .
 //	lower         = "a" … "z" .
@@ -469,7 +519,8 @@
 // tag and each option at most once in a directive or a shardgen value; a
 // value of a pair may use Go string escapes (reflect.StructTag unquotes it);
 // via needs ref; fold needs unique=global; db:"-" excludes a shardgen
-// pair. Whether the named
+// pair; a model has at most one cache directive, beside its placement.
+// Whether the named
 // database, group, key field or model exists, whether shards is a power of
 // two within the ID layout, and whether a name fits in 63 bytes are checked
 // by the validator, which sees the whole package.
