@@ -39,7 +39,8 @@ check-generated:
 golden:
 	$(GO) test ./gen -run '^TestGolden$$' -update
 
-## demo: run the blog example against two throwaway PostgreSQL servers.
+## demo: run the blog example against two throwaway PostgreSQL servers, then its Redis part (timeline,
+##       counted views, cached posts) on two throwaway redis-servers (skipped, saying so, without redis-server).
 demo:
 	$(GO) run ./examples/blog
 

@@ -41,8 +41,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/shardgen/shardgen/examples/blog/blogdb"
 	"github.com/shardgen/shardgen/runtime"
 	"github.com/shardgen/shardgen/runtime/pgtest"
+	"github.com/shardgen/shardgen/runtime/redistest"
+	"github.com/shardgen/shardgen/runtime/shardredis"
 )
 
 func main() {
@@ -120,7 +123,11 @@ func run(ctx context.Context, out io.Writer, environ []string, configPath, pgBin
 		c := tw.Config()
 		cfg, source = &c, sourceThrowaway
 	}
-	if _, err = Demo(ctx, p, *cfg, source, Options{RunTag: runTag(source), Log: queryLog, LogLevel: queryLogLevel}); err != nil || !grow {
+	res, err := Demo(ctx, p, *cfg, source, Options{RunTag: runTag(source), Log: queryLog, LogLevel: queryLogLevel})
+	if err != nil {
+		return err
+	}
+	if err := runRedis(ctx, p, *cfg, source, configPath, environ, res.Users); err != nil || !grow {
 		return err
 	}
 	c, err := startThird(ctx, p, opts, cfg)
@@ -137,6 +144,71 @@ var (
 	queryLog      *slog.Logger
 	queryLogLevel slog.Level
 )
+
+// runRedis runs the Redis part of the demo (RedisDemo): on two throwaway
+// redis-servers beside the throwaway PostgreSQL servers, or on the Redis
+// servers of the config file's "redis" section or the SHARDGEN_REDIS_*
+// variables. Without a redis-server binary or a Redis configuration it says
+// so and skips the part.
+func runRedis(ctx context.Context, p *printer, cfg runtime.Config, source, configPath string, environ []string, authors []blogdb.UserID) error {
+	var rcfg shardredis.Config
+	var err error
+	switch {
+	case source == sourceThrowaway:
+		if _, err := redistest.Bin(redistest.Options{}); err != nil {
+			p.section("Redis (skipped)")
+			p.linef("no redis-server to start (apt-get install redis-server): %v", err)
+			return nil
+		}
+		p.section("Starting two throwaway Redis servers")
+		var rs []*redistest.Server
+		err := p.step("redis-server twice on 127.0.0.1, append-only file fsynced on every write", func() error {
+			var err error
+			rs, err = redistest.StartServers(ctx, 2, redistest.Options{Persistence: redistest.AOFAlways})
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			_ = p.step("stopping the throwaway Redis servers and removing their data", func() error {
+				var errs []error
+				for _, s := range rs {
+					errs = append(errs, s.Close())
+				}
+				return errors.Join(errs...)
+			})
+		}()
+		rcfg = throwawayRedisConfig(rs[0].URL(), rs[1].URL())
+	case configPath != "":
+		rcfg, err = shardredis.LoadConfigFile(configPath)
+	default:
+		rcfg, err = shardredis.ConfigFromEnviron(environ)
+	}
+	if err != nil {
+		return err
+	}
+	if len(rcfg.Groups) == 0 {
+		p.section("Redis (skipped)")
+		p.linef("no Redis servers configured: the \"redis\" section of the config file or SHARDGEN_REDIS_* variables (see runtime/shardredis)")
+		return nil
+	}
+	_, err = RedisDemo(ctx, p, cfg, rcfg, authors)
+	return err
+}
+
+// throwawayRedisConfig puts the shards of group blog on two Redis servers by
+// the same ranges as the databases, and the timeline (named "timeline", not
+// sharded) on the first.
+func throwawayRedisConfig(url0, url1 string) shardredis.Config {
+	return shardredis.Config{
+		Groups: map[string][]runtime.ServerConfig{"blog": {
+			{Name: "r0", URL: url0, Shards: "0-7"},
+			{Name: "r1", URL: url1, Shards: "8-15"},
+		}},
+		Named: map[string]string{"timeline": url0},
+	}
+}
 
 // loadConfig returns the configuration given by -config or the environment,
 // or nil when none is given. source describes where it came from.

@@ -16,9 +16,13 @@ type User struct {
 
 // Post is a blog post. Posts are sharded by their author (the shard key):
 // all posts of one author live on one logical shard, so listing them is one
-// query on one server.
+// query on one server. Posts are read far more often than written, so they
+// are cached in the Redis servers of group blog (each for at most five
+// minutes, invalidated after every committed write), and their views are
+// counted in Redis and flushed into the table once per post per interval.
 //
 //shardgen:shard blog key=AuthorID
+//shardgen:cache ttl=5m
 type Post struct {
 	ID int64
 	// AuthorID is the author's User ID. Users are on another database, so
@@ -30,6 +34,9 @@ type Post struct {
 	Tags      []string
 	Published *time.Time `db:"published_at"` // nil while a draft
 	Created   time.Time  `db:"created_at"`
+	// Views is a buffered counter: PostRedis.AddViews records a view in
+	// Redis, Redis.BlogCounters flushes the sum as one UPDATE per post.
+	Views int64 `shardgen:"counter"`
 }
 
 // Comment is a comment on a post. It is sharded by the author of its post

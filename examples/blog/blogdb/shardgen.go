@@ -89,6 +89,7 @@ CREATE INDEX IF NOT EXISTS "page_views_post_id_idx" ON "public"."page_views" ("p
     "tags" text[],
     "published_at" timestamptz,
     "created_at" timestamptz NOT NULL,
+    "views" bigint NOT NULL,
     CONSTRAINT "posts_pkey" PRIMARY KEY ("id"),
     CONSTRAINT "posts_author_id_id_key" UNIQUE ("author_id", "id")
 );
@@ -97,7 +98,8 @@ ALTER TABLE @schema@."posts"
     ADD COLUMN IF NOT EXISTS "body" text NOT NULL DEFAULT '',
     ADD COLUMN IF NOT EXISTS "tags" text[],
     ADD COLUMN IF NOT EXISTS "published_at" timestamptz,
-    ADD COLUMN IF NOT EXISTS "created_at" timestamptz NOT NULL DEFAULT '0001-01-01 00:00:00+00';
+    ADD COLUMN IF NOT EXISTS "created_at" timestamptz NOT NULL DEFAULT '0001-01-01 00:00:00+00',
+    ADD COLUMN IF NOT EXISTS "views" bigint NOT NULL DEFAULT 0;
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = '@schema@."posts"'::pg_catalog.regclass AND conname = 'posts_author_id_id_key') THEN
@@ -133,6 +135,12 @@ BEGIN
 END
 $$;
 CREATE INDEX IF NOT EXISTS "comments_post_id_idx" ON @schema@."comments" ("post_id", "id");
+
+CREATE TABLE IF NOT EXISTS @schema@."shardgen_counter_flushes" (
+    "flush_id" text NOT NULL,
+    "applied_at" timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT "shardgen_counter_flushes_pkey" PRIMARY KEY ("flush_id")
+);
 `,
 				Declarative: true,
 			}},

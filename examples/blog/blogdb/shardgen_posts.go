@@ -34,16 +34,16 @@ func (id PostID) Shard() runtime.Shard {
 // The statements of PostRepo; @schema@ stands for the shard's schema ("public"
 // on a database), which the runtime fills in.
 const (
-	postInsertSQL     = `INSERT INTO @schema@."posts" ("author_id", "title", "body", "tags", "published_at", "created_at") VALUES ($1, $2, $3, $4, $5, $6) RETURNING "id"`
-	postInsertManySQL = `INSERT INTO @schema@."posts" ("author_id", "title", "body", "tags", "published_at", "created_at") VALUES @rows@ RETURNING "id"`
-	postGetSQL        = `SELECT "id", "author_id", "title", "body", "tags", "published_at", "created_at" FROM @schema@."posts" WHERE "id" = $1`
+	postInsertSQL     = `INSERT INTO @schema@."posts" ("author_id", "title", "body", "tags", "published_at", "created_at", "views") VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING "id"`
+	postInsertManySQL = `INSERT INTO @schema@."posts" ("author_id", "title", "body", "tags", "published_at", "created_at", "views") VALUES @rows@ RETURNING "id"`
+	postGetSQL        = `SELECT "id", "author_id", "title", "body", "tags", "published_at", "created_at", "views" FROM @schema@."posts" WHERE "id" = $1`
 	postUpdateSQL     = `UPDATE @schema@."posts" SET "title" = $3, "body" = $4, "tags" = $5, "published_at" = $6, "created_at" = $7 WHERE "id" = $1 AND "author_id" = $2`
 	postDeleteSQL     = `DELETE FROM @schema@."posts" WHERE "id" = $1`
-	postListSQL       = `SELECT "id", "author_id", "title", "body", "tags", "published_at", "created_at" FROM @schema@."posts" WHERE "author_id" = $1 AND "id" < $2 ORDER BY "id" DESC LIMIT $3`
+	postListSQL       = `SELECT "id", "author_id", "title", "body", "tags", "published_at", "created_at", "views" FROM @schema@."posts" WHERE "author_id" = $1 AND "id" < $2 ORDER BY "id" DESC LIMIT $3`
 	postCountSQL      = `SELECT count(*) FROM @schema@."posts"`
-	postGetManySQL    = `SELECT "id", "author_id", "title", "body", "tags", "published_at", "created_at" FROM @schema@."posts" WHERE "id" = ANY($1)`
+	postGetManySQL    = `SELECT "id", "author_id", "title", "body", "tags", "published_at", "created_at", "views" FROM @schema@."posts" WHERE "id" = ANY($1)`
 	postCountByKeySQL = `SELECT count(*) FROM @schema@."posts" WHERE "author_id" = $1`
-	postStreamSQL     = `SELECT "id", "author_id", "title", "body", "tags", "published_at", "created_at" FROM @schema@."posts" WHERE "id" > $1 ORDER BY "id" LIMIT $2`
+	postStreamSQL     = `SELECT "id", "author_id", "title", "body", "tags", "published_at", "created_at", "views" FROM @schema@."posts" WHERE "id" > $1 ORDER BY "id" LIMIT $2`
 )
 
 // PostRepo stores Post rows in table "posts", sharded over the logical shards
@@ -62,6 +62,11 @@ type PostRepo struct {
 	qGetMany    *runtime.Query
 	qCountByKey *runtime.Query
 	qStream     *runtime.Query
+
+	// onWrite, installed by NewRedis, invalidates the cached copy of a
+	// row after its Update or Delete committed (or, in a transaction,
+	// registers that for after the commit).
+	onWrite atomic.Pointer[func(context.Context, *runtime.Tx, int64)]
 }
 
 // PostTxRepo is the Post repository bound to a transaction on one logical
@@ -94,7 +99,7 @@ func (r *PostRepo) insert(ctx context.Context, tx *runtime.Tx, row *Post) (PostI
 		return 0, fmt.Errorf("insert blogdb.Post: AuthorID %v is on shard %d, the transaction on shard %d: %w", row.AuthorID, shard, tx.Shard(), runtime.ErrWrongShard)
 	}
 	on := runtime.Bind(r.group.At(shard), tx)
-	if err := on.QueryRow(ctx, r.qInsert, row.AuthorID, row.Title, row.Body, row.Tags, row.Published, row.Created).Scan(&row.ID); err != nil {
+	if err := on.QueryRow(ctx, r.qInsert, row.AuthorID, row.Title, row.Body, row.Tags, row.Published, row.Created, row.Views).Scan(&row.ID); err != nil {
 		return 0, fmt.Errorf("insert blogdb.Post: %w", err)
 	}
 	return PostID(row.ID), nil
@@ -130,9 +135,9 @@ func (r *PostRepo) insertMany(ctx context.Context, tx *runtime.Tx, rows []*Post)
 	if err := r.group.InsertMany(ctx, tx, r.qInsertMany, runtime.InsertRows{
 		Args: func(i int, a []any) []any {
 			row := rows[i]
-			return append(a, row.AuthorID, row.Title, row.Body, row.Tags, row.Published, row.Created)
+			return append(a, row.AuthorID, row.Title, row.Body, row.Tags, row.Published, row.Created, row.Views)
 		},
-		Cols: 6,
+		Cols: 7,
 		N:    len(rows),
 		SetID: func(i int, id int64) {
 			rows[i].ID = id
@@ -180,7 +185,9 @@ func (r *PostRepo) get(ctx context.Context, tx *runtime.Tx, id PostID) (*Post, e
 // wraps runtime.ErrWrongShard when row.AuthorID belongs to another shard than
 // the ID; the statement also matches on AuthorID, so a row is never moved or
 // changed under another key. The error wraps runtime.ErrNotFound when no row
-// matches.
+// matches. The counter fields (Views) are not written: they change only by
+// PostRedis.AddViews and its flush. Once committed, the row's cached copy is
+// invalidated.
 func (r *PostRepo) Update(ctx context.Context, row *Post) error {
 	return r.update(ctx, nil, row)
 }
@@ -213,11 +220,15 @@ func (r *PostRepo) update(ctx context.Context, tx *runtime.Tx, row *Post) error 
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("update blogdb.Post %d: %w", row.ID, runtime.ErrNotFound)
 	}
+	if fn := r.onWrite.Load(); fn != nil {
+		(*fn)(ctx, tx, int64(row.ID))
+	}
 	return nil
 }
 
 // Delete removes the row with the given ID in one round trip, on the shard the
-// ID carries. The error wraps runtime.ErrNotFound when there is none.
+// ID carries. The error wraps runtime.ErrNotFound when there is none. Once
+// committed, the row's cached copy is invalidated.
 func (r *PostRepo) Delete(ctx context.Context, id PostID) error {
 	return r.delete(ctx, nil, id)
 }
@@ -246,6 +257,9 @@ func (r *PostRepo) delete(ctx context.Context, tx *runtime.Tx, id PostID) error 
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("delete blogdb.Post %d: %w", id, runtime.ErrNotFound)
+	}
+	if fn := r.onWrite.Load(); fn != nil {
+		(*fn)(ctx, tx, int64(id))
 	}
 	return nil
 }
@@ -403,5 +417,5 @@ func (r *PostRepo) collect(rows pgx.Rows, size int) ([]*Post, error) {
 
 // scanPost reads one row of table "posts" into dest, every column in order.
 func scanPost(row pgx.Row, dest *Post) error {
-	return row.Scan(&dest.ID, &dest.AuthorID, &dest.Title, &dest.Body, &dest.Tags, &dest.Published, &dest.Created)
+	return row.Scan(&dest.ID, &dest.AuthorID, &dest.Title, &dest.Body, &dest.Tags, &dest.Published, &dest.Created, &dest.Views)
 }
