@@ -31,7 +31,7 @@ func BenchmarkHotRow(b *testing.B) {
 	const hot = int64(1)
 	shard := e.db.ShardOfInt64(hot)
 
-	buffered := func(b *testing.B) {
+	b.Run("buffered", func(b *testing.B) {
 		e.flushAll(b)
 		before, _ := e.stored(b)
 		var flushes, rows atomic.Int64
@@ -82,15 +82,6 @@ func BenchmarkHotRow(b *testing.B) {
 		if flushes.Load() > 0 {
 			b.ReportMetric(float64(rows.Load())/float64(flushes.Load()), "updates/row/flush")
 		}
-	}
-	// buffered: concurrent Adds combined into one HINCRBY per round trip
-	// (Counters' default); buffered-uncombined: one HINCRBY per Add, as
-	// before, to show what the combining is worth on the same machine.
-	b.Run("buffered", buffered)
-	b.Run("buffered-uncombined", func(b *testing.B) {
-		e.c.uncombined = true
-		defer func() { e.c.uncombined = false }()
-		buffered(b)
 	})
 	b.Run("direct", func(b *testing.B) {
 		upd := e.db.Prepare(`UPDATE @schema@.posts SET views = views + 1 WHERE id = $1`)

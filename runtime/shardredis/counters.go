@@ -127,32 +127,6 @@ type Counters struct {
 	RetainRecords time.Duration
 
 	step func(string) // test hook: called at each step of a flush
-
-	// combiners hold, per Redis server, the increments waiting for the
-	// HINCRBY pipeline in flight (see Add); uncombined (a benchmark knob)
-	// sends one HINCRBY per Add instead.
-	combiners  map[*Server]*combiner
-	uncombined bool
-}
-
-// combiner is the group commit of one Redis server's increments: while one
-// pipeline of HINCRBYs is in flight, concurrent Adds sum their deltas per
-// field into the next batch, which goes as one pipeline (one HINCRBY per
-// distinct field) when the first returns. Every Add waits for the reply of
-// the HINCRBY that carries its delta, so an Add that returned nil is in
-// Redis, as without combining.
-type combiner struct {
-	mu       sync.Mutex
-	next     *batch
-	inFlight bool
-}
-
-// batch is the increments of one pipeline, by Redis key and field.
-type batch struct {
-	deltas map[[2]string]int64
-	order  [][2]string
-	done   chan struct{}
-	err    error
 }
 
 type counterTable struct {
@@ -170,11 +144,7 @@ func NewCounters(rdb *Redis, db *runtime.Group, tables ...CounterTable) (*Counte
 	if err != nil {
 		return nil, err
 	}
-	c := &Counters{rdb: rg, db: db, tables: map[string]*counterTable{}, ApplyConns: 4, RetainRecords: 7 * 24 * time.Hour,
-		combiners: map[*Server]*combiner{}}
-	for _, srv := range rg.servers {
-		c.combiners[srv] = &combiner{}
-	}
+	c := &Counters{rdb: rg, db: db, tables: map[string]*counterTable{}, ApplyConns: 4, RetainRecords: 7 * 24 * time.Hour}
 	var p problems
 	for _, t := range tables {
 		if msg := checkName("counter table", t.Table); msg != "" {
@@ -303,78 +273,7 @@ func (c *Counters) Add(ctx context.Context, s runtime.Shard, table, column strin
 	if err != nil {
 		return err
 	}
-	rkey, f := c.rdb.Key(s, "c:p"), field(table, column, k)
-	if c.uncombined {
-		return wrap(srv, cl.Do(ctx, cl.B().Hincrby().Key(rkey).Field(f).Increment(delta).Build()).Error())
-	}
-	return c.combined(ctx, srv, cl, rkey, f, delta)
-}
-
-// combined adds delta to the server's next batch and waits for the reply
-// of the pipeline that carries it; the first Add to find no pipeline in
-// flight sends the batch, and the one that completes a pipeline sends the
-// batch that gathered meanwhile. A hot counter's increments thus cost one
-// HINCRBY per round trip instead of one per increment.
-func (c *Counters) combined(ctx context.Context, srv *Server, cl rueidis.Client, key, f string, delta int64) error {
-	cb := c.combiners[srv]
-	cb.mu.Lock()
-	b := cb.next
-	if b == nil {
-		b = &batch{deltas: map[[2]string]int64{}, done: make(chan struct{})}
-		cb.next = b
-	}
-	kf := [2]string{key, f}
-	if _, ok := b.deltas[kf]; !ok {
-		b.order = append(b.order, kf)
-	}
-	b.deltas[kf] += delta
-	lead := !cb.inFlight
-	if lead {
-		cb.inFlight, cb.next = true, nil
-	}
-	cb.mu.Unlock()
-	if lead {
-		c.send(srv, cl, cb, b)
-	}
-	select {
-	case <-b.done:
-		return b.err
-	case <-ctx.Done():
-		// The delta is in a batch and may still be recorded.
-		return fmt.Errorf("%w: %s: %v (the increment may or may not be recorded)", ErrUnavailable, srv.where, ctx.Err())
-	}
-}
-
-// send runs batch b's pipeline, then hands the batch gathered meanwhile to
-// a new sender (so no caller waits for more than its own pipeline).
-func (c *Counters) send(srv *Server, cl rueidis.Client, cb *combiner, b *batch) {
-	cmds := make(rueidis.Commands, len(b.order))
-	for i, kf := range b.order {
-		cmds[i] = cl.B().Hincrby().Key(kf[0]).Field(kf[1]).Increment(b.deltas[kf]).Build()
-	}
-	// Not the caller's context: the batch carries other callers' deltas.
-	ctx, cancel := context.WithTimeout(context.Background(), c.rdb.ioTimeout())
-	var errs []error
-	for _, res := range cl.DoMulti(ctx, cmds...) {
-		if err := res.Error(); err != nil {
-			errs = append(errs, wrap(srv, err))
-		}
-	}
-	cancel()
-	if len(errs) > 0 {
-		b.err = errs[0]
-	}
-	close(b.done)
-	cb.mu.Lock()
-	next := cb.next
-	cb.next = nil
-	if next == nil {
-		cb.inFlight = false
-	}
-	cb.mu.Unlock()
-	if next != nil {
-		go c.send(srv, cl, cb, next)
-	}
+	return wrap(srv, cl.Do(ctx, cl.B().Hincrby().Key(c.rdb.Key(s, "c:p")).Field(field(table, column, k)).Increment(delta).Build()).Error())
 }
 
 // readScript returns {generation, pending delta, id1, delta1, id2, ...}

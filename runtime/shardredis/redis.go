@@ -37,11 +37,7 @@ type Group struct {
 	nShards int
 	byShard []*Server
 	servers []*Server // config order
-	io      time.Duration
 }
-
-// ioTimeout bounds a call made on behalf of several callers (Config.IOTimeout).
-func (g *Group) ioTimeout() time.Duration { return g.io }
 
 // Server is one Redis server (one URL). Servers of several groups, or a
 // named connection, with identical URLs share one client.
@@ -120,7 +116,7 @@ func Open(cfg Config, spec runtime.Spec) (*Redis, error) {
 		if !ok {
 			continue
 		}
-		g := &Group{name: gs.Name, nShards: gs.Shards, byShard: make([]*Server, gs.Shards), io: io}
+		g := &Group{name: gs.Name, nShards: gs.Shards, byShard: make([]*Server, gs.Shards)}
 		for _, s := range ps {
 			srv := &Server{name: s.name, where: s.url.where(), rng: s.rng, conn: connFor(s.raw, s.url)}
 			g.servers = append(g.servers, srv)
