@@ -97,4 +97,3 @@ func (t *Timeline) Clear(ctx context.Context) error {
 	}
 	return cl.Do(ctx, cl.B().Del().Key(timelineKey).Build()).Error()
 }
-
