@@ -21,14 +21,14 @@ func TestMoveModelFlag(t *testing.T) {
 		t.Fatal("-model found where there is none")
 	}
 	pkg := "../../examples/blog/blogdb"
-	table, db, err := modelPlace(pkg, "PageView")
-	if err != nil || table != "page_views" || db != "analytics" {
-		t.Fatalf("PageView: %q %q %v", table, db, err)
+	table, db, key, err := modelPlace(pkg, "PageView")
+	if err != nil || table != "page_views" || db != "analytics" || key != "" {
+		t.Fatalf("PageView: %q %q %q %v", table, db, key, err)
 	}
-	if _, _, err := modelPlace(pkg, "Post"); err == nil || !strings.Contains(err.Error(), "shard group blog") {
-		t.Errorf("a sharded model: %v", err)
+	if table, g, key, err := modelPlace(pkg, "Comment"); err != nil || table != "comments" || g != "blog" || key != "post_author_id" {
+		t.Errorf("a sharded model: %q %q %q %v", table, g, key, err)
 	}
-	if _, _, err := modelPlace(pkg, "PageViews"); err == nil || !strings.Contains(err.Error(), "has no model PageViews (it has User, Post, Comment, PageView)") {
+	if _, _, _, err := modelPlace(pkg, "PageViews"); err == nil || !strings.Contains(err.Error(), "has no model PageViews (it has User, Post, Comment, PageView)") {
 		t.Errorf("an unknown model: %v", err)
 	}
 }

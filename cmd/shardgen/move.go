@@ -54,7 +54,7 @@ func runMove(args []string, stdout, stderr io.Writer) int {
 	}
 	mainPkg := "github.com/shardgen/shardgen/runtime/move"
 	if model, args, ok := modelFlag(rest); ok {
-		table, to, err := modelPlace(pkg, model)
+		table, to, key, err := modelPlace(pkg, model)
 		if err != nil {
 			fmt.Fprintf(stderr, "shardgen move: %v\n", err)
 			return 1
@@ -63,6 +63,9 @@ func runMove(args []string, stdout, stderr io.Writer) int {
 		rest = args
 		if table != "" {
 			rest = append(rest, "-table", table, "-to", to)
+		}
+		if key != "" {
+			rest = append(rest, "-key", key)
 		}
 	}
 	bin, cleanup, err := buildMover(pkg, mainPkg, stderr)
@@ -156,21 +159,23 @@ func modelFlag(args []string) (model string, rest []string, ok bool) {
 	return model, rest, ok
 }
 
-// modelPlace loads the models of pkg and returns the table and database of
-// model ("-": a bare -model, for -status, -resume and the like).
-func modelPlace(pkg, model string) (table, db string, err error) {
+// modelPlace loads the models of pkg and returns the table of model and
+// the database or group its directive names (with the shard key's column
+// for a group); model "-" (a bare -model, for -status, -resume and the
+// like) names none.
+func modelPlace(pkg, model string) (table, to, key string, err error) {
 	if model == "-" {
-		return "", "", nil
+		return "", "", "", nil
 	}
 	cwd, err := os.Getwd()
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	res := gen.Generate(gen.Options{Dir: cwd, Patterns: []string{pkg}})
 	if res.Diags.Errors() > 0 {
 		var b strings.Builder
 		res.Diags.Print(&b, cwd)
-		return "", "", fmt.Errorf("the models of %s do not generate:\n%s", pkg, b.String())
+		return "", "", "", fmt.Errorf("the models of %s do not generate:\n%s", pkg, b.String())
 	}
 	var names []string
 	for _, p := range res.Packages {
@@ -180,13 +185,13 @@ func modelPlace(pkg, model string) (table, db string, err error) {
 				continue
 			}
 			switch {
-			case m.Group != nil:
-				return "", "", fmt.Errorf("model %s is in shard group %s now; moving rows into a shard group is not supported yet", model, m.Group.Name)
+			case m.Group != nil && m.ShardKey != nil:
+				return m.Table, m.Group.Name, m.ShardKey.Column, nil
 			case m.Database == nil:
-				return "", "", fmt.Errorf("model %s has no placement", model)
+				return "", "", "", fmt.Errorf("model %s has no placement", model)
 			}
-			return m.Table, m.Database.Name, nil
+			return m.Table, m.Database.Name, "", nil
 		}
 	}
-	return "", "", fmt.Errorf("package %s has no model %s (it has %s)", pkg, model, strings.Join(names, ", "))
+	return "", "", "", fmt.Errorf("package %s has no model %s (it has %s)", pkg, model, strings.Join(names, ", "))
 }

@@ -220,12 +220,19 @@ func moveNote(p *model.Package, m *model.Model, target string, tables map[string
 	if len(from) != 1 {
 		return // new, or ambiguous: nothing to move from one place
 	}
-	if strings.HasPrefix(target, "group ") || strings.HasPrefix(from[0], "group ") {
-		diags.Warnf(m.Pos, "model %s moved from %s to %s: its rows stay in %s; `shardgen move -model` moves rows between databases only so far: copy them with a program of your own, or move the model back",
+	ids := "IDs are kept"
+	switch {
+	case strings.HasPrefix(from[0], "group "):
+		diags.Warnf(m.Pos, "model %s moved from %s to %s: its rows stay in %s; `shardgen move -model` does not move rows out of a shard group yet: copy them with a program of your own, or move the model back",
 			m.GoName, from[0], target, from[0])
 		return
+	case strings.HasPrefix(target, "group "):
+		key := "shard key"
+		if m.ShardKey != nil {
+			key = m.ShardKey.GoName
+		}
+		ids = "each row goes to the shard of its " + key + " and gets a new ID there; the old IDs map to the new ones in table shardgen_legacy_" + m.Table + " (modelmove.NewLegacyIDs)"
 	}
-	ids := "IDs are kept"
 	diags.Warnf(m.Pos, "model %s moved from %s to %s: its rows stay in %s until moved (%s): run `go tool shardgen move -pkg %s -model %s` while the running version serves, and deploy this version once it says done",
 		m.GoName, from[0], target, from[0], ids, p.Path, m.GoName)
 }

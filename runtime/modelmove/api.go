@@ -2,6 +2,7 @@ package modelmove
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -197,11 +198,27 @@ func (m *mover) startOrFind(ctx context.Context, req Request) (int64, error) {
 	for _, d := range m.opts.Spec.Databases {
 		specDBs = append(specDBs, d.Name)
 	}
+	var specGroups []string
+	for _, g := range m.opts.Spec.Groups {
+		specGroups = append(specGroups, g.Name)
+	}
+	into := ""
 	switch {
+	case slices.Contains(specGroups, req.To):
+		if !slices.Contains(groups, req.To) {
+			return 0, fmt.Errorf("shardgen model move: the new models do not place table %s in shard group %s: edit the model's directive and go generate first", req.Table, req.To)
+		}
+		if len(dbs) > 0 {
+			return 0, fmt.Errorf("shardgen model move: the new models place table %s on database %s too; they must place it in group %s only", req.Table, dbs[0], req.To)
+		}
+		if len(m.opts.Config.Groups[req.To]) == 0 {
+			return 0, fmt.Errorf("shardgen model move: the config has no servers for group %q (the target)", req.To)
+		}
+		into = req.To
 	case !slices.Contains(specDBs, req.To):
-		return 0, fmt.Errorf("shardgen model move: the new models have no database %q (they have %s)", req.To, strings.Join(specDBs, ", "))
+		return 0, fmt.Errorf("shardgen model move: the new models have no database or group %q (databases %s; groups %s)", req.To, strings.Join(specDBs, ", "), strings.Join(specGroups, ", "))
 	case len(groups) > 0:
-		return 0, fmt.Errorf("shardgen model move: the new models place table %s in shard group %s; moving rows into a shard group is not supported yet", req.Table, groups[0])
+		return 0, fmt.Errorf("shardgen model move: the new models place table %s in shard group %s, not on database %s", req.Table, groups[0], req.To)
 	case !slices.Contains(dbs, req.To):
 		where := "on no database"
 		if len(dbs) > 0 {
@@ -209,7 +226,7 @@ func (m *mover) startOrFind(ctx context.Context, req Request) (int64, error) {
 		}
 		return 0, fmt.Errorf("shardgen model move: the new models do not place table %s on database %s (they place it %s): edit the model's directive and go generate first, or name the database they place it on", req.Table, req.To, where)
 	}
-	if cs := m.opts.Config.Databases[req.To]; cs == "" {
+	if cs := m.opts.Config.Databases[req.To]; cs == "" && into == "" {
 		return 0, fmt.Errorf("shardgen model move: the config has no URL for database %q (the target)", req.To)
 	}
 	// The source: the one other configured database that has the table.
@@ -223,7 +240,7 @@ func (m *mover) startOrFind(ctx context.Context, req Request) (int64, error) {
 	var have []string
 	for _, name := range names {
 		cs := m.opts.Config.Databases[name]
-		if cs == m.opts.Config.Databases[req.To] {
+		if cs == "" || (into == "" && cs == m.opts.Config.Databases[req.To]) {
 			continue
 		}
 		c, err := m.dial(ctx, cs)
@@ -244,11 +261,25 @@ func (m *mover) startOrFind(ctx context.Context, req Request) (int64, error) {
 	case len(have) == 0:
 		return 0, fmt.Errorf("shardgen model move: no database of the config other than %s has table %s: nothing to move", req.To, req.Table)
 	case len(have) > 1:
-		return 0, fmt.Errorf("shardgen model move: databases %s all have table %s; finish the earlier move (its old table) first", strings.Join(have, " and "), req.Table)
+		var old int64
+		if err := m.ctl.QueryRow(ctx, "SELECT COALESCE(max(id), 0) FROM public.shardgen_model_moves WHERE tbl = $1 AND phase = $2", req.Table, PhaseDone).Scan(&old); err != nil {
+			return 0, err
+		}
+		if old > 0 {
+			return 0, fmt.Errorf("shardgen model move: databases %s all have table %s: one is the old, read-only table of move %d; finish that move first (-finish %d drops it)", strings.Join(have, " and "), req.Table, old, old)
+		}
+		return 0, fmt.Errorf("shardgen model move: databases %s all have table %s; which one to move from is not clear", strings.Join(have, " and "), req.Table)
 	case slices.Contains(dbs, have[0]):
 		return 0, fmt.Errorf("shardgen model move: the new models place table %s on database %s too; they must place it on %s only", req.Table, have[0], req.To)
 	}
 	m.st = Status{Table: req.Table, Source: have[0], Target: req.To, Phase: PhasePreflight}
+	if into != "" {
+		key, err := shardKey(m.opts.Spec, into, req.Table, req.Key)
+		if err != nil {
+			return 0, err
+		}
+		m.st.State.Group, m.st.State.Key = into, key
+	}
 	if err := m.connect(ctx); err != nil {
 		return 0, err
 	}
@@ -256,10 +287,19 @@ func (m *mover) startOrFind(ctx context.Context, req Request) (int64, error) {
 		return 0, fmt.Errorf("shardgen model move refused, nothing changed: %w", err)
 	}
 	m.src.Close(ctx)
-	m.dst.Close(ctx)
-	m.src, m.dst = nil, nil
-	err = m.ctl.QueryRow(ctx, "INSERT INTO public.shardgen_model_moves (tbl, source, target, phase) VALUES ($1, $2, $3, $4) RETURNING id",
-		req.Table, have[0], req.To, PhasePreflight).Scan(&id)
+	if m.dst != nil {
+		m.dst.Close(ctx)
+	}
+	if m.r != nil {
+		m.r.Close()
+	}
+	m.src, m.dst, m.r, m.g = nil, nil, nil, nil
+	st, err := json.Marshal(m.st.State)
+	if err != nil {
+		return 0, err
+	}
+	err = m.ctl.QueryRow(ctx, "INSERT INTO public.shardgen_model_moves (tbl, source, target, phase, state) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+		req.Table, have[0], req.To, PhasePreflight, st).Scan(&id)
 	return id, err
 }
 

@@ -27,6 +27,7 @@ import (
 // Usage:
 //
 //	-table page_views -to default   copy, catch up, fence, verify, switch (resumes an interrupted move of the same table)
+//	-table page_views -to blog      the same into shard group blog (-key COLUMN: its shard key), new IDs and an ID map
 //	-status                         every model move: phase, table, databases, last error
 //	-resume ID                      continue an interrupted move
 //	-abort ID                       undo a move that has not switched
@@ -39,7 +40,8 @@ func Main(spec runtime.Spec, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	config := fs.String("config", "", "JSON config file (default: the SHARDGEN_* environment variables)")
 	table := fs.String("table", "", "the model's table")
-	to := fs.String("to", "", "the database the new models place the table on")
+	to := fs.String("to", "", "the database or shard group the new models place the table in")
+	key := fs.String("key", "", "the shard key column, moving into a group (default: the one the Spec's DDL names)")
 	status := fs.Bool("status", false, "list the model moves")
 	resume := fs.Int64("resume", 0, "continue move `ID`")
 	abort := fs.Int64("abort", 0, "abort move `ID` (before its switch)")
@@ -90,7 +92,7 @@ func Main(spec runtime.Spec, args []string, stdout, stderr io.Writer) int {
 			fs.Usage()
 			return 2
 		}
-		st, err = Run(ctx, opts, Request{Table: *table, To: *to})
+		st, err = Run(ctx, opts, Request{Table: *table, To: *to, Key: *key})
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "shardgen move: %v\n", err)
@@ -99,14 +101,29 @@ func Main(spec runtime.Spec, args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	fmt.Fprintf(stdout, "model move %d: table %s, database %s -> %s: %s\n", st.ID, st.Table, st.Source, st.Target, st.Phase)
+	fmt.Fprintf(stdout, "model move %d: table %s, database %s -> %s %s: %s\n", st.ID, st.Table, st.Source, kind(st), st.Target, st.Phase)
 	if st.Phase == PhaseDone {
-		fmt.Fprintf(stdout, "  copied %d rows (%.0f rows/s), %d logged rows copied again; verified %d rows in %d chunks; writes paused %s (fence to switch)\n",
-			st.State.Copied, st.State.RowsPerSecond(), st.State.Resynced, st.State.Rows, st.State.Chunks, st.State.Pause().Round(time.Millisecond))
+		how := fmt.Sprintf("in %d chunks", st.State.Chunks)
+		if st.State.Group != "" {
+			how = "one by one through the ID map"
+		}
+		fmt.Fprintf(stdout, "  copied %d rows (%.0f rows/s), %d logged rows copied again; verified %d rows %s; writes paused %s (fence to switch)\n",
+			st.State.Copied, st.State.RowsPerSecond(), st.State.Resynced, st.State.Rows, how, st.State.Pause().Round(time.Millisecond))
+		if st.State.Group != "" {
+			fmt.Fprintf(stdout, "  every row got a new ID in the shard of its %s: %d old IDs mapped in table %s of the default database (modelmove.NewLegacyIDs)\n",
+				st.State.Key, st.State.Mapped, MapTable(st.Table))
+		}
 		fmt.Fprintf(stdout, "  deploy the new version now: the running one's writes of %s fail with runtime.ErrTableMoved until then; the old table stays on %s, read-only, until -finish %d\n",
 			st.Table, st.Source, st.ID)
 	}
 	return 0
+}
+
+func kind(st Status) string {
+	if st.State.Group != "" {
+		return "group"
+	}
+	return "database"
 }
 
 // progressPrinter prints one line per phase and one per second of copy.

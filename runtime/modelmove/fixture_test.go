@@ -39,17 +39,38 @@ const pageViewsSQL = `CREATE TABLE IF NOT EXISTS "public"."page_views" (
 CREATE INDEX IF NOT EXISTS "page_views_post_id_idx" ON "public"."page_views" ("post_id");
 `
 
-func specOn(db string) runtime.Spec {
-	def, an := usersSQL, "SELECT 1;"
-	if db == "default" {
+// shardedPageViewsSQL is page_views sharded by post_id in group blog.
+const shardedPageViewsSQL = `CREATE TABLE IF NOT EXISTS @schema@."page_views" (
+    "id" bigint NOT NULL DEFAULT @schema@.shardgen_next_id(),
+    "post_id" bigint NOT NULL,
+    "viewer_id" bigint,
+    "path" text NOT NULL,
+    "tags" text[] NOT NULL DEFAULT '{}',
+    "viewed_at" timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    CONSTRAINT "page_views_pkey" PRIMARY KEY ("id"),
+    CONSTRAINT "page_views_post_id_id_key" UNIQUE ("post_id", "id")
+);
+`
+
+// specOn is the version of the application placing page_views on
+// database or group where.
+func specOn(where string) runtime.Spec {
+	def, an, blog := usersSQL, "SELECT 1;", "SELECT 1;"
+	switch where {
+	case "default":
 		def += pageViewsSQL
-	} else {
+	case "blog":
+		blog = shardedPageViewsSQL
+	default:
 		an = pageViewsSQL
 	}
-	return runtime.Spec{Databases: []runtime.DatabaseSpec{
-		{Name: "default", Migrations: []runtime.Migration{{Version: 1, Name: "schema", SQL: def, Declarative: true}}},
-		{Name: "analytics", Migrations: []runtime.Migration{{Version: 1, Name: "schema", SQL: an, Declarative: true}}},
-	}}
+	return runtime.Spec{
+		Databases: []runtime.DatabaseSpec{
+			{Name: "default", Migrations: []runtime.Migration{{Version: 1, Name: "schema", SQL: def, Declarative: true}}},
+			{Name: "analytics", Migrations: []runtime.Migration{{Version: 1, Name: "schema", SQL: an, Declarative: true}}},
+		},
+		Groups: []runtime.GroupSpec{{Name: "blog", Shards: 8, Migrations: []runtime.Migration{{Version: 1, Name: "schema", SQL: blog, Declarative: true}}}},
+	}
 }
 
 // fixture is two servers: the default database (and the control
@@ -63,7 +84,11 @@ func newFixture(t testing.TB) *fixture {
 	_, urls := pgtest.NewDatabase(t, 2, "app")
 	f := &fixture{cfg: runtime.Config{
 		Databases: map[string]string{"default": urls[0], "analytics": urls[1]},
-		Pool:      runtime.PoolConfig{MaxConns: 8},
+		Groups: map[string][]runtime.ServerConfig{"blog": {
+			{Name: "a", URL: urls[0], Shards: "0-3"},
+			{Name: "b", URL: urls[1], Shards: "4-7"},
+		}},
+		Pool: runtime.PoolConfig{MaxConns: 8},
 	}}
 	r := f.router(t, "analytics")
 	if err := runtime.Migrate(context.Background(), r, specOn("analytics"), runtime.MigrateOptions{}); err != nil {

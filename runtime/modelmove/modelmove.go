@@ -153,7 +153,10 @@ type Options struct {
 // one other database of the Config that has the table.
 type Request struct {
 	Table string
-	To    string
+	To    string // a database, or a shard group
+	// Key is the shard key column when To is a group; empty: the one the
+	// generated DDL names (its UNIQUE (key, id) constraint).
+	Key string
 }
 
 // Progress reports a move's state.
@@ -168,6 +171,9 @@ type Progress struct {
 
 // State is what the move record keeps besides its phase.
 type State struct {
+	Group     string    `json:"group,omitempty"`   // the target is this shard group (Status.Target names it)
+	Key       string    `json:"key,omitempty"`     // the shard key column (into a group)
+	Mapped    int64     `json:"mapped,omitempty"`  // old IDs given a new one (into a group)
 	Columns   []string  `json:"columns,omitempty"` // copied columns (both tables have them), by name
 	PK        string    `json:"pk,omitempty"`      // primary key column
 	Cursor    *int64    `json:"cursor,omitempty"`  // last key copied
@@ -245,7 +251,9 @@ type mover struct {
 	lock  *pgxpool.Conn
 	st    Status
 	src   *pgx.Conn
-	dst   *pgx.Conn
+	dst   *pgx.Conn       // the target database (nil into a group)
+	r     *runtime.Router // the target group's servers (into a group)
+	g     *runtime.Group
 	srcCS string
 	dstCS string
 	start time.Time
@@ -337,6 +345,9 @@ func (m *mover) close() {
 	if m.dst != nil {
 		m.dst.Close(bg)
 	}
+	if m.r != nil {
+		m.r.Close()
+	}
 	if m.lock != nil {
 		ctx, cancel := context.WithTimeout(bg, 10*time.Second)
 		if _, err := m.lock.Exec(ctx, "SELECT pg_catalog.pg_advisory_unlock($1)", lockKey); err != nil {
@@ -412,22 +423,23 @@ func (m *mover) connect(ctx context.Context) error {
 	if m.srcCS, ok = m.opts.Config.Databases[m.st.Source]; !ok || m.srcCS == "" {
 		return fmt.Errorf("shardgen model move: the config has no URL for database %q (the source)", m.st.Source)
 	}
-	if m.dstCS, ok = m.opts.Config.Databases[m.st.Target]; !ok || m.dstCS == "" {
-		return fmt.Errorf("shardgen model move: the config has no URL for database %q (the target)", m.st.Target)
-	}
 	var err error
 	if m.src, err = m.dial(ctx, m.srcCS); err != nil {
 		return fmt.Errorf("shardgen model move: connecting to database %q: %w", m.st.Source, scrubErr(err, m.srcCS))
 	}
+	if err := move.EndSessions(ctx, m.src, moverName(m.st.ID)); err != nil {
+		return err
+	}
+	if m.st.State.Group != "" {
+		return m.connectGroup(ctx)
+	}
+	if m.dstCS, ok = m.opts.Config.Databases[m.st.Target]; !ok || m.dstCS == "" {
+		return fmt.Errorf("shardgen model move: the config has no URL for database %q (the target)", m.st.Target)
+	}
 	if m.dst, err = m.dial(ctx, m.dstCS); err != nil {
 		return fmt.Errorf("shardgen model move: connecting to database %q: %w", m.st.Target, scrubErr(err, m.dstCS))
 	}
-	for _, c := range []*pgx.Conn{m.src, m.dst} {
-		if err := move.EndSessions(ctx, c, moverName(m.st.ID)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return move.EndSessions(ctx, m.dst, moverName(m.st.ID))
 }
 
 func (m *mover) dial(ctx context.Context, cs string) (*pgx.Conn, error) {

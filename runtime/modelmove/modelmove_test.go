@@ -144,7 +144,7 @@ func TestBadInput(t *testing.T) {
 		want string
 	}{
 		{"not described", f.opts("analytics"), modelmove.Request{Table: "page_views", To: "default"}, "do not place table page_views on database default"},
-		{"unknown database", f.opts("default"), modelmove.Request{Table: "page_views", To: "archive"}, `no database "archive"`},
+		{"unknown database", f.opts("default"), modelmove.Request{Table: "page_views", To: "archive"}, `no database or group "archive"`},
 		{"unknown table", f.opts("default"), modelmove.Request{Table: "page_view", To: "default"}, "do not place table page_view"},
 		{"target without URL", noURL, modelmove.Request{Table: "page_views", To: "default"}, `no URL for database "default"`},
 		{"bad name", f.opts("default"), modelmove.Request{Table: "Page Views", To: "default"}, "not a table name"},

@@ -97,6 +97,9 @@ func (m *mover) preflight(ctx context.Context) error {
 			return fmt.Errorf("table %s on database %s is the fenced old copy of an earlier move; finish that move first (it drops the old table)", m.st.Table, m.st.Source)
 		}
 	}
+	if m.intoGroup() {
+		return m.preflightGroup(ctx, src)
+	}
 	dst, err := describe(ctx, m.dst, "public."+q(m.st.Table))
 	if err != nil {
 		return err
@@ -165,6 +168,9 @@ CREATE TRIGGER %[8]s BEFORE TRUNCATE ON %[4]s FOR EACH STATEMENT EXECUTE FUNCTIO
 // staging creates the table on the target (Migrate, with the new Spec),
 // sets it aside in the move's schema and puts a failing view in its place.
 func (m *mover) staging(ctx context.Context) error {
+	if m.intoGroup() {
+		return m.stagingGroup(ctx)
+	}
 	ws := q(workSchema(m.st.ID))
 	staged, err := describe(ctx, m.dst, m.stagedTable())
 	if err != nil {
@@ -203,44 +209,19 @@ func (m *mover) staging(ctx context.Context) error {
 				}
 			}
 		}
-		err = pgx.BeginFunc(ctx, m.dst, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, "LOCK TABLE public."+q(m.st.Table)+" IN ACCESS EXCLUSIVE MODE"); err != nil {
-				return err
-			}
-			var rows bool
-			if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM public."+q(m.st.Table)+")").Scan(&rows); err != nil {
-				return err
-			}
-			if rows {
-				return fmt.Errorf("table %s on database %s has rows (written by a version deployed before the move?)", m.st.Table, m.st.Target)
-			}
-			_, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+ws+"; ALTER TABLE public."+q(m.st.Table)+" SET SCHEMA "+ws)
-			if err != nil {
-				return err
-			}
-			msg := quoteLiteral(fmt.Sprintf("shardgen: table %s is being moved from database %s to database %s (model move %d); it serves once the move has switched", m.st.Table, m.st.Source, m.st.Target, m.st.ID))
-			_, err = tx.Exec(ctx, fmt.Sprintf(`CREATE FUNCTION %[1]s.moving() RETURNS SETOF %[2]s LANGUAGE plpgsql AS $shardgen$
-BEGIN
-	RAISE EXCEPTION USING ERRCODE = %[3]s, MESSAGE = %[4]s, HINT = 'wait until the move says done';
-END
-$shardgen$;
-CREATE FUNCTION %[1]s.moving_row() RETURNS trigger LANGUAGE plpgsql AS $shardgen$
-BEGIN
-	RAISE EXCEPTION USING ERRCODE = %[3]s, MESSAGE = %[4]s, HINT = 'wait until the move says done';
-END
-$shardgen$;
-CREATE VIEW public.%[5]s AS SELECT * FROM %[1]s.moving();
-CREATE TRIGGER shardgen_moving INSTEAD OF INSERT OR UPDATE OR DELETE ON public.%[5]s FOR EACH ROW EXECUTE FUNCTION %[1]s.moving_row();
-`, ws, m.stagedTable(), quoteLiteral(runtime.FenceSQLState), msg, q(m.st.Table)))
-			return err
-		})
-		if err != nil {
+		if err := m.stageTable(ctx, m.dst, "public."+q(m.st.Table), ws, m.stagedTable(), "public"); err != nil {
 			return fmt.Errorf("staging the table on database %s: %w", m.st.Target, err)
 		}
 		if staged, err = describe(ctx, m.dst, m.stagedTable()); err != nil {
 			return err
 		}
 	}
+	return m.columns(ctx, staged)
+}
+
+// columns records the columns both tables have; the target's NOT NULL
+// columns without a default must be among them.
+func (m *mover) columns(ctx context.Context, staged tableInfo) error {
 	src, err := describe(ctx, m.src, m.srcTable())
 	if err != nil {
 		return err
@@ -265,6 +246,43 @@ CREATE TRIGGER shardgen_moving INSTEAD OF INSERT OR UPDATE OR DELETE ON public.%
 	return m.saveState(ctx)
 }
 
+// stageTable sets live (a table Migrate created, empty) aside in schema
+// ws as staged, and puts a view raising the fence's SQLSTATE on every
+// statement in its place, in liveSchema, in one transaction on c.
+func (m *mover) stageTable(ctx context.Context, c *pgx.Conn, live, ws, staged, liveSchema string) error {
+	return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "LOCK TABLE "+live+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+			return err
+		}
+		var rows bool
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+live+")").Scan(&rows); err != nil {
+			return err
+		}
+		if rows {
+			return fmt.Errorf("%s on %s has rows (written by a version deployed before the move?)", live, m.st.Target)
+		}
+		_, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+ws+"; ALTER TABLE "+live+" SET SCHEMA "+ws)
+		if err != nil {
+			return err
+		}
+		msg := quoteLiteral(fmt.Sprintf("shardgen: table %s is being moved from database %s to database %s (model move %d); it serves once the move has switched", m.st.Table, m.st.Source, m.st.Target, m.st.ID))
+		_, err = tx.Exec(ctx, fmt.Sprintf(`CREATE FUNCTION %[1]s.moving() RETURNS SETOF %[2]s LANGUAGE plpgsql AS $shardgen$
+BEGIN
+	RAISE EXCEPTION USING ERRCODE = %[3]s, MESSAGE = %[4]s, HINT = 'wait until the move says done';
+END
+$shardgen$;
+CREATE FUNCTION %[1]s.moving_row() RETURNS trigger LANGUAGE plpgsql AS $shardgen$
+BEGIN
+	RAISE EXCEPTION USING ERRCODE = %[3]s, MESSAGE = %[4]s, HINT = 'wait until the move says done';
+END
+$shardgen$;
+CREATE VIEW %[6]s.%[5]s AS SELECT * FROM %[1]s.moving();
+CREATE TRIGGER shardgen_moving INSTEAD OF INSERT OR UPDATE OR DELETE ON %[6]s.%[5]s FOR EACH ROW EXECUTE FUNCTION %[1]s.moving_row();
+`, ws, staged, quoteLiteral(runtime.FenceSQLState), msg, q(m.st.Table), liveSchema))
+		return err
+	})
+}
+
 func (m *mover) colList(prefix string) string {
 	out := make([]string, len(m.st.State.Columns))
 	for i, c := range m.st.State.Columns {
@@ -274,7 +292,10 @@ func (m *mover) colList(prefix string) string {
 }
 
 // upsertSQL writes the rows of a JSON array into the staged table.
-func (m *mover) upsertSQL() string {
+func (m *mover) upsertSQL() string { return m.upsertInto(m.stagedTable()) }
+
+// upsertInto writes the rows of a JSON array into table.
+func (m *mover) upsertInto(table string) string {
 	var set []string
 	for _, c := range m.st.State.Columns {
 		if c != m.st.State.PK {
@@ -286,7 +307,7 @@ func (m *mover) upsertSQL() string {
 		conflict = "DO UPDATE SET " + strings.Join(set, ", ")
 	}
 	return fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM pg_catalog.json_populate_recordset(NULL::%s, $1::json) ON CONFLICT (%s) %s",
-		m.stagedTable(), m.colList(""), m.colList(""), m.stagedTable(), q(m.st.State.PK), conflict)
+		table, m.colList(""), m.colList(""), table, q(m.st.State.PK), conflict)
 }
 
 // copyRows copies the source's rows in primary-key chunks, resuming after
@@ -315,7 +336,11 @@ func (m *mover) copyRows(ctx context.Context) error {
 		if n == 0 {
 			break
 		}
-		if _, err := m.dst.Exec(ctx, upsert, rows); err != nil {
+		if m.intoGroup() {
+			if err := m.applyGroup(ctx, rows, nil); err != nil {
+				return fmt.Errorf("writing %s in group %s: %w", m.st.Table, m.st.Target, err)
+			}
+		} else if _, err := m.dst.Exec(ctx, upsert, rows); err != nil {
 			return fmt.Errorf("writing %s on database %s: %w", m.st.Table, m.st.Target, err)
 		}
 		st.Cursor, st.Copied = maxPK, st.Copied+n
@@ -352,21 +377,36 @@ func (m *mover) drain(ctx context.Context, limit int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	err = pgx.BeginFunc(ctx, m.dst, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, m.upsertSQL(), rows); err != nil {
-			return err
+	if m.intoGroup() {
+		var gone []int64
+		for _, id := range pks {
+			if !slices.Contains(present, id) {
+				gone = append(gone, id)
+			}
 		}
-		_, err := tx.Exec(ctx, "DELETE FROM "+m.stagedTable()+" WHERE "+pk+" = ANY($1) AND NOT ("+pk+" = ANY($2))", pks, present)
-		return err
-	})
+		err = m.applyGroup(ctx, rows, gone)
+	} else {
+		err = m.drainDB(ctx, rows, pks, present)
+	}
 	if err != nil {
-		return 0, fmt.Errorf("copying logged rows to database %s: %w", m.st.Target, err)
+		return 0, fmt.Errorf("copying logged rows to %s: %w", m.st.Target, err)
 	}
 	if _, err := m.src.Exec(ctx, "DELETE FROM "+ws+".log WHERE seq = ANY($1)", seqs); err != nil {
 		return 0, err
 	}
 	m.st.State.Resynced += int64(len(pks))
 	return len(seqs), nil
+}
+
+func (m *mover) drainDB(ctx context.Context, rows string, pks, present []int64) error {
+	pk := q(m.st.State.PK)
+	return pgx.BeginFunc(ctx, m.dst, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, m.upsertSQL(), rows); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "DELETE FROM "+m.stagedTable()+" WHERE "+pk+" = ANY($1) AND NOT ("+pk+" = ANY($2))", pks, present)
+		return err
+	})
 }
 
 func (m *mover) logLen(ctx context.Context) (int64, error) {
@@ -438,6 +478,9 @@ func (m *mover) verify(ctx context.Context) error {
 			break
 		}
 	}
+	if m.intoGroup() {
+		return m.verifyGroup(ctx)
+	}
 	pk := []string{m.st.State.PK}
 	// Both sides at once: the writers wait for this.
 	var b []move.Chunk
@@ -470,6 +513,9 @@ func (m *mover) verify(ctx context.Context) error {
 // switched reports whether the target serves the table (the switch
 // happened).
 func (m *mover) switched(ctx context.Context) (bool, error) {
+	if m.intoGroup() {
+		return m.switchedGroup(ctx)
+	}
 	staged, err := describe(ctx, m.dst, m.stagedTable())
 	if err != nil {
 		return false, err
@@ -485,6 +531,9 @@ func (m *mover) switched(ctx context.Context) (bool, error) {
 // in one transaction, with its ID sequence above every ID the source
 // minted.
 func (m *mover) switchTarget(ctx context.Context) error {
+	if m.intoGroup() {
+		return m.switchGroup(ctx)
+	}
 	done, err := m.switched(ctx)
 	if err != nil || done {
 		return err
@@ -539,6 +588,9 @@ func (m *mover) undo(ctx context.Context) error {
 	}
 	if _, err := m.src.Exec(ctx, "DROP TRIGGER IF EXISTS "+fenceTrigger+" ON "+m.srcTable()+"; DROP FUNCTION IF EXISTS "+fenceFunc(m.st.ID)+"()"); err != nil {
 		return err
+	}
+	if m.intoGroup() {
+		return m.undoGroup(ctx)
 	}
 	staged, err := describe(ctx, m.dst, m.stagedTable())
 	if err != nil {
