@@ -141,6 +141,14 @@ type FieldTag struct {
 	// (option "counter"): increments go to Redis and are flushed into the
 	// column as one UPDATE per row per interval (runtime/shardredis).
 	Counter bool
+	// Upsert makes the field a conflict target of a generated
+	// UpsertBy<Field> (option "upsert"); it must be the primary key or
+	// unique, which the validator checks.
+	Upsert bool
+	// Version marks the row version of optimistic concurrency (option
+	// "version"): Update matches on it and bumps it. The validator checks
+	// that it is an integer.
+	Version bool
 	// Ref names the model this field refers to (option "ref=Model").
 	Ref *Ident
 	// Via names the field of this model that holds the referenced model's

@@ -133,6 +133,9 @@
 //	index        an index on the column, and a finder ListBy<Field>
 //	json         store a struct or map field as jsonb
 //	counter      an int64 of a sharded model counted in Redis (see below)
+//	upsert       the field (the primary key or a unique field) is the
+//	             conflict target of a generated UpsertBy<Field>
+//	version      the row version: Update matches on it and bumps it
 //	ref=<Model>  the field holds the primary key of Model (see Relations)
 //	via=<Field>  with ref: Field of this model holds the referenced row's
 //	             shard key, which makes the relation co-located
@@ -272,6 +275,38 @@
 // arrays and JSON keep their constraint or index without a finder. A finder
 // whose name another generated name already has (a relation accessor
 // ListByPost beside an index field PostID) is a positioned error.
+//
+// # Upserts and row versions
+//
+// The upsert option chooses a conflict target: the field gets
+// UpsertBy<Field>(ctx, row) on the repository and the transaction-bound one,
+// which inserts row or, when a row with the same value exists, writes every
+// column Update writes over it, in one statement (INSERT ... ON CONFLICT
+// (column) DO UPDATE ... RETURNING), and sets and returns the row's ID:
+//
+//	ID    int64  `shardgen:"upsert"`        // UpsertByID
+//	Email string `shardgen:"unique,upsert"` // UpsertByEmail
+//
+// The target must be the primary key or a unique field (ON CONFLICT needs a
+// unique constraint on exactly that column); any other field is a
+// positioned error. UpsertByID with row.ID 0 inserts with a new ID, as Insert
+// does; an ID given must be one the database minted. On a sharded model an
+// upsert runs on the shard of row's shard key (an ID of another shard is
+// refused with runtime.ErrWrongShard) and only updates a row of the same
+// key: a unique value is unique per logical shard, so when the existing row
+// belongs to another key of that shard it is left alone and the error wraps
+// runtime.ErrConflict.
+//
+// The version option makes a field the row version of optimistic
+// concurrency: Update writes the row only while its version is still the
+// one in row, bumps it by one (in the database and in row), and, when
+// someone else changed the row since it was read, writes nothing and
+// returns an error wrapping runtime.ErrConflict (a missing row is still
+// runtime.ErrNotFound; both are told apart in the same round trip). An
+// upsert that updates bumps it too. The version must be int64, int32 or
+// int16 (not a pointer or nullable type), neither the primary key nor the
+// shard key nor unique, and a model has at most one: anything else is a
+// positioned error. Insert stores the version given (usually 0).
 //
 // The primary key must be int64; the database mints it. For a sharded model
 // it is minted by a function of the shard schema and carries the logical
@@ -509,7 +544,8 @@
 //	OtherPair     = Key ":" string_lit .  // any other key, not read
 //	Key           = keychar { keychar } .  // any byte above ' ' except ':', '"', DEL
 //	Option        = "pk" | "unique" | "unique=global" | "index" | "json" |
-//	                "fold" | "counter" | "ref=" GoName | "via=" GoName .
+//	                "fold" | "counter" | "upsert" | "version" |
+//	                "ref=" GoName | "via=" GoName .
 //
 //	SQLName       = ( lower | "_" ) { lower | decimal_digit | "_" } .
 //	lower         = "a" … "z" .

@@ -15,7 +15,7 @@ const (
 )
 
 // fieldOptions are the options of a shardgen tag, in canonical order.
-var fieldOptions = []string{"pk", "unique", "index", "json", "fold", "counter", "ref", "via"}
+var fieldOptions = []string{"pk", "unique", "index", "json", "fold", "counter", "upsert", "version", "ref", "via"}
 
 // uniqueScopes are the values unique= takes: "global" (unique across every
 // shard of the group, through a lookup table).
@@ -230,7 +230,7 @@ func parseDBTag(p tagPair, t *FieldTag, e *errs) {
 func parseShardgenTag(p tagPair, t *FieldTag, e *errs) {
 	v := p.value
 	if v == "" {
-		e.add(p.offs[0], "empty shardgen tag: want options such as pk, unique, unique=global, index, json, counter, ref=Model, via=Field")
+		e.add(p.offs[0], "empty shardgen tag: want options such as pk, unique, unique=global, index, json, counter, upsert, version, ref=Model, via=Field")
 		return
 	}
 	start := 0
@@ -279,7 +279,7 @@ func parseFieldOption(p tagPair, start, end int, t *FieldTag, e *errs) {
 		} else if s := suggest(name, fieldOptions); s != "" {
 			e.add(off(start), fmt.Sprintf("unknown shardgen option %q; did you mean %s?", name, s))
 		} else {
-			e.add(off(start), fmt.Sprintf("unknown shardgen option %q (want pk, unique, unique=global, index, json, fold, counter, ref=<Model> or via=<Field>)", name))
+			e.add(off(start), fmt.Sprintf("unknown shardgen option %q (want pk, unique, unique=global, index, json, fold, counter, upsert, version, ref=<Model> or via=<Field>)", name))
 		}
 		return
 	}
@@ -306,7 +306,7 @@ func parseFieldOption(p tagPair, start, end int, t *FieldTag, e *errs) {
 				e.add(off(valStart), fmt.Sprintf("unknown unique scope %q: want unique=global, or unique alone for unique within a shard", val))
 			}
 		}
-	case "pk", "index", "json", "fold", "counter":
+	case "pk", "index", "json", "fold", "counter", "upsert", "version":
 		if hasVal {
 			e.add(off(start+len(name)), fmt.Sprintf("option %s takes no value", name))
 		}
@@ -321,6 +321,10 @@ func parseFieldOption(p tagPair, start, end int, t *FieldTag, e *errs) {
 			t.JSON = true
 		case "counter":
 			t.Counter = true
+		case "upsert":
+			t.Upsert = true
+		case "version":
+			t.Version = true
 		}
 	case "ref", "via":
 		what := "model name"
@@ -387,7 +391,7 @@ func (t FieldTag) String() string {
 	for _, o := range []struct {
 		set  bool
 		name string
-	}{{t.PK, "pk"}, {t.Unique, "unique"}, {t.Global, "unique=global"}, {t.Index, "index"}, {t.JSON, "json"}, {t.Fold, "fold"}, {t.Counter, "counter"}} {
+	}{{t.PK, "pk"}, {t.Unique, "unique"}, {t.Global, "unique=global"}, {t.Index, "index"}, {t.JSON, "json"}, {t.Fold, "fold"}, {t.Counter, "counter"}, {t.Upsert, "upsert"}, {t.Version, "version"}} {
 		if o.set {
 			opts = append(opts, o.name)
 		}

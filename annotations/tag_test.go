@@ -90,7 +90,7 @@ var tagErrorTests = []struct {
 	{`db:"-" shardgen:"index"`, []string{`8: a field skipped with db:"-" takes no shardgen options`}},
 
 	// Options.
-	{`shardgen:""`, []string{`11: empty shardgen tag: want options such as pk, unique, unique=global, index, json, counter, ref=Model, via=Field`}},
+	{`shardgen:""`, []string{`11: empty shardgen tag: want options such as pk, unique, unique=global, index, json, counter, upsert, version, ref=Model, via=Field`}},
 	{`shardgen:"uniq"`, []string{`11: unknown shardgen option "uniq"; did you mean unique?`}},
 	{`shardgen:"PK"`, []string{`11: unknown shardgen option "PK"; did you mean pk?`}},
 	{`shardgen:"pk,indx"`, []string{`14: unknown shardgen option "indx"; did you mean index?`}},
@@ -101,7 +101,7 @@ var tagErrorTests = []struct {
 	{`shardgen:"increment"`, []string{`11: unknown shardgen option "increment"; did you mean counter?`}},
 	{`shardgen:"countr"`, []string{`11: unknown shardgen option "countr"; did you mean counter?`}},
 	{`shardgen:"counter=1"`, []string{`18: option counter takes no value`}},
-	{`shardgen:"sharded"`, []string{`11: unknown shardgen option "sharded" (want pk, unique, unique=global, index, json, fold, counter, ref=<Model> or via=<Field>)`}},
+	{`shardgen:"sharded"`, []string{`11: unknown shardgen option "sharded" (want pk, unique, unique=global, index, json, fold, counter, upsert, version, ref=<Model> or via=<Field>)`}},
 	{`shardgen:"unique=globl"`, []string{`18: unknown unique scope "globl"; did you mean global?`}},
 	{`shardgen:"unique=shard"`, []string{`18: unknown unique scope "shard": want unique=global, or unique alone for unique within a shard`}},
 	{`shardgen:"unique="`, []string{`18: missing scope after unique=: want unique=global, or unique alone for unique within a shard`}},

@@ -51,6 +51,13 @@ var (
 	// again may succeed, which InTxWith does when TxOptions.Attempts asks.
 	// The *pgconn.PgError stays in the chain for errors.As.
 	ErrSerialization = errors.New("transaction aborted by a concurrent one (serialization failure or deadlock)")
+
+	// ErrConflict reports that a write met a row it must not overwrite:
+	// a versioned Update found the row at another version than the one it
+	// was read at (someone else changed it: read it again and retry), or
+	// an upsert's conflicting row belongs to another shard key on the same
+	// logical shard.
+	ErrConflict = errors.New("row changed or owned by another key")
 )
 
 // notFound is what a Row's Scan returns inside a *ShardError when the query

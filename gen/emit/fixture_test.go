@@ -41,6 +41,8 @@ func blogPackage() *model.Package {
 	user.PK.PK = true
 	email := field("Email", "email", typ(model.String, stringIdent))
 	email.Unique = true
+	email.Upsert = true
+	user.PK.Upsert = true
 	user.Fields = []*model.Field{user.PK, email, field("Name", "name", typ(model.String, stringIdent))}
 
 	post := &model.Model{GoName: "Post", Table: "posts", Placement: model.InGroup, Group: blog}
@@ -98,7 +100,12 @@ func blogPackage() *model.Package {
 	color.Index = true
 	ext := field("Ext", "ext", &model.Type{Kind: model.UUID, Ident: model.GoIdent{ImportPath: "example.com/app", Name: "UUID"}, Nullable: true, Pointer: true})
 	ext.Unique = true
-	label.Fields = []*model.Field{label.PK, label.ShardKey, slug, color, ext}
+	// Labels also upsert by ID and by Slug, and have a row version.
+	slug.Upsert = true
+	label.PK.Upsert = true
+	rev := field("Rev", "rev", typ(model.Int64, int64Ident))
+	rev.Version = true
+	label.Fields = []*model.Field{label.PK, label.ShardKey, slug, color, ext, rev}
 
 	sample := samplesModel(def)
 
@@ -246,5 +253,6 @@ type Label struct {
 	Slug  string
 	Color string
 	Ext   *UUID
+	Rev   int64
 }
 `

@@ -103,7 +103,10 @@ type modelInfo struct {
 	// those Update writes (all but the ID and the shard key).
 	insertCols []*model.Field
 	updateCols []*model.Field
-	q          queries
+	// version is the row version Update matches on and bumps (not in
+	// updateCols), nil when the model has none.
+	version *model.Field
+	q       queries
 	// stmts are the statements of q by operation, in declaration order.
 	stmts []stmt
 }
@@ -115,7 +118,7 @@ type stmt struct{ op, sql string }
 func newEmitter(p *model.Package, targets []ddl.Target) *emitter {
 	e := &emitter{p: p, targets: targets, models: map[*model.Model]*modelInfo{}, imports: p.ImportNames()}
 	for _, m := range p.Models {
-		mi := &modelInfo{m: m, sharded: m.Placement == model.InGroup, what: p.Name + "." + m.GoName}
+		mi := &modelInfo{m: m, sharded: m.Placement == model.InGroup, what: p.Name + "." + m.GoName, version: m.VersionField()}
 		for _, f := range m.Fields {
 			if f == m.PK {
 				continue
@@ -123,7 +126,7 @@ func newEmitter(p *model.Package, targets []ddl.Target) *emitter {
 			mi.insertCols = append(mi.insertCols, f)
 			// A counter changes only by flushed increments: an Update
 			// writing the value it read would undo the flushes since.
-			if f != m.ShardKey && !f.Counter {
+			if f != m.ShardKey && !f.Counter && f != mi.version {
 				mi.updateCols = append(mi.updateCols, f)
 			}
 		}
@@ -141,6 +144,9 @@ func newEmitter(p *model.Package, targets []ddl.Target) *emitter {
 			mi.stmts = append(mi.stmts, stmt{strings.TrimPrefix(n, "q"), sqls[i]})
 		}
 		mi.stmts = append(mi.stmts, stmt{strings.TrimPrefix(streamQuery, "q"), streamSQL(mi)}) // stream.go
+		for _, u := range m.Upserts() {
+			mi.stmts = append(mi.stmts, stmt{u.Name, upsertSQL(mi, u)}) // upsert.go
+		}
 		e.models[m] = mi
 	}
 	return e

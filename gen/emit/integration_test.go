@@ -856,6 +856,134 @@ func TestTxOptions(t *testing.T) {
 	})
 	if err != nil || level != "read committed" {
 		t.Fatalf("InDefaultTx: %q, %v", level, err)
+
+// TestUpsertAndVersion runs UpsertBy<Field> on the primary key and on a
+// unique field of a database model and of a sharded one, and the
+// optimistic concurrency of a versioned Update.
+func TestUpsertAndVersion(t *testing.T) {
+	db, r := open(t)
+	ctx := context.Background()
+	metrics, err := r.Group("metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Database model.
+	u := &User{Email: "up@example.com", Name: "first"}
+	id, err := db.Users.UpsertByEmail(ctx, u)
+	if err != nil || id == 0 || int64(id) != u.ID {
+		t.Fatalf("UpsertByEmail (insert) = %d, %v (row ID %d)", id, err, u.ID)
+	}
+	again := &User{Email: "up@example.com", Name: "second", ID: 999}
+	if id2, err := db.Users.UpsertByEmail(ctx, again); err != nil || id2 != id || again.ID != int64(id) {
+		t.Fatalf("UpsertByEmail (update) = %d, %v, want ID %d", id2, err, id)
+	}
+	if got, err := db.Users.Get(ctx, id); err != nil || got.Name != "second" {
+		t.Fatalf("after UpsertByEmail: %+v, %v", got, err)
+	}
+	byID := &User{Email: "new@example.com", Name: "by id"}
+	nid, err := db.Users.UpsertByID(ctx, byID)
+	if err != nil || nid == 0 || nid == id {
+		t.Fatalf("UpsertByID with ID 0 = %d, %v, want a new ID", nid, err)
+	}
+	byID.Name = "by id, updated"
+	if got, err := db.Users.UpsertByID(ctx, byID); err != nil || got != nid {
+		t.Fatalf("UpsertByID of an existing row = %d, %v, want %d", got, err, nid)
+	}
+	if got, err := db.Users.GetByEmail(ctx, "new@example.com"); err != nil || got.Name != "by id, updated" {
+		t.Fatalf("after UpsertByID: %+v, %v", got, err)
+	}
+	// The identity sequence was used: Insert still mints a fresh ID.
+	if iid, err := db.Users.Insert(ctx, &User{Email: "after@example.com"}); err != nil || iid == id || iid == nid {
+		t.Fatalf("Insert after upserts = %d, %v", iid, err)
+	}
+	if n, err := db.Users.Count(ctx); err != nil || n != 3 {
+		t.Errorf("Users.Count = %d, %v, want 3", n, err)
+	}
+
+	// Sharded model with a row version.
+	l := &Label{Owner: "ann", Slug: "s1", Color: "red"}
+	lid, err := db.Labels.UpsertBySlug(ctx, l)
+	if err != nil || lid.Shard() != metrics.ShardOfString("ann") || l.Rev != 0 {
+		t.Fatalf("UpsertBySlug (insert) = %d, %v, Rev %d", lid, err, l.Rev)
+	}
+	l2 := &Label{Owner: "ann", Slug: "s1", Color: "blue"}
+	if got, err := db.Labels.UpsertBySlug(ctx, l2); err != nil || got != lid || l2.Rev != 1 {
+		t.Fatalf("UpsertBySlug (update) = %d, %v, Rev %d; want %d, Rev 1", got, err, l2.Rev, lid)
+	}
+	same := "ann2"
+	for metrics.ShardOfString(same) != metrics.ShardOfString("ann") {
+		same += "x"
+	}
+	if _, err := db.Labels.UpsertBySlug(ctx, &Label{Owner: same, Slug: "s1", Color: "green"}); !errors.Is(err, runtime.ErrConflict) {
+		t.Errorf("UpsertBySlug over a row of another key on the shard: %v, want ErrConflict", err)
+	}
+	if got, err := db.Labels.Get(ctx, lid); err != nil || got.Owner != "ann" || got.Color != "blue" || got.Rev != 1 {
+		t.Fatalf("after upserts: %+v, %v", got, err)
+	}
+	other := "bob"
+	for metrics.ShardOfString(other) == metrics.ShardOfString("ann") {
+		other += "b"
+	}
+	if _, err := db.Labels.UpsertByID(ctx, &Label{ID: int64(lid), Owner: other, Slug: "x"}); !errors.Is(err, runtime.ErrWrongShard) {
+		t.Errorf("UpsertByID with a key of another shard than the ID: %v, want ErrWrongShard", err)
+	}
+	if _, err := db.Labels.UpsertByID(ctx, &Label{ID: int64(lid), Owner: same, Slug: "s1"}); !errors.Is(err, runtime.ErrConflict) {
+		t.Errorf("UpsertByID over a row of another key: %v, want ErrConflict", err)
+	}
+	pl := &Label{Owner: "ann", Slug: "s2", Color: "red"}
+	pid, err := db.Labels.UpsertByID(ctx, pl)
+	if err != nil || pid == 0 || pid == lid {
+		t.Fatalf("UpsertByID with ID 0 = %d, %v", pid, err)
+	}
+	pl.Color = "white"
+	if got, err := db.Labels.UpsertByID(ctx, pl); err != nil || got != pid || pl.Rev != 1 {
+		t.Fatalf("UpsertByID (update) = %d, %v, Rev %d", got, err, pl.Rev)
+	}
+	err = db.InMetricsShard(ctx, "ann", func(tx *MetricsTx) error {
+		if _, err := tx.Labels().UpsertBySlug(ctx, &Label{Owner: other, Slug: "t"}); !errors.Is(err, runtime.ErrWrongShard) {
+			t.Errorf("tx UpsertBySlug with another shard's key: %v, want ErrWrongShard", err)
+		}
+		_, err := tx.Labels().UpsertBySlug(ctx, &Label{Owner: "ann", Slug: "s3"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Labels.GetBySlug(ctx, "ann", "s3"); err != nil {
+		t.Errorf("tx upsert not committed: %v", err)
+	}
+
+	// Optimistic concurrency: two copies read at Rev 1; the first write
+	// wins and bumps Rev, the second is a conflict and writes nothing.
+	a, err := db.Labels.Get(ctx, lid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := *a
+	a.Color = "first"
+	if err := db.Labels.Update(ctx, a); err != nil || a.Rev != 2 {
+		t.Fatalf("versioned Update = %v, Rev %d, want Rev 2", err, a.Rev)
+	}
+	b.Color = "second"
+	if err := db.Labels.Update(ctx, &b); !errors.Is(err, runtime.ErrConflict) || b.Rev != 1 {
+		t.Fatalf("stale Update = %v (Rev %d), want ErrConflict and Rev left at 1", err, b.Rev)
+	}
+	if got, err := db.Labels.Get(ctx, lid); err != nil || got.Color != "first" || got.Rev != 2 {
+		t.Fatalf("after the conflict: %+v, %v", got, err)
+	}
+	err = db.InMetricsShard(ctx, "ann", func(tx *MetricsTx) error {
+		a.Color = "in tx"
+		return tx.Labels().Update(ctx, a)
+	})
+	if err != nil || a.Rev != 3 {
+		t.Fatalf("versioned Update in a tx = %v, Rev %d", err, a.Rev)
+	}
+	if err := db.Labels.Delete(ctx, lid); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Labels.Update(ctx, a); !errors.Is(err, runtime.ErrNotFound) || errors.Is(err, runtime.ErrConflict) {
+		t.Errorf("versioned Update of a deleted row: %v, want ErrNotFound only", err)
 	}
 }
 

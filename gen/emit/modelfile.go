@@ -173,6 +173,7 @@ func (e *emitter) modelFile(mi *modelInfo) *jen.File {
 		e.listBy(f, v, r)
 	}
 	e.count(f, v)
+	e.upserts(f, v) // upsert.go
 	e.finders(f, v) // finders.go
 	e.getMany(f, v) // many.go
 	e.stream(f, v)  // stream.go
@@ -345,6 +346,13 @@ func (e *emitter) update(f *jen.File, v variant) {
 	if m.Cache != nil {
 		text += " Once committed, the row's cached copy is invalidated."
 	}
+	if ver := v.mi.version; ver != nil {
+		text += fmt.Sprintf("\n\nrow.%[1]s is the row version (optimistic concurrency): the row is\n"+
+			"written only while its %[1]s is still row.%[1]s, and %[1]s is bumped by one,\n"+
+			"in the database and in row. When someone else changed the row since it\n"+
+			"was read, nothing is written and the error wraps runtime.ErrConflict:\n"+
+			"read the row again and retry.", ver.GoName)
+	}
 	id := fieldOf("row", m.PK)
 	e.op(f, v, text, "Update", []param{{"row", jen.Op("*").Add(e.local(m.GoName))}}, []jen.Code{jen.Error()}, func(b *jen.Group) {
 		args := []jen.Code{jen.Id("ctx"), v.query("qUpdate"), id}
@@ -364,6 +372,21 @@ func (e *emitter) update(f *jen.File, v variant) {
 			return
 		}
 		v.bind(b, "update", "ID %d", []jen.Code{id})
+		if ver := v.mi.version; ver != nil {
+			args = append(args, fieldOf("row", ver))
+			args = append(args, fieldArgs("row", v.mi.updateCols)...)
+			b.Var().Id("updated").Op(",").Id("found").Bool()
+			b.If(
+				jen.Err().Op(":=").Add(v.exec()).Dot("QueryRow").Call(args...).Dot("Scan").Call(jen.Op("&").Id("updated"), jen.Op("&").Id("found")),
+				jen.Err().Op("!=").Nil(),
+			).Block(jen.Return(errorf("update "+v.mi.what+" %d: %w", id, jen.Err())))
+			b.If(jen.Op("!").Id("found")).Block(jen.Return(errorf("update "+v.mi.what+" %d: %w", id, rt("ErrNotFound"))))
+			b.If(jen.Op("!").Id("updated")).Block(jen.Return(errorf("update "+v.mi.what+" %d: "+ver.GoName+" %d is not the row's any more: %w", id, fieldOf("row", ver), rt("ErrConflict"))))
+			b.Add(fieldOf("row", ver)).Op("++")
+			v.afterWrite(b, jen.Int64().Call(id))
+			b.Return(jen.Nil())
+			return
+		}
 		args = append(args, fieldArgs("row", v.mi.updateCols)...)
 		b.List(jen.Id("tag"), jen.Err()).Op(":=").Add(v.exec()).Dot("Exec").Call(args...)
 		b.If(jen.Err().Op("!=").Nil()).Block(jen.Return(errorf("update "+v.mi.what+" %d: %w", id, jen.Err())))

@@ -89,7 +89,22 @@ func buildQueries(mi *modelInfo) queries {
 		where += " AND " + ddl.QuoteIdent(m.ShardKey.Column) + " = $2"
 		next = 3
 	}
-	if len(mi.updateCols) > 0 {
+	switch {
+	case mi.version != nil:
+		// Optimistic concurrency: the version is the next parameter; the
+		// statement bumps it and says in its one row whether it updated
+		// and whether the row exists, so that a version conflict and a
+		// missing row are told apart in the same round trip (both CTEs
+		// see one snapshot).
+		v := ddl.QuoteIdent(mi.version.Column)
+		sets := make([]string, 0, len(mi.updateCols)+1)
+		for i, f := range mi.updateCols {
+			sets = append(sets, ddl.QuoteIdent(f.Column)+" = $"+strconv.Itoa(next+1+i))
+		}
+		sets = append(sets, v+" = "+v+" + 1")
+		q.Update = "WITH cur AS (SELECT 1 FROM " + table + where + "), upd AS (UPDATE " + table + " SET " + strings.Join(sets, ", ") +
+			where + " AND " + v + " = $" + strconv.Itoa(next) + " RETURNING 1) SELECT EXISTS (SELECT 1 FROM upd), EXISTS (SELECT 1 FROM cur)"
+	case len(mi.updateCols) > 0:
 		sets := make([]string, len(mi.updateCols))
 		for i, f := range mi.updateCols {
 			sets[i] = ddl.QuoteIdent(f.Column) + " = $" + strconv.Itoa(next+i)

@@ -546,6 +546,14 @@ func (l *loader) fields(m *model.Model, st *ast.StructType) {
 			if ft.Column != nil {
 				f.Column, f.ColumnPos = ft.Column.Name, ft.Column.Pos
 			}
+			if ft.Upsert {
+				f.Upsert = true
+				f.UpsertPos, _ = ft.OptionPos("upsert")
+			}
+			if ft.Version {
+				f.Version = true
+				f.VersionPos, _ = ft.OptionPos("version")
+			}
 			f.Type = l.fieldType(m, f, af, ft.JSON)
 			m.Fields = append(m.Fields, f)
 			if ft.Ref != nil {

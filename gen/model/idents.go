@@ -124,6 +124,11 @@ func (p *Package) Idents() []Ident {
 		if m.HasLookups() {
 			add(o, m.RepoName(), SweepLookupsMethod, CheckLookupsMethod)
 		}
+		for _, u := range m.Upserts() {
+			uo := Owner{What: "the upsert of field " + u.Field.GoName + " of model " + m.GoName, Pos: u.Field.UpsertPos}
+			add(uo, m.RepoName(), u.Name, OpBody(u.Name))
+			add(uo, "", m.SQLConst(u.Name))
+		}
 		if m.HasCountByKey() {
 			add(o, m.RepoName(), "CountByKey", OpBody("CountByKey"))
 			add(o, "", m.SQLConst("CountByKey"))

@@ -196,6 +196,14 @@ type Field struct {
 	// is where the option is written.
 	Counter    bool
 	CounterPos token.Position
+	// Upsert makes the field the conflict target of an UpsertBy<Field>;
+	// Version makes it the row version of optimistic concurrency (see
+	// upsert.go). UpsertPos and VersionPos are where the options were
+	// written.
+	Upsert     bool
+	UpsertPos  token.Position
+	Version    bool
+	VersionPos token.Position
 }
 
 // Relation is a field that holds the primary key of another model.

@@ -41,6 +41,7 @@ func Package(p *model.Package, diags *diag.List) {
 		c.placement(m)
 		c.columns(m)
 		c.primaryKey(m)
+		c.upserts(m) // upsert.go
 		c.relations(m)
 		c.globals(m)
 		c.derivedNames(m)
