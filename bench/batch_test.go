@@ -82,3 +82,90 @@ func BenchmarkInsertMany(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkUpsertVersioned compares generated UpsertBySlug and the
+// versioned Update of benchdb.SmallDoc (16 shards on two servers) with
+// hand-written pgx running the same statements (handpgx.Docs). Each
+// variant has rows of its own, one per user; an iteration upserts over
+// (or updates) the row of the next user. The paired sub-benchmarks run
+// both variants in every iteration, alternating which goes first, and
+// report each one's ns/op and their ratio; the others report allocations.
+func BenchmarkUpsertVersioned(b *testing.B) {
+	env := workload.Setup(b, workload.SmokeSize, true)
+	ctx := context.Background()
+	g := env.Small
+	hand := g.Hand.Docs(g.Name)
+	// Rows of the upserts (gen, hd) and, apart, of the updates (genU,
+	// hdU), whose in-memory versions the upserts must not make stale.
+	rows := func(prefix string) ([]*benchdb.SmallDoc, []*handpgx.Doc) {
+		gen := make([]*benchdb.SmallDoc, len(g.Users))
+		hd := make([]*handpgx.Doc, len(g.Users))
+		for i, u := range g.Users {
+			gen[i] = &benchdb.SmallDoc{UserID: u, Slug: fmt.Sprintf("%sgen-%d", prefix, u), Body: "first"}
+			if _, err := env.DB.SmallDocs.UpsertBySlug(ctx, gen[i]); err != nil {
+				b.Fatal(err)
+			}
+			hd[i] = &handpgx.Doc{UserID: u, Slug: fmt.Sprintf("%shand-%d", prefix, u), Body: "first"}
+			if err := hand.Upsert(ctx, hd[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return gen, hd
+	}
+	gen, hd := rows("")
+	genU, hdU := rows("u-")
+	ops := []struct {
+		name      string
+		gen, hand func(i int) error
+	}{
+		{"UpsertBySlug",
+			func(i int) error {
+				d := gen[i%len(gen)]
+				_, err := env.DB.SmallDocs.UpsertBySlug(ctx, &benchdb.SmallDoc{UserID: d.UserID, Slug: d.Slug, Body: "upserted"})
+				return err
+			},
+			func(i int) error {
+				d := hd[i%len(hd)]
+				return hand.Upsert(ctx, &handpgx.Doc{UserID: d.UserID, Slug: d.Slug, Body: "upserted"})
+			}},
+		{"VersionedUpdate",
+			func(i int) error { return env.DB.SmallDocs.Update(ctx, genU[i%len(genU)]) },
+			func(i int) error { return hand.Update(ctx, hdU[i%len(hdU)]) }},
+	}
+	for _, op := range ops {
+		for _, v := range []struct {
+			name string
+			f    func(int) error
+		}{{"generated", op.gen}, {"handpgx", op.hand}} {
+			b.Run(op.name+"/"+v.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					if err := v.f(i); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+		b.Run(op.name+"/paired", func(b *testing.B) {
+			var tg, th time.Duration
+			for i := 0; b.Loop(); i++ {
+				first, second, d1, d2 := op.gen, op.hand, &tg, &th
+				if i%2 == 1 {
+					first, second, d1, d2 = op.hand, op.gen, &th, &tg
+				}
+				t0 := time.Now()
+				err1 := first(i)
+				t1 := time.Now()
+				err2 := second(i)
+				*d1 += t1.Sub(t0)
+				*d2 += time.Since(t1)
+				if err1 != nil || err2 != nil {
+					b.Fatal(err1, err2)
+				}
+			}
+			b.ReportMetric(float64(tg.Nanoseconds())/float64(b.N), "generated-ns/op")
+			b.ReportMetric(float64(th.Nanoseconds())/float64(b.N), "handpgx-ns/op")
+			b.ReportMetric(float64(tg)/float64(th), "generated/handpgx")
+		})
+	}
+}

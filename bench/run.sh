@@ -86,6 +86,10 @@ if [ -z "${BENCH_WORKLOAD:-}" ]; then
 	echo "== GetMany of 100 IDs vs 100 Gets vs a hand-written pgx.Batch per server (bench)" >&2
 	$GO test -run '^$' -bench '^BenchmarkGetMany$' -benchmem -count "$COUNT" -benchtime "$TIME" $short \
 		./bench | tee "$OUT/getmany.txt" >&2
+
+	echo "== InsertMany of 1,000 rows vs 1,000 Inserts vs COPY; UpsertBySlug and versioned Update vs hand-written pgx, paired (bench)" >&2
+	$GO test -run '^$' -bench '^(BenchmarkInsertMany|BenchmarkUpsertVersioned)$' -benchmem -count "$COUNT" -benchtime "$TIME" $short \
+		./bench | tee "$OUT/batch.txt" >&2
 fi
 
 $GO run ./bench/benchtable "$@" | tee "$OUT/table.md"

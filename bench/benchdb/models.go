@@ -26,3 +26,16 @@ type LargeItem struct {
 	Views   int64
 	Created time.Time `db:"created_at"`
 }
+
+// SmallDoc is the row of the upsert and versioned-update benchmarks
+// (bench/batch_test.go) in group "small": a slug unique per shard that
+// UpsertBySlug targets, and a row version Update matches on and bumps.
+//
+//shardgen:shard small key=UserID table=docs
+type SmallDoc struct {
+	ID     int64
+	UserID int64
+	Slug   string `shardgen:"unique,upsert"`
+	Body   string
+	Rev    int64 `shardgen:"version"`
+}

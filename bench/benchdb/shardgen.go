@@ -48,6 +48,31 @@ BEGIN
     END IF;
 END
 $$;
+
+CREATE TABLE IF NOT EXISTS @schema@."docs" (
+    "id" bigint NOT NULL DEFAULT @schema@.shardgen_next_id(),
+    "user_id" bigint NOT NULL,
+    "slug" text NOT NULL,
+    "body" text NOT NULL,
+    "rev" bigint NOT NULL,
+    CONSTRAINT "docs_pkey" PRIMARY KEY ("id"),
+    CONSTRAINT "docs_user_id_id_key" UNIQUE ("user_id", "id"),
+    CONSTRAINT "docs_slug_key" UNIQUE ("slug")
+);
+ALTER TABLE @schema@."docs"
+    ADD COLUMN IF NOT EXISTS "slug" text NOT NULL DEFAULT '',
+    ADD COLUMN IF NOT EXISTS "body" text NOT NULL DEFAULT '',
+    ADD COLUMN IF NOT EXISTS "rev" bigint NOT NULL DEFAULT 0;
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = '@schema@."docs"'::pg_catalog.regclass AND conname = 'docs_user_id_id_key') THEN
+        ALTER TABLE @schema@."docs" ADD CONSTRAINT "docs_user_id_id_key" UNIQUE ("user_id", "id");
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = '@schema@."docs"'::pg_catalog.regclass AND conname = 'docs_slug_key') THEN
+        ALTER TABLE @schema@."docs" ADD CONSTRAINT "docs_slug_key" UNIQUE ("slug");
+    END IF;
+END
+$$;
 `,
 				Declarative: true,
 			}},
@@ -102,6 +127,9 @@ type DB struct {
 	// LargeItems stores LargeItem rows in table "items", sharded over the logical
 	// shards of group "large" by UserID.
 	LargeItems *LargeItemRepo
+	// SmallDocs stores SmallDoc rows in table "docs", sharded over the logical
+	// shards of group "small" by UserID.
+	SmallDocs *SmallDocRepo
 
 	groupSmall *runtime.Group
 	groupLarge *runtime.Group
@@ -149,10 +177,26 @@ func New(r *runtime.Router) (*DB, error) {
 		qStream:     db.groupLarge.Prepare(largeItemStreamSQL),
 		qUpdate:     db.groupLarge.Prepare(largeItemUpdateSQL),
 	}
+	db.SmallDocs = &SmallDocRepo{
+		group:         db.groupSmall,
+		qCount:        db.groupSmall.Prepare(smallDocCountSQL),
+		qCountByKey:   db.groupSmall.Prepare(smallDocCountByKeySQL),
+		qDelete:       db.groupSmall.Prepare(smallDocDeleteSQL),
+		qGet:          db.groupSmall.Prepare(smallDocGetSQL),
+		qGetBySlug:    db.groupSmall.Prepare(smallDocGetBySlugSQL),
+		qGetMany:      db.groupSmall.Prepare(smallDocGetManySQL),
+		qInsert:       db.groupSmall.Prepare(smallDocInsertSQL),
+		qInsertMany:   db.groupSmall.Prepare(smallDocInsertManySQL),
+		qList:         db.groupSmall.Prepare(smallDocListSQL),
+		qStream:       db.groupSmall.Prepare(smallDocStreamSQL),
+		qUpdate:       db.groupSmall.Prepare(smallDocUpdateSQL),
+		qUpsertBySlug: db.groupSmall.Prepare(smallDocUpsertBySlugSQL),
+	}
 	return db, nil
 }
 
-// SmallKey is a shard key of group "small": the value of SmallItem.UserID.
+// SmallKey is a shard key of group "small": the value of SmallItem.UserID or
+// SmallDoc.UserID.
 type SmallKey int64
 
 // SmallTx is a transaction on one logical shard of group "small". It offers
@@ -161,6 +205,7 @@ type SmallKey int64
 type SmallTx struct {
 	tx         *runtime.Tx
 	smallItems SmallItemTxRepo
+	smallDocs  SmallDocTxRepo
 }
 
 // Tx returns the underlying runtime transaction, for statements of your own.
@@ -171,6 +216,11 @@ func (t *SmallTx) Tx() *runtime.Tx {
 // SmallItems returns the SmallItem repository bound to the transaction.
 func (t *SmallTx) SmallItems() *SmallItemTxRepo {
 	return &t.smallItems
+}
+
+// SmallDocs returns the SmallDoc repository bound to the transaction.
+func (t *SmallTx) SmallDocs() *SmallDocTxRepo {
+	return &t.smallDocs
 }
 
 // Shard returns the logical shard the transaction runs on.
@@ -191,6 +241,10 @@ func (db *DB) InSmallShard(ctx context.Context, key SmallKey, fn func(tx *SmallT
 func (db *DB) InSmallShardWith(ctx context.Context, key SmallKey, opts runtime.TxOptions, fn func(tx *SmallTx) error) error {
 	return db.groupSmall.InTxWith(ctx, db.groupSmall.ShardOfInt64(int64(key)), opts, func(tx *runtime.Tx) error {
 		return fn(&SmallTx{
+			smallDocs: SmallDocTxRepo{
+				repo: db.SmallDocs,
+				tx:   tx,
+			},
 			smallItems: SmallItemTxRepo{
 				repo: db.SmallItems,
 				tx:   tx,

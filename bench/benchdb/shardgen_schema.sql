@@ -11,6 +11,7 @@
 -- changes anything: see "Migrations and schema changes" in package runtime.
 
 -- group "small": 16 logical shards, run in every shard schema
+-- docs.slug is unique within one shard, not across the group.
 
 -- migration 0: the per-shard ID function (installed by runtime.Migrate)
 CREATE SEQUENCE IF NOT EXISTS @schema@.shardgen_id_seq AS bigint
@@ -76,6 +77,31 @@ DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = '@schema@."items"'::pg_catalog.regclass AND conname = 'items_user_id_id_key') THEN
         ALTER TABLE @schema@."items" ADD CONSTRAINT "items_user_id_id_key" UNIQUE ("user_id", "id");
+    END IF;
+END
+$$;
+
+CREATE TABLE IF NOT EXISTS @schema@."docs" (
+    "id" bigint NOT NULL DEFAULT @schema@.shardgen_next_id(),
+    "user_id" bigint NOT NULL,
+    "slug" text NOT NULL,
+    "body" text NOT NULL,
+    "rev" bigint NOT NULL,
+    CONSTRAINT "docs_pkey" PRIMARY KEY ("id"),
+    CONSTRAINT "docs_user_id_id_key" UNIQUE ("user_id", "id"),
+    CONSTRAINT "docs_slug_key" UNIQUE ("slug")
+);
+ALTER TABLE @schema@."docs"
+    ADD COLUMN IF NOT EXISTS "slug" text NOT NULL DEFAULT '',
+    ADD COLUMN IF NOT EXISTS "body" text NOT NULL DEFAULT '',
+    ADD COLUMN IF NOT EXISTS "rev" bigint NOT NULL DEFAULT 0;
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = '@schema@."docs"'::pg_catalog.regclass AND conname = 'docs_user_id_id_key') THEN
+        ALTER TABLE @schema@."docs" ADD CONSTRAINT "docs_user_id_id_key" UNIQUE ("user_id", "id");
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = '@schema@."docs"'::pg_catalog.regclass AND conname = 'docs_slug_key') THEN
+        ALTER TABLE @schema@."docs" ADD CONSTRAINT "docs_slug_key" UNIQUE ("slug");
     END IF;
 END
 $$;

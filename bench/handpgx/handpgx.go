@@ -420,3 +420,64 @@ func (s *Store) InsertManyCopy(ctx context.Context, group string, items []*Item)
 	wg.Wait()
 	return errors.Join(errs...)
 }
+
+// Doc is a row of the docs table of group small (benchdb.SmallDoc).
+type Doc struct {
+	ID     int64
+	UserID int64
+	Slug   string
+	Body   string
+	Rev    int64
+}
+
+// ErrConflict is returned by UpdateDoc when the row's version moved on.
+var ErrConflict = errors.New("handpgx: version conflict")
+
+// The statements of the docs table, as shardgen generates them.
+const (
+	upsertDocSQL = `INSERT INTO %s."docs" AS "existing" ("user_id", "slug", "body", "rev") VALUES ($1, $2, $3, $4) ON CONFLICT ("slug") DO UPDATE SET "body" = EXCLUDED."body", "rev" = "existing"."rev" + 1 WHERE "existing"."user_id" = EXCLUDED."user_id" RETURNING "id", "rev"`
+	updateDocSQL = `WITH cur AS (SELECT 1 FROM %[1]s."docs" WHERE "id" = $1 AND "user_id" = $2), upd AS (UPDATE %[1]s."docs" SET "slug" = $4, "body" = $5, "rev" = "rev" + 1 WHERE "id" = $1 AND "user_id" = $2 AND "rev" = $3 RETURNING 1) SELECT EXISTS (SELECT 1 FROM upd), EXISTS (SELECT 1 FROM cur)`
+)
+
+// Docs is the hand-written data layer of the docs table of a Store's group.
+type Docs struct {
+	s              *Store
+	upsert, update []string
+}
+
+// Docs returns the docs table's statements rendered for every shard of group.
+func (s *Store) Docs(group string) *Docs {
+	d := &Docs{s: s, upsert: make([]string, s.shards), update: make([]string, s.shards)}
+	for sh := range s.shards {
+		q := runtime.QuoteIdent(runtime.SchemaName(group, runtime.Shard(sh)))
+		d.upsert[sh], d.update[sh] = fmt.Sprintf(upsertDocSQL, q), fmt.Sprintf(updateDocSQL, q)
+	}
+	return d
+}
+
+// Upsert inserts doc or writes it over the row of its slug, setting its ID
+// and version.
+func (d *Docs) Upsert(ctx context.Context, doc *Doc) error {
+	sh := d.s.shardOfKey(doc.UserID)
+	return d.s.byShard[sh].QueryRow(ctx, d.upsert[sh], doc.UserID, doc.Slug, doc.Body, doc.Rev).Scan(&doc.ID, &doc.Rev)
+}
+
+// Update writes doc while its version is still doc.Rev, and bumps it.
+func (d *Docs) Update(ctx context.Context, doc *Doc) error {
+	sh, ok := d.s.shardOfID(doc.ID)
+	if !ok {
+		return ErrNotFound
+	}
+	var updated, found bool
+	if err := d.s.byShard[sh].QueryRow(ctx, d.update[sh], doc.ID, doc.UserID, doc.Rev, doc.Slug, doc.Body).Scan(&updated, &found); err != nil {
+		return err
+	}
+	switch {
+	case !found:
+		return ErrNotFound
+	case !updated:
+		return ErrConflict
+	}
+	doc.Rev++
+	return nil
+}

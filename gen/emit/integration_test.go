@@ -856,6 +856,8 @@ func TestTxOptions(t *testing.T) {
 	})
 	if err != nil || level != "read committed" {
 		t.Fatalf("InDefaultTx: %q, %v", level, err)
+	}
+}
 
 // TestUpsertAndVersion runs UpsertBy<Field> on the primary key and on a
 // unique field of a database model and of a sharded one, and the
