@@ -403,7 +403,11 @@ func TestCrashChild(t *testing.T) {
 		t.Fatal(err)
 	case "update":
 		id, _ := strconv.ParseInt(os.Getenv("LOOKUP_CRASH_ID"), 10, 64)
-		err := lookup.Update(ctx, g.At(runtime.ID(id).Shard()), nil, id, []lookup.Claim{
+		shard, err := g.ShardOfID(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = lookup.Update(ctx, g.At(shard), nil, id, []lookup.Claim{
 			{Index: db.Accounts.lookupEmail, Value: "moved@example.org"},
 		}, func(runtime.On) (bool, error) { block(); return true, nil })
 		t.Fatal(err)
