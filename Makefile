@@ -15,6 +15,12 @@ all: check test
 help:
 	@sed -n 's/^## //p' $(MAKEFILE_LIST)
 
+## -short means one thing in every package: the small version of each test and benchmark (a small
+## data set, the 16-shard case only, fewer fault phases, a 20-model package instead of 200). It never
+## skips a test for needing PostgreSQL or the go command; database tests skip only when no PostgreSQL
+## binaries exist, and never under CI=true. `make test` runs the tests without -short and the
+## benchmarks with it.
+##
 ## test: every test, including the ones against throwaway PostgreSQL servers; then every
 ##       benchmark once, on its small data set (-short), to keep them working: also those of
 ##       bench/peers, a module of its own (GORM stays out of shardgen's go.mod).
@@ -23,9 +29,9 @@ test:
 	$(GO) test -count=1 -timeout 10m -short -run '^$$' -bench . -benchtime 1x $(PKGS)
 	cd bench/peers && $(GO) test -count=1 -timeout 10m -short -bench . -benchtime 1x ./...
 
-## test-short: the tests that need no database (generator, goldens, parsers).
+## test-short: every test in its small version (-short, see above): a quicker check before landing.
 test-short:
-	$(GO) test -count=1 ./annotations/... ./gen/... ./cmd/...
+	$(GO) test -count=1 -timeout 10m -short $(PKGS)
 
 ## generate: regenerate the committed generated code (go generate).
 generate:

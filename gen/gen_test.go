@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shardgen/shardgen/internal/testmod"
 )
 
 func TestWriteAndStale(t *testing.T) {
@@ -149,11 +151,11 @@ func TestWriteKeepsUnchangedFiles(t *testing.T) {
 // no longer part of the output becomes a stub instead of disappearing (go
 // generate would fail reading it), and Stale counts the stub as removed.
 func TestRemovedUnderGoGenerate(t *testing.T) {
-	dir := tempModule(t, repoRoot(t))
+	dir := testmod.New(t, nil)
 	writeFile(t, filepath.Join(dir, "models.go"), []byte("package app\n\n//shardgen:default\ntype Post struct {\n\tID int64\n}\n"))
 	old := filepath.Join(dir, "shardgen_queries.go")
 	writeFile(t, old, []byte("// "+header+"\n\npackage app\n\nvar Gone = 1\n"))
-	res := Generate(Options{Dir: dir, Env: moduleEnv(), KeepRemoved: true})
+	res := Generate(Options{Dir: dir, Env: testmod.Env(), KeepRemoved: true})
 	if res.Diags.Errors() > 0 {
 		t.Fatal(res.Diags.Items())
 	}
@@ -164,7 +166,7 @@ func TestRemovedUnderGoGenerate(t *testing.T) {
 	if err != nil || !strings.Contains(string(got), header) || strings.Contains(string(got), "Gone") {
 		t.Fatalf("stub = %q, %v", got, err)
 	}
-	again := Generate(Options{Dir: dir, Env: moduleEnv()})
+	again := Generate(Options{Dir: dir, Env: testmod.Env()})
 	if stale, err := Stale(again.Files); err != nil || len(stale) != 0 {
 		t.Errorf("Stale with the stub = %q, %v", stale, err)
 	}
@@ -179,9 +181,9 @@ func TestRemovedUnderGoGenerate(t *testing.T) {
 // TestNothingAnnotated: a package without directives is a warning, not an
 // error, and produces no files.
 func TestNothingAnnotated(t *testing.T) {
-	dir := tempModule(t, repoRoot(t))
+	dir := testmod.New(t, nil)
 	writeFile(t, filepath.Join(dir, "a.go"), []byte("package app\n"))
-	res := Generate(Options{Dir: dir, Env: moduleEnv()})
+	res := Generate(Options{Dir: dir, Env: testmod.Env()})
 	items := res.Diags.Items()
 	if res.Diags.Errors() != 0 || len(items) != 1 || !strings.Contains(items[0].Msg, "no shardgen directives found in .") || len(res.Files) != 0 {
 		t.Errorf("diags = %v, files = %d", items, len(res.Files))
@@ -226,9 +228,9 @@ func synthesize(t testing.TB, dir string, n int) {
 // BenchmarkGenerate200 measures a whole run (load, validate, emit) on a
 // synthesized package of 200 models.
 func BenchmarkGenerate200(b *testing.B) {
-	dir := tempModule(b, repoRoot(b))
+	dir := testmod.New(b, nil)
 	synthesize(b, dir, 200)
-	env := moduleEnv()
+	env := testmod.Env()
 	for b.Loop() {
 		res := Generate(Options{Dir: dir, Env: env})
 		if n := res.Diags.Errors(); n > 0 {
@@ -243,19 +245,21 @@ func BenchmarkGenerate200(b *testing.B) {
 }
 
 // TestGenerate200 checks that a large synthesized package loads and
-// validates without any diagnostic (the benchmark's input is valid).
+// validates without any diagnostic (the benchmark's input is valid); with
+// -short the package has 20 models.
 func TestGenerate200(t *testing.T) {
+	models := 200
 	if testing.Short() {
-		t.Skip("loads a 200-model package")
+		models = 20
 	}
-	dir := tempModule(t, repoRoot(t))
-	synthesize(t, dir, 200)
+	dir := testmod.New(t, nil)
+	synthesize(t, dir, models)
 	start := time.Now()
-	res := Generate(Options{Dir: dir, Env: moduleEnv()})
-	t.Logf("Generate on 200 models: %v, %d files", time.Since(start), len(res.Files))
+	res := Generate(Options{Dir: dir, Env: testmod.Env()})
+	t.Logf("Generate on %d models: %v, %d files", models, time.Since(start), len(res.Files))
 	var s strings.Builder
 	res.Diags.Print(&s, dir)
-	if len(res.Packages) != 1 || len(res.Packages[0].Models) != 200 {
+	if len(res.Packages) != 1 || len(res.Packages[0].Models) != models {
 		t.Fatalf("loaded %d packages:\n%s", len(res.Packages), s.String())
 	}
 	for _, d := range res.Diags.Items() {
@@ -306,10 +310,10 @@ type Post struct {
 `
 	}
 	run := func(placement string) map[string]string {
-		dir := tempModule(t, repoRoot(t))
+		dir := testmod.New(t, nil)
 		writeFile(t, filepath.Join(dir, "doc.go"), []byte(doc))
 		writeFile(t, filepath.Join(dir, "models.go"), []byte(models(placement)))
-		res := Generate(Options{Dir: dir, Env: moduleEnv()})
+		res := Generate(Options{Dir: dir, Env: testmod.Env()})
 		if res.Diags.Errors() > 0 {
 			var s strings.Builder
 			res.Diags.Print(&s, dir)

@@ -6,12 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/shardgen/shardgen/internal/testmod"
 	"golang.org/x/tools/txtar"
 )
 
@@ -28,7 +28,7 @@ const (
 )
 
 func TestGolden(t *testing.T) {
-	root := repoRoot(t)
+	root := testmod.Root(t)
 	cases, err := filepath.Glob(filepath.Join(root, "testdata", "golden", "*.txtar"))
 	if err != nil {
 		t.Fatal(err)
@@ -66,11 +66,11 @@ func runGolden(t *testing.T, root, path string, fail bool) {
 	if len(inputs) == 0 {
 		t.Fatal("archive has no input files")
 	}
-	dir := tempModule(t, root)
+	dir := testmod.New(t, nil)
 	for _, f := range inputs {
 		writeFile(t, filepath.Join(dir, f.Name), f.Data)
 	}
-	env := moduleEnv()
+	env := testmod.Env()
 
 	res := Generate(Options{Dir: dir, Patterns: []string{"."}, Env: env})
 	var stderr bytes.Buffer
@@ -154,52 +154,6 @@ func rewrite(t *testing.T, path string, comment []byte, inputs []txtar.File, std
 	if err := os.WriteFile(path, txtar.Format(ar), 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// repoRoot is the root of the shardgen module (the parent of gen/).
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
-// moduleRE matches the module line of the repository's go.mod.
-var moduleRE = regexp.MustCompile(`(?m)^module .*$`)
-
-// tempModule creates a module example.com/app that requires shardgen from
-// the repository (replace) with the repository's requirements and go.sum,
-// so that loading and building it never needs the network.
-func tempModule(t testing.TB, root string) string {
-	t.Helper()
-	dir, err := filepath.EvalSymlinks(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gomod = moduleRE.ReplaceAll(gomod, []byte("module example.com/app"))
-	gomod = append(gomod, "\nrequire github.com/shardgen/shardgen v0.0.0-00010101000000-000000000000\n\nreplace github.com/shardgen/shardgen => "+root+"\n"...)
-	writeFile(t, filepath.Join(dir, "go.mod"), gomod)
-	gosum, err := os.ReadFile(filepath.Join(root, "go.sum"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, "go.sum"), gosum)
-	return dir
-}
-
-// moduleEnv is the environment of the go command in a temporary module:
-// requirements may be completed from the module cache, never downloaded.
-func moduleEnv() []string {
-	return append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off", "GOTOOLCHAIN=local", "GOSUMDB=off")
 }
 
 func writeFile(t testing.TB, path string, data []byte) {

@@ -47,9 +47,6 @@ var linkedModules = []string{
 // tool and the generator's dependencies, sqlc among them) and that the
 // app's binary links only the runtime's modules.
 func TestReadmeInstall(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the go command")
-	}
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)

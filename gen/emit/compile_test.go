@@ -1,63 +1,15 @@
 package emit
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/shardgen/shardgen/internal/testmod"
 )
 
 // These tests compile generated code against the real runtime package in a
 // throwaway module (example.com/app) that replaces shardgen with this
 // checkout. They need the go command and the module cache, not the network.
-
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Fatalf("repository root not found: %v", err)
-	}
-	return root
-}
-
-// tempModule writes files into a new module that requires this checkout
-// with the checkout's own requirements and go.sum.
-func tempModule(t testing.TB, files map[string][]byte) string {
-	t.Helper()
-	root := repoRoot(t)
-	dir := t.TempDir()
-	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mod := strings.Replace(string(gomod), "module github.com/shardgen/shardgen", "module example.com/app", 1)
-	mod += "\nrequire github.com/shardgen/shardgen v0.0.0-00010101000000-000000000000\n\nreplace github.com/shardgen/shardgen => " + root + "\n"
-	files["go.mod"] = []byte(mod)
-	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	files["go.sum"] = sum
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
-// goCmd runs the go command in dir, offline, and returns its combined output.
-func goCmd(dir string, args ...string) (string, error) {
-	cmd := exec.Command("go", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off", "GOTOOLCHAIN=local", "GOSUMDB=off")
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
 
 // generated returns the emitted files of blogPackage plus its structs.
 func generated(t testing.TB) map[string][]byte {
@@ -74,17 +26,14 @@ func generated(t testing.TB) map[string][]byte {
 }
 
 func TestGeneratedCodeBuildsAndVets(t *testing.T) {
-	if testing.Short() {
-		t.Skip("compiles a module")
-	}
-	dir := tempModule(t, generated(t))
-	if out, err := goCmd(dir, "vet", "./..."); err != nil {
+	dir := testmod.New(t, generated(t))
+	if out, err := testmod.Go(dir, "vet", "./..."); err != nil {
 		t.Fatalf("go vet of generated code: %v\n%s", err, out)
 	}
 	// The build constraint keeps generated code out of a -tags=shardgen
 	// build, which is how the loader loads a package whose generated code
 	// is stale: only models.go remains, and it must still compile.
-	if out, err := goCmd(dir, "build", "-tags=shardgen", "./..."); err != nil {
+	if out, err := testmod.Go(dir, "build", "-tags=shardgen", "./..."); err != nil {
 		t.Fatalf("go build -tags=shardgen: %v\n%s", err, out)
 	}
 }
@@ -94,9 +43,6 @@ func TestGeneratedCodeBuildsAndVets(t *testing.T) {
 // another group's key or another model's ID is expected, and a shard
 // transaction offers no repository of another group.
 func TestMisuseFailsToCompile(t *testing.T) {
-	if testing.Short() {
-		t.Skip("compiles a module")
-	}
 	files := generated(t)
 	files["misuse.go"] = []byte(`package app
 
@@ -119,8 +65,8 @@ func misuse(ctx context.Context, db *DB, postID PostID, blogKey BlogKey, metrics
 	_, _ = db.Users.List(ctx, blogKey, runtime.Page{})
 }
 `)
-	dir := tempModule(t, files)
-	out, err := goCmd(dir, "build", "./...")
+	dir := testmod.New(t, files)
+	out, err := testmod.Go(dir, "build", "./...")
 	if err == nil {
 		t.Fatalf("misuse compiled:\n%s", out)
 	}

@@ -118,9 +118,6 @@ func blogV1() *model.Package {
 // shard group) over it: every database and shard is migrated, old rows
 // read the new columns' Go zero values, and a second run is a no-op.
 func TestSchemaEvolvesAgainstPostgreSQL(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts PostgreSQL servers")
-	}
 	ctx := context.Background()
 	_, urls := pgtest.NewDatabase(t, 2, "app")
 	open := func(spec runtime.Spec) *runtime.Router {

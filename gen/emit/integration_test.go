@@ -1,9 +1,10 @@
 package emit
 
 import (
-	"os"
 	"os/exec"
 	"testing"
+
+	"github.com/shardgen/shardgen/internal/testmod"
 )
 
 // TestGeneratedCodeAgainstPostgreSQL runs the generated repositories of
@@ -12,18 +13,15 @@ import (
 // blog, split 8/8. The test program is compiled in a temp module like a
 // user's and run with go test there.
 func TestGeneratedCodeAgainstPostgreSQL(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts PostgreSQL servers")
-	}
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("no go command")
 	}
 	files := generated(t)
 	files["app_test.go"] = []byte(integrationProgram)
-	dir := tempModule(t, files)
+	dir := testmod.New(t, files)
 	cmd := exec.Command("go", "test", "-count=1", "-v", "./...")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off", "GOTOOLCHAIN=local", "GOSUMDB=off")
+	cmd.Env = testmod.Env()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("generated code against PostgreSQL: %v\n%s", err, out)

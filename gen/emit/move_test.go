@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/shardgen/shardgen/internal/testmod"
 	"golang.org/x/tools/txtar"
 )
 
@@ -94,7 +95,7 @@ func TestMoveBetweenPartitions(t *testing.T) {
 // readGolden returns the inputs and the want/ files of a golden case.
 func readGolden(t *testing.T, name string) (inputs, want map[string]string) {
 	t.Helper()
-	ar, err := txtar.ParseFile(filepath.Join(repoRoot(t), "testdata", "golden", name))
+	ar, err := txtar.ParseFile(filepath.Join(testmod.Root(t), "testdata", "golden", name))
 	if err != nil {
 		t.Fatal(err)
 	}

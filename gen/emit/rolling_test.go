@@ -254,9 +254,6 @@ func TestRollingDeployAgainstPostgreSQL(t *testing.T) {
 		rollingChild(t, role)
 		return
 	}
-	if testing.Short() {
-		t.Skip("starts PostgreSQL servers")
-	}
 	_, urls := pgtest.NewDatabase(t, 2, "shop")
 	ctx := context.Background()
 	spec := rollingSpec(t, ordersV1())

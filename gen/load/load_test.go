@@ -1,9 +1,7 @@
 package load
 
 import (
-	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -11,38 +9,18 @@ import (
 
 	"github.com/shardgen/shardgen/gen/diag"
 	"github.com/shardgen/shardgen/gen/model"
+	"github.com/shardgen/shardgen/internal/testmod"
 )
 
-// module writes files into a temporary module that can import pgx (the
-// repository's requirements and go.sum) without the network, and returns
-// its directory and the go command's environment.
+// module writes files into a temporary module (internal/testmod) and
+// returns its directory and the go command's environment.
 func module(t *testing.T, files map[string]string) (string, []string) {
 	t.Helper()
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
+	data := make(map[string][]byte, len(files))
+	for name, text := range files {
+		data[name] = []byte(text)
 	}
-	dir, err := filepath.EvalSymlinks(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gomod = regexp.MustCompile(`(?m)^module .*$`).ReplaceAll(gomod, []byte("module example.com/app"))
-	gosum, err := os.ReadFile(filepath.Join(root, "go.sum"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	files["go.mod"] = string(gomod)
-	files["go.sum"] = string(gosum)
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir, append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off", "GOTOOLCHAIN=local", "GOSUMDB=off")
+	return testmod.New(t, data), testmod.Env()
 }
 
 func load(t *testing.T, files map[string]string) (*model.Package, string) {

@@ -5,10 +5,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"testing"
 
 	"github.com/shardgen/shardgen/gen"
+	"github.com/shardgen/shardgen/internal/testmod"
 )
 
 // TestQueriesAgainstPostgreSQL generates a package with custom queries on a
@@ -20,49 +20,18 @@ import (
 // its key or ID locates, joins inside a shard, respects transactions, and
 // that the fan-out form merges every shard and reports a failing one.
 func TestQueriesAgainstPostgreSQL(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts PostgreSQL servers")
-	}
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("no go command")
 	}
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := filepath.EvalSymlinks(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gomod = regexp.MustCompile(`(?m)^module .*$`).ReplaceAll(gomod, []byte("module example.com/app"))
-	gomod = append(gomod, "\nrequire github.com/shardgen/shardgen v0.0.0-00010101000000-000000000000\n\nreplace github.com/shardgen/shardgen => "+root+"\n"...)
-	gosum, err := os.ReadFile(filepath.Join(root, "go.sum"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	files := map[string][]byte{
-		"go.mod":                      gomod,
-		"go.sum":                      gosum,
 		"doc.go":                      []byte(appDoc),
 		"models.go":                   []byte(appModels),
 		"queries/blog/posts.sql":      []byte(blogQueries),
 		"queries/default/users.sql":   []byte(defaultQueries),
 		"queries/analytics/views.sql": []byte(analyticsQueries),
 	}
-	for name, data := range files {
-		path := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	env := append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off", "GOTOOLCHAIN=local", "GOSUMDB=off")
+	dir := testmod.New(t, files)
+	env := testmod.Env()
 	res := gen.Generate(gen.Options{Dir: dir, Patterns: []string{"."}, Env: env})
 	var diags bytes.Buffer
 	res.Diags.Print(&diags, dir)
