@@ -182,7 +182,7 @@ func goCmd(t *testing.T, dir string, env []string, args ...string) {
 // may import runtime/shardredis or a Redis client, and a package without
 // Redis features gets no Redis layer at all.
 func TestGoldenRedisImportsStayInTheRedisFile(t *testing.T) {
-	cases, err := filepath.Glob(filepath.Join(repoRoot(t), "testdata", "golden", "*.txtar"))
+	cases, err := filepath.Glob(filepath.Join(testmod.Root(t), "testdata", "golden", "*.txtar"))
 	if err != nil {
 		t.Fatal(err)
 	}

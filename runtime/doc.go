@@ -304,7 +304,9 @@
 //   - Bind(target, tx) and its On value: one body serves a Repo and its
 //     TxRepo, running on the Target outside a transaction (tx nil) or on the
 //     *Tx inside one.
-//   - Page (keyset pagination by descending ID) and DefaultPageLimit.
+//   - Page (keyset pagination by descending ID) and DefaultPageLimit;
+//     CollectPage reads a page's rows with the model's scan function into
+//     one allocation (generic over the model type, nothing boxed).
 //   - Group.GetMany (IDs grouped by shard, one query per shard, servers in
 //     parallel; *ManyError), Group.PerShard with ShardCall (one call per shard
 //     with its own arguments) and Group.FanOut (every shard; *FanOutError).

@@ -1,5 +1,11 @@
 package runtime
 
+import (
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
 // Page selects one page of a listing ordered newest first by ID (IDs grow
 // with time). It is a keyset cursor, not an offset, so deep pages cost the
 // same as the first and rows inserted meanwhile never shift a page.
@@ -41,3 +47,31 @@ func (p Page) Cursor() int64 {
 
 // Next returns the page after one whose last row has ID lastID.
 func (p Page) Next(lastID int64) Page { return Page{Limit: p.Limit, After: lastID} }
+
+// CollectPage reads the rows of one page of a listing with scan (a
+// generated model's scan function) and closes them. The rows share one
+// allocation of size elements, so a page costs two allocations whatever its
+// size, and nothing is boxed: T is the model's struct type and scan is
+// called with it directly. what names the rows in errors ("read
+// blogdb.Post rows: ..."). Generated lists return its result as is.
+func CollectPage[T any](rows pgx.Rows, size int, scan func(pgx.Row, *T) error, what string) ([]*T, error) {
+	defer rows.Close()
+	var slab []T
+	var out []*T
+	for rows.Next() {
+		if slab == nil {
+			slab = make([]T, 0, size)
+			out = make([]*T, 0, size)
+		}
+		slab = append(slab, *new(T))
+		row := &slab[len(slab)-1]
+		if err := scan(rows, row); err != nil {
+			return nil, fmt.Errorf("read %s rows: %w", what, err)
+		}
+		out = append(out, row)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read %s rows: %w", what, err)
+	}
+	return out, nil
+}

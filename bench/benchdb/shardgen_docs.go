@@ -292,7 +292,7 @@ func (r *SmallDocRepo) list(ctx context.Context, tx *runtime.Tx, key SmallKey, p
 	if err != nil {
 		return nil, fmt.Errorf("list benchdb.SmallDoc: %w", err)
 	}
-	return r.collect(rows, page.Size())
+	return runtime.CollectPage(rows, page.Size(), scanSmallDoc, "benchdb.SmallDoc")
 }
 
 // CountAllShards counts the SmallDoc rows of every logical shard of group
@@ -458,29 +458,6 @@ func (r *SmallDocRepo) StreamAllShards(ctx context.Context, opts runtime.StreamO
 	return runtime.StreamGroup(ctx, r.group, r.qStream, opts, scanSmallDoc, func(row *SmallDoc) int64 {
 		return row.ID
 	})
-}
-
-// collect reads the rows of a list into one allocation per page.
-func (r *SmallDocRepo) collect(rows pgx.Rows, size int) ([]*SmallDoc, error) {
-	defer rows.Close()
-	var slab []SmallDoc
-	var out []*SmallDoc
-	for rows.Next() {
-		if slab == nil {
-			slab = make([]SmallDoc, 0, size)
-			out = make([]*SmallDoc, 0, size)
-		}
-		slab = append(slab, SmallDoc{})
-		row := &slab[len(slab)-1]
-		if err := scanSmallDoc(rows, row); err != nil {
-			return nil, fmt.Errorf("read benchdb.SmallDoc rows: %w", err)
-		}
-		out = append(out, row)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read benchdb.SmallDoc rows: %w", err)
-	}
-	return out, nil
 }
 
 // scanSmallDoc reads one row of table "docs" into dest, every column in order.

@@ -277,7 +277,7 @@ func (r *LargeItemRepo) list(ctx context.Context, tx *runtime.Tx, key LargeKey, 
 	if err != nil {
 		return nil, fmt.Errorf("list benchdb.LargeItem: %w", err)
 	}
-	return r.collect(rows, page.Size())
+	return runtime.CollectPage(rows, page.Size(), scanLargeItem, "benchdb.LargeItem")
 }
 
 // CountAllShards counts the LargeItem rows of every logical shard of group
@@ -377,29 +377,6 @@ func (r *LargeItemRepo) StreamAllShards(ctx context.Context, opts runtime.Stream
 	return runtime.StreamGroup(ctx, r.group, r.qStream, opts, scanLargeItem, func(row *LargeItem) int64 {
 		return row.ID
 	})
-}
-
-// collect reads the rows of a list into one allocation per page.
-func (r *LargeItemRepo) collect(rows pgx.Rows, size int) ([]*LargeItem, error) {
-	defer rows.Close()
-	var slab []LargeItem
-	var out []*LargeItem
-	for rows.Next() {
-		if slab == nil {
-			slab = make([]LargeItem, 0, size)
-			out = make([]*LargeItem, 0, size)
-		}
-		slab = append(slab, LargeItem{})
-		row := &slab[len(slab)-1]
-		if err := scanLargeItem(rows, row); err != nil {
-			return nil, fmt.Errorf("read benchdb.LargeItem rows: %w", err)
-		}
-		out = append(out, row)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read benchdb.LargeItem rows: %w", err)
-	}
-	return out, nil
 }
 
 // scanLargeItem reads one row of table "items" into dest, every column in

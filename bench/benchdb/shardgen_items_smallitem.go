@@ -277,7 +277,7 @@ func (r *SmallItemRepo) list(ctx context.Context, tx *runtime.Tx, key SmallKey, 
 	if err != nil {
 		return nil, fmt.Errorf("list benchdb.SmallItem: %w", err)
 	}
-	return r.collect(rows, page.Size())
+	return runtime.CollectPage(rows, page.Size(), scanSmallItem, "benchdb.SmallItem")
 }
 
 // CountAllShards counts the SmallItem rows of every logical shard of group
@@ -377,29 +377,6 @@ func (r *SmallItemRepo) StreamAllShards(ctx context.Context, opts runtime.Stream
 	return runtime.StreamGroup(ctx, r.group, r.qStream, opts, scanSmallItem, func(row *SmallItem) int64 {
 		return row.ID
 	})
-}
-
-// collect reads the rows of a list into one allocation per page.
-func (r *SmallItemRepo) collect(rows pgx.Rows, size int) ([]*SmallItem, error) {
-	defer rows.Close()
-	var slab []SmallItem
-	var out []*SmallItem
-	for rows.Next() {
-		if slab == nil {
-			slab = make([]SmallItem, 0, size)
-			out = make([]*SmallItem, 0, size)
-		}
-		slab = append(slab, SmallItem{})
-		row := &slab[len(slab)-1]
-		if err := scanSmallItem(rows, row); err != nil {
-			return nil, fmt.Errorf("read benchdb.SmallItem rows: %w", err)
-		}
-		out = append(out, row)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read benchdb.SmallItem rows: %w", err)
-	}
-	return out, nil
 }
 
 // scanSmallItem reads one row of table "items" into dest, every column in

@@ -286,7 +286,7 @@ func (r *AccountRepo) list(ctx context.Context, tx *runtime.Tx, key AccountsKey,
 	if err != nil {
 		return nil, fmt.Errorf("list lookupdb.Account: %w", err)
 	}
-	return r.collect(rows, page.Size())
+	return runtime.CollectPage(rows, page.Size(), scanAccount, "lookupdb.Account")
 }
 
 // CountAllShards counts the Account rows of every logical shard of group
@@ -435,29 +435,6 @@ func (r *AccountRepo) SweepLookups(ctx context.Context) ([]lookup.Report, error)
 // shard twice; writes in flight show briefly.
 func (r *AccountRepo) CheckLookups(ctx context.Context) ([]lookup.Report, error) {
 	return lookup.CheckAll(ctx, r.lookupEmail)
-}
-
-// collect reads the rows of a list into one allocation per page.
-func (r *AccountRepo) collect(rows pgx.Rows, size int) ([]*Account, error) {
-	defer rows.Close()
-	var slab []Account
-	var out []*Account
-	for rows.Next() {
-		if slab == nil {
-			slab = make([]Account, 0, size)
-			out = make([]*Account, 0, size)
-		}
-		slab = append(slab, Account{})
-		row := &slab[len(slab)-1]
-		if err := scanAccount(rows, row); err != nil {
-			return nil, fmt.Errorf("read lookupdb.Account rows: %w", err)
-		}
-		out = append(out, row)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read lookupdb.Account rows: %w", err)
-	}
-	return out, nil
 }
 
 // scanAccount reads one row of table "accounts" into dest, every column in

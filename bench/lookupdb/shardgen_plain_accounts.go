@@ -278,7 +278,7 @@ func (r *PlainAccountRepo) list(ctx context.Context, tx *runtime.Tx, key Account
 	if err != nil {
 		return nil, fmt.Errorf("list lookupdb.PlainAccount: %w", err)
 	}
-	return r.collect(rows, page.Size())
+	return runtime.CollectPage(rows, page.Size(), scanPlainAccount, "lookupdb.PlainAccount")
 }
 
 // CountAllShards counts the PlainAccount rows of every logical shard of group
@@ -378,29 +378,6 @@ func (r *PlainAccountRepo) StreamAllShards(ctx context.Context, opts runtime.Str
 	return runtime.StreamGroup(ctx, r.group, r.qStream, opts, scanPlainAccount, func(row *PlainAccount) int64 {
 		return row.ID
 	})
-}
-
-// collect reads the rows of a list into one allocation per page.
-func (r *PlainAccountRepo) collect(rows pgx.Rows, size int) ([]*PlainAccount, error) {
-	defer rows.Close()
-	var slab []PlainAccount
-	var out []*PlainAccount
-	for rows.Next() {
-		if slab == nil {
-			slab = make([]PlainAccount, 0, size)
-			out = make([]*PlainAccount, 0, size)
-		}
-		slab = append(slab, PlainAccount{})
-		row := &slab[len(slab)-1]
-		if err := scanPlainAccount(rows, row); err != nil {
-			return nil, fmt.Errorf("read lookupdb.PlainAccount rows: %w", err)
-		}
-		out = append(out, row)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read lookupdb.PlainAccount rows: %w", err)
-	}
-	return out, nil
 }
 
 // scanPlainAccount reads one row of table "plain_accounts" into dest, every

@@ -173,7 +173,7 @@ func (e *emitter) listByIndex(f *jen.File, v variant, fd model.Finder) {
 		all = append(all, pageArgs()...)
 		b.List(jen.Id("rows"), jen.Err()).Op(":=").Add(v.exec()).Dot("Query").Call(all...)
 		b.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), errorf(op+" %v: %w", jen.Id(val), jen.Err())))
-		b.Return(jen.Id("r").Dot("collect").Call(jen.Id("rows"), jen.Id("page").Dot("Size").Call()))
+		b.Return(v.collectPage())
 	})
 }
 

@@ -1,12 +1,12 @@
 package emit
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/shardgen/shardgen/internal/testmod"
 	"golang.org/x/tools/txtar"
 )
 
@@ -18,13 +18,10 @@ import (
 // and deletes racing readers, transactions, Sweep and Check, and per-shard
 // unique beside global.
 func TestGlobalUniqueAgainstPostgreSQL(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts PostgreSQL servers")
-	}
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("no go command")
 	}
-	ar, err := txtar.ParseFile(filepath.Join(repoRoot(t), "testdata", "golden", "global_unique.txtar"))
+	ar, err := txtar.ParseFile(filepath.Join(testmod.Root(t), "testdata", "golden", "global_unique.txtar"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,10 +33,10 @@ func TestGlobalUniqueAgainstPostgreSQL(t *testing.T) {
 		}
 	}
 	files["lookup_test.go"] = []byte(lookupProgram)
-	dir := tempModule(t, files)
+	dir := testmod.New(t, files)
 	cmd := exec.Command("go", "test", "-count=1", "-v", "-timeout=8m", "./...")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off", "GOTOOLCHAIN=local", "GOSUMDB=off")
+	cmd.Env = testmod.Env()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("global unique lookups against PostgreSQL: %v\n%s", err, out)

@@ -180,7 +180,6 @@ func (e *emitter) modelFile(mi *modelInfo) *jen.File {
 	if mi.m.HasLookups() {
 		e.lookupMethods(f, mi) // lookups.go
 	}
-	e.collect(f, mi)
 	e.scanFunc(f, mi)
 	return f
 }
@@ -433,13 +432,13 @@ func pageArgs() []jen.Code {
 	return []jen.Code{jen.Id("page").Dot("Cursor").Call(), jen.Id("page").Dot("Size").Call()}
 }
 
-// queryRows runs a list statement and hands its rows to collect.
+// queryRows runs a list statement and hands its rows to collectPage.
 func (v variant) queryRows(b *jen.Group, op string, q string, args ...jen.Code) {
 	all := append([]jen.Code{jen.Id("ctx"), v.query(q)}, args...)
 	all = append(all, pageArgs()...)
 	b.List(jen.Id("rows"), jen.Err()).Op(":=").Add(v.exec()).Dot("Query").Call(all...)
 	b.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), errorf(op+" "+v.mi.what+": %w", jen.Err())))
-	b.Return(jen.Id("r").Dot("collect").Call(jen.Id("rows"), jen.Id("page").Dot("Size").Call()))
+	b.Return(v.collectPage())
 }
 
 func (e *emitter) list(f *jen.File, v variant) {
@@ -484,7 +483,7 @@ func (e *emitter) listBy(f *jen.File, v variant, r *model.Relation) {
 			all = append(all, pageArgs()...)
 			b.List(jen.Id("rows"), jen.Err()).Op(":=").Add(v.exec()).Dot("Query").Call(all...)
 			b.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), errorf(op+": %w", jen.Id("id"), jen.Err())))
-			b.Return(jen.Id("r").Dot("collect").Call(jen.Id("rows"), jen.Id("page").Dot("Size").Call()))
+			b.Return(v.collectPage())
 		})
 }
 
@@ -522,29 +521,8 @@ func (e *emitter) count(f *jen.File, v variant) {
 	})
 }
 
-// collect reads the rows of a list. The rows of one page share one
-// allocation, so a page costs two allocations whatever its size.
-func (e *emitter) collect(f *jen.File, mi *modelInfo) {
-	m := mi.m
-	f.Add(doc("collect reads the rows of a list into one allocation per page.")).Func().Params(jen.Id("r").Op("*").Id(m.RepoName())).Id("collect").
-		Params(jen.Id("rows").Qual(pgxPath, "Rows"), jen.Id("size").Int()).
-		Params(jen.Index().Op("*").Add(e.local(m.GoName)), jen.Error()).Block(
-		jen.Defer().Id("rows").Dot("Close").Call(),
-		jen.Var().Id("slab").Index().Add(e.local(m.GoName)),
-		jen.Var().Id("out").Index().Op("*").Add(e.local(m.GoName)),
-		jen.For(jen.Id("rows").Dot("Next").Call()).Block(
-			jen.If(jen.Id("slab").Op("==").Nil()).Block(
-				jen.Id("slab").Op("=").Make(jen.Index().Add(e.local(m.GoName)), jen.Lit(0), jen.Id("size")),
-				jen.Id("out").Op("=").Make(jen.Index().Op("*").Add(e.local(m.GoName)), jen.Lit(0), jen.Id("size")),
-			),
-			jen.Id("slab").Op("=").Append(jen.Id("slab"), e.local(m.GoName).Values()),
-			jen.Id("row").Op(":=").Op("&").Id("slab").Index(jen.Len(jen.Id("slab")).Op("-").Lit(1)),
-			jen.If(jen.Err().Op(":=").Add(scanRow(m, jen.Id("rows"), jen.Id("row"))), jen.Err().Op("!=").Nil()).
-				Block(jen.Return(jen.Nil(), errorf("read "+mi.what+" rows: %w", jen.Err()))),
-			jen.Id("out").Op("=").Append(jen.Id("out"), jen.Id("row")),
-		),
-		jen.If(jen.Err().Op(":=").Id("rows").Dot("Err").Call(), jen.Err().Op("!=").Nil()).
-			Block(jen.Return(jen.Nil(), errorf("read "+mi.what+" rows: %w", jen.Err()))),
-		jen.Return(jen.Id("out"), jen.Nil()),
-	)
+// collectPage reads the rows of a list with runtime.CollectPage and the
+// model's scan function: one allocation per page for the rows, no boxing.
+func (v variant) collectPage() *jen.Statement {
+	return rt("CollectPage").Call(jen.Id("rows"), jen.Id("page").Dot("Size").Call(), jen.Id(v.mi.m.ScanFunc()), jen.Lit(v.mi.what))
 }

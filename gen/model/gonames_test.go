@@ -131,10 +131,10 @@ func TestIdents(t *testing.T) {
 	}
 	want := "DB,New,Spec,shardgenJSON,shardgenUUID,DefaultTx,DefaultTx.Tx,DB.InDefaultTx,DB.InDefaultTxWith,BlogKey,BlogTx,DB.InBlogShard,DB.InBlogShardWith," +
 		"PostID,PostRepo,PostTxRepo,scanPost,PostRepo.insert,postInsertSQL,PostRepo.insertMany,postInsertManySQL,PostRepo.get,postGetSQL,PostRepo.update,postUpdateSQL," +
-		"PostRepo.delete,postDeleteSQL,PostRepo.list,postListSQL,PostRepo.count,postCountSQL,PostRepo.collect,postGetManySQL,PostRepo.Stream,postStreamSQL,DB.Posts,DefaultTx.Posts," +
+		"PostRepo.delete,postDeleteSQL,PostRepo.list,postListSQL,PostRepo.count,postCountSQL,postGetManySQL,PostRepo.Stream,postStreamSQL,DB.Posts,DefaultTx.Posts," +
 		"CommentID,CommentRepo,CommentTxRepo,scanComment,CommentRepo.insert,commentInsertSQL,CommentRepo.insertMany,commentInsertManySQL,CommentRepo.get,commentGetSQL," +
 		"CommentRepo.update,commentUpdateSQL,CommentRepo.delete,commentDeleteSQL,CommentRepo.list,commentListSQL,CommentRepo.count," +
-		"commentCountSQL,CommentRepo.collect,commentGetManySQL,CommentRepo.Stream,commentStreamSQL,DB.Comments,DefaultTx.Comments"
+		"commentCountSQL,commentGetManySQL,CommentRepo.Stream,commentStreamSQL,DB.Comments,DefaultTx.Comments"
 	if strings.Join(got, ",") != want {
 		t.Errorf("Idents =\n%s\nwant\n%s", strings.Join(got, ","), want)
 	}

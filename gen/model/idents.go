@@ -95,7 +95,6 @@ func (p *Package) Idents() []Ident {
 			add(o, m.RepoName(), OpBody(op))
 			add(o, "", m.SQLConst(op))
 		}
-		add(o, m.RepoName(), "collect")
 		add(o, "", m.SQLConst("GetMany"))
 		add(o, m.RepoName(), m.StreamMethod())
 		add(o, "", m.SQLConst("Stream"))

@@ -279,7 +279,7 @@ func (r *CommentRepo) list(ctx context.Context, tx *runtime.Tx, key BlogKey, pag
 	if err != nil {
 		return nil, fmt.Errorf("list blogdb.Comment: %w", err)
 	}
-	return r.collect(rows, page.Size())
+	return runtime.CollectPage(rows, page.Size(), scanComment, "blogdb.Comment")
 }
 
 // ListByPost returns up to page.Size() Comment rows whose PostID is id, newest
@@ -313,7 +313,7 @@ func (r *CommentRepo) listByPost(ctx context.Context, tx *runtime.Tx, id PostID,
 	if err != nil {
 		return nil, fmt.Errorf("list blogdb.Comment by PostID %d: %w", id, err)
 	}
-	return r.collect(rows, page.Size())
+	return runtime.CollectPage(rows, page.Size(), scanComment, "blogdb.Comment")
 }
 
 // CountAllShards counts the Comment rows of every logical shard of group
@@ -413,29 +413,6 @@ func (r *CommentRepo) StreamAllShards(ctx context.Context, opts runtime.StreamOp
 	return runtime.StreamGroup(ctx, r.group, r.qStream, opts, scanComment, func(row *Comment) int64 {
 		return row.ID
 	})
-}
-
-// collect reads the rows of a list into one allocation per page.
-func (r *CommentRepo) collect(rows pgx.Rows, size int) ([]*Comment, error) {
-	defer rows.Close()
-	var slab []Comment
-	var out []*Comment
-	for rows.Next() {
-		if slab == nil {
-			slab = make([]Comment, 0, size)
-			out = make([]*Comment, 0, size)
-		}
-		slab = append(slab, Comment{})
-		row := &slab[len(slab)-1]
-		if err := scanComment(rows, row); err != nil {
-			return nil, fmt.Errorf("read blogdb.Comment rows: %w", err)
-		}
-		out = append(out, row)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read blogdb.Comment rows: %w", err)
-	}
-	return out, nil
 }
 
 // scanComment reads one row of table "comments" into dest, every column in

@@ -205,7 +205,7 @@ func (r *PageViewRepo) list(ctx context.Context, tx *runtime.Tx, page runtime.Pa
 	if err != nil {
 		return nil, fmt.Errorf("list blogdb.PageView: %w", err)
 	}
-	return r.collect(rows, page.Size())
+	return runtime.CollectPage(rows, page.Size(), scanPageView, "blogdb.PageView")
 }
 
 // Count returns the number of PageView rows.
@@ -249,7 +249,7 @@ func (r *PageViewRepo) listByPost(ctx context.Context, tx *runtime.Tx, postID in
 	if err != nil {
 		return nil, fmt.Errorf("list blogdb.PageView by PostID %v: %w", postID, err)
 	}
-	return r.collect(rows, page.Size())
+	return runtime.CollectPage(rows, page.Size(), scanPageView, "blogdb.PageView")
 }
 
 // GetMany returns the PageView of each ID, in the order of ids, with nil where
@@ -294,29 +294,6 @@ func (r *PageViewRepo) Stream(ctx context.Context, opts runtime.StreamOptions) i
 	return runtime.StreamTarget(ctx, r.target, r.qStream, opts, scanPageView, func(row *PageView) int64 {
 		return row.ID
 	})
-}
-
-// collect reads the rows of a list into one allocation per page.
-func (r *PageViewRepo) collect(rows pgx.Rows, size int) ([]*PageView, error) {
-	defer rows.Close()
-	var slab []PageView
-	var out []*PageView
-	for rows.Next() {
-		if slab == nil {
-			slab = make([]PageView, 0, size)
-			out = make([]*PageView, 0, size)
-		}
-		slab = append(slab, PageView{})
-		row := &slab[len(slab)-1]
-		if err := scanPageView(rows, row); err != nil {
-			return nil, fmt.Errorf("read blogdb.PageView rows: %w", err)
-		}
-		out = append(out, row)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read blogdb.PageView rows: %w", err)
-	}
-	return out, nil
 }
 
 // scanPageView reads one row of table "page_views" into dest, every column in

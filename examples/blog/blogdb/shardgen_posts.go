@@ -290,7 +290,7 @@ func (r *PostRepo) list(ctx context.Context, tx *runtime.Tx, key BlogKey, page r
 	if err != nil {
 		return nil, fmt.Errorf("list blogdb.Post: %w", err)
 	}
-	return r.collect(rows, page.Size())
+	return runtime.CollectPage(rows, page.Size(), scanPost, "blogdb.Post")
 }
 
 // CountAllShards counts the Post rows of every logical shard of group "blog".
@@ -390,29 +390,6 @@ func (r *PostRepo) StreamAllShards(ctx context.Context, opts runtime.StreamOptio
 	return runtime.StreamGroup(ctx, r.group, r.qStream, opts, scanPost, func(row *Post) int64 {
 		return row.ID
 	})
-}
-
-// collect reads the rows of a list into one allocation per page.
-func (r *PostRepo) collect(rows pgx.Rows, size int) ([]*Post, error) {
-	defer rows.Close()
-	var slab []Post
-	var out []*Post
-	for rows.Next() {
-		if slab == nil {
-			slab = make([]Post, 0, size)
-			out = make([]*Post, 0, size)
-		}
-		slab = append(slab, Post{})
-		row := &slab[len(slab)-1]
-		if err := scanPost(rows, row); err != nil {
-			return nil, fmt.Errorf("read blogdb.Post rows: %w", err)
-		}
-		out = append(out, row)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read blogdb.Post rows: %w", err)
-	}
-	return out, nil
 }
 
 // scanPost reads one row of table "posts" into dest, every column in order.

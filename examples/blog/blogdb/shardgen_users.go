@@ -203,7 +203,7 @@ func (r *UserRepo) list(ctx context.Context, tx *runtime.Tx, page runtime.Page) 
 	if err != nil {
 		return nil, fmt.Errorf("list blogdb.User: %w", err)
 	}
-	return r.collect(rows, page.Size())
+	return runtime.CollectPage(rows, page.Size(), scanUser, "blogdb.User")
 }
 
 // Count returns the number of User rows.
@@ -291,29 +291,6 @@ func (r *UserRepo) Stream(ctx context.Context, opts runtime.StreamOptions) iter.
 	return runtime.StreamTarget(ctx, r.target, r.qStream, opts, scanUser, func(row *User) int64 {
 		return row.ID
 	})
-}
-
-// collect reads the rows of a list into one allocation per page.
-func (r *UserRepo) collect(rows pgx.Rows, size int) ([]*User, error) {
-	defer rows.Close()
-	var slab []User
-	var out []*User
-	for rows.Next() {
-		if slab == nil {
-			slab = make([]User, 0, size)
-			out = make([]*User, 0, size)
-		}
-		slab = append(slab, User{})
-		row := &slab[len(slab)-1]
-		if err := scanUser(rows, row); err != nil {
-			return nil, fmt.Errorf("read blogdb.User rows: %w", err)
-		}
-		out = append(out, row)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read blogdb.User rows: %w", err)
-	}
-	return out, nil
 }
 
 // scanUser reads one row of table "users" into dest, every column in order.
