@@ -261,11 +261,26 @@ func open(ctx context.Context, opts Options) (*mover, error) {
 		m.close()
 		return nil, fmt.Errorf("shardgen move: control database: %w", err)
 	}
+	// A mover that was just killed holds the lock until its server notices
+	// the closed connection (after the statement that session was running),
+	// so a resume waits a little before it calls the lock taken.
 	var ok bool
-	if err := c.QueryRow(ctx, "SELECT pg_catalog.pg_try_advisory_lock($1)", placement.LockKey).Scan(&ok); err != nil {
-		c.Release()
-		m.close()
-		return nil, fmt.Errorf("shardgen move: control database: %w", err)
+	for deadline := time.Now().Add(lockWait); ; {
+		if err := c.QueryRow(ctx, "SELECT pg_catalog.pg_try_advisory_lock($1)", placement.LockKey).Scan(&ok); err != nil {
+			c.Release()
+			m.close()
+			return nil, fmt.Errorf("shardgen move: control database: %w", err)
+		}
+		if ok || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			c.Release()
+			m.close()
+			return nil, fmt.Errorf("shardgen move: waiting for the move lock: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	if !ok {
 		c.Release()
@@ -275,6 +290,9 @@ func open(ctx context.Context, opts Options) (*mover, error) {
 	m.lock = c
 	return m, nil
 }
+
+// lockWait is how long a mover waits for the move lock before refusing.
+const lockWait = 10 * time.Second
 
 func (m *mover) close() {
 	if m.src != nil {
